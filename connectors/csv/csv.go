@@ -1,0 +1,313 @@
+// Package csv is the connector for delimited text files in UTF-8 (with or
+// without BOM), GBK or GB18030, optionally gzip-compressed, one file or a
+// glob of files read as one source.
+package csv
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	stdcsv "encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+
+	"github.com/crosscheck/crosscheck/connectors"
+)
+
+func init() {
+	connectors.Default.Register(connectors.Spec{
+		Name:    "csv",
+		Doc:     "Delimited text files (UTF-8 with or without BOM, GBK, GB18030; .gz compressed files too). The path may be a glob; all files must share the mapped columns.",
+		Example: "connector: csv\npath: data/户籍*.csv\noptions: {encoding: gbk, delimiter: \",\", header_row: 1}",
+		Options: []connectors.Option{
+			{Name: "encoding", Kind: "string", Default: "auto", Allowed: []string{"auto", "utf-8", "gbk", "gb18030"},
+				Doc: "text encoding; auto picks UTF-8 when the first 64 KiB are valid UTF-8 (or start with a BOM), GB18030 otherwise"},
+			{Name: "delimiter", Kind: "string", Default: ",", Doc: "field separator, one character (\\t for tab)"},
+			{Name: "header_row", Kind: "int", Default: 1, Doc: "line number of the header; lines before it are skipped"},
+		},
+		New: New,
+	})
+}
+
+// Source reads CSV files.
+type Source struct {
+	name      string
+	pattern   string
+	encoding  string
+	delimiter rune
+	headerRow int
+}
+
+var _ connectors.Source = (*Source)(nil)
+
+// New builds a CSV source from validated options.
+func New(cfg connectors.Config) (connectors.Source, error) {
+	d := cfg.Options.String("delimiter")
+	if d == `\t` || d == "tab" {
+		d = "\t"
+	}
+	if utf8.RuneCountInString(d) != 1 {
+		return nil, fmt.Errorf("source %s: option delimiter: want one character, got %q", cfg.Source, d)
+	}
+	hr := cfg.Options.Int("header_row")
+	if hr < 1 {
+		return nil, fmt.Errorf("source %s: option header_row: must be 1 or more, got %d", cfg.Source, hr)
+	}
+	r, _ := utf8.DecodeRuneInString(d)
+	return &Source{name: cfg.Source, pattern: cfg.Path, encoding: cfg.Options.String("encoding"), delimiter: r, headerRow: hr}, nil
+}
+
+func (s *Source) files() ([]string, error) {
+	files, err := filepath.Glob(s.pattern)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: path %s: %w", s.name, s.pattern, err)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat(s.pattern); err != nil {
+			return nil, fmt.Errorf("source %s: file %s: %w", s.name, s.pattern, os.ErrNotExist)
+		}
+		files = []string{s.pattern}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// Headers reads the header line of every file.
+func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
+	files, err := s.files()
+	if err != nil {
+		return nil, err
+	}
+	var out []connectors.Header
+	for _, f := range files {
+		fr, err := s.openFile(f)
+		if err != nil {
+			return nil, err
+		}
+		h := fr.header
+		fr.close()
+		out = append(out, *h)
+	}
+	return out, nil
+}
+
+// Open starts reading all files in name order.
+func (s *Source) Open(ctx context.Context) (connectors.Reader, error) {
+	files, err := s.files()
+	if err != nil {
+		return nil, err
+	}
+	return &reader{src: s, ctx: ctx, files: files}, nil
+}
+
+type fileReader struct {
+	f       *os.File
+	gz      *gzip.Reader
+	counter *countingReader
+	csv     *stdcsv.Reader
+	header  *connectors.Header
+	input   connectors.Input
+}
+
+func (fr *fileReader) close() {
+	if fr.gz != nil {
+		fr.gz.Close()
+	}
+	fr.f.Close()
+}
+
+type countingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+func (s *Source) openFile(path string) (*fileReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: file %s: %w", s.name, path, err)
+	}
+	cr := &countingReader{r: f, h: sha256.New()}
+	fr := &fileReader{f: f, counter: cr, input: connectors.Input{Path: path}}
+	var r io.Reader = bufio.NewReaderSize(cr, 1<<20)
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("source %s: file %s: gzip: %w", s.name, path, err)
+		}
+		fr.gz = gz
+		r = gz
+	}
+	br := bufio.NewReaderSize(r, 1<<16)
+	enc := s.encoding
+	if enc == "auto" {
+		peek, _ := br.Peek(64 << 10)
+		enc = detect(peek)
+	}
+	var text io.Reader = br
+	switch enc {
+	case "utf-8":
+		if bom, _ := br.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
+			br.Discard(3)
+		}
+	case "gbk", "gb18030":
+		// GB18030 is a superset of GBK; one decoder serves both.
+		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+	}
+	c := stdcsv.NewReader(text)
+	c.Comma = s.delimiter
+	c.FieldsPerRecord = -1
+	c.ReuseRecord = false
+	fr.csv = c
+	for line := 1; ; line++ {
+		rec, err := c.Read()
+		if err != nil {
+			fr.close()
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("source %s: file %s: no header at line %d (file has fewer lines)", s.name, path, s.headerRow)
+			}
+			return nil, fmt.Errorf("source %s: file %s: reading header: %w", s.name, path, err)
+		}
+		l, _ := c.FieldPos(0)
+		if l < s.headerRow {
+			continue
+		}
+		names := make([]string, len(rec))
+		for i, n := range rec {
+			n = strings.TrimSpace(strings.TrimPrefix(n, "\uFEFF"))
+			if !utf8.ValidString(n) || strings.ContainsRune(n, utf8.RuneError) {
+				fr.close()
+				return nil, fmt.Errorf("source %s: file %s: line %d: header is not valid %s text; check the encoding option", s.name, path, l, enc)
+			}
+			names[i] = n
+		}
+		fr.header = &connectors.Header{Input: filepath.Base(path), Path: path, Names: names}
+		return fr, nil
+	}
+}
+
+// detect tells UTF-8 from GB18030 on a prefix of the file.
+func detect(p []byte) string {
+	if len(p) >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF {
+		return "utf-8"
+	}
+	// A prefix may end in the middle of a multi-byte character.
+	for i := 0; i < 4 && len(p) > 0; i++ {
+		if utf8.Valid(p) {
+			return "utf-8"
+		}
+		p = p[:len(p)-1]
+	}
+	return "gb18030"
+}
+
+type reader struct {
+	src    *Source
+	ctx    context.Context
+	files  []string
+	next   int
+	cur    *fileReader
+	inputs []connectors.Input
+	rows   int64
+}
+
+func (r *reader) Next() (connectors.Record, error) {
+	for {
+		if r.cur == nil {
+			if r.next >= len(r.files) {
+				return connectors.Record{}, io.EOF
+			}
+			if err := r.ctx.Err(); err != nil {
+				return connectors.Record{}, err
+			}
+			fr, err := r.src.openFile(r.files[r.next])
+			if err != nil {
+				return connectors.Record{}, err
+			}
+			r.next++
+			r.cur = fr
+		}
+		rec, err := r.cur.csv.Read()
+		line, _ := r.cur.csv.FieldPos(0)
+		if errors.Is(err, io.EOF) {
+			if err := r.finishFile(); err != nil {
+				return connectors.Record{}, err
+			}
+			continue
+		}
+		h := r.cur.header
+		if err != nil {
+			var pe *stdcsv.ParseError
+			if errors.As(err, &pe) && (errors.Is(pe.Err, stdcsv.ErrBareQuote) || errors.Is(pe.Err, stdcsv.ErrQuote)) {
+				r.cur.input.Rows++
+				return connectors.Record{Header: h, Row: int64(pe.StartLine), Values: rec, Problem: "bad_quoting",
+					Detail: fmt.Sprintf("column %d: %v", pe.Column, pe.Err)}, nil
+			}
+			return connectors.Record{}, fmt.Errorf("source %s: file %s: line %d: %w", r.src.name, h.Input, line, err)
+		}
+		r.cur.input.Rows++
+		out := connectors.Record{Header: h, Row: int64(line), Values: rec}
+		if len(rec) != len(h.Names) {
+			out.Problem = "ragged_row"
+			out.Detail = fmt.Sprintf("expected %d fields, got %d", len(h.Names), len(rec))
+		}
+		for i, v := range rec {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) {
+				out.Problem = "bad_encoding"
+				col := fmt.Sprintf("field %d", i+1)
+				if i < len(h.Names) {
+					col = h.Names[i]
+				}
+				out.Detail = fmt.Sprintf("column %s: bytes that are not valid text in the file's encoding", col)
+				rec[i] = strings.ToValidUTF8(v, "\uFFFD")
+				break
+			}
+		}
+		return out, nil
+	}
+}
+
+func (r *reader) finishFile() error {
+	fr := r.cur
+	r.cur = nil
+	// Drain so the hash covers the whole file even after a trailing gzip member.
+	if _, err := io.Copy(io.Discard, fr.counter); err != nil {
+		fr.close()
+		return fmt.Errorf("source %s: file %s: %w", r.src.name, fr.header.Input, err)
+	}
+	fr.close()
+	fr.input.Bytes = fr.counter.n
+	fr.input.SHA256 = hex.EncodeToString(fr.counter.h.Sum(nil))
+	r.inputs = append(r.inputs, fr.input)
+	return nil
+}
+
+func (r *reader) Inputs() []connectors.Input { return append([]connectors.Input(nil), r.inputs...) }
+
+func (r *reader) Close() error {
+	if r.cur != nil {
+		r.cur.close()
+		r.cur = nil
+	}
+	return nil
+}

@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/mapping"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
+)
+
+// HitColumns are the columns of hits.csv / hits.parquet in order.
+var HitColumns = []string{"run_id", "hit_id", "rule_id", "category", "severity", "payment_id", "program_code", "program_name",
+	"department", "period", "region_code", "id_number", "id_status", "name", "amount", "explanation", "evidence",
+	"payment_source", "payment_file", "payment_row"}
+
+// CaseColumns are the columns of cases.csv / cases.parquet in order.
+var CaseColumns = []string{"case_id", "run_id", "id_number", "name", "program_code", "program_name", "department",
+	"county_code", "period", "severity", "categories", "rule_ids", "hits", "payments", "amount", "payment_ids", "explanation"}
+
+// masked columns in CSV exports: ID numbers fully, JSON evidence by digit runs.
+var maskID = map[string]bool{"id_number": true, "person_key": true}
+var maskRuns = map[string]bool{"evidence": true, "explanation": true}
+
+func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out string, raw bool) error {
+	formats := map[string]bool{}
+	for _, f := range j.Output.Formats {
+		formats[f] = true
+	}
+	for _, t := range []struct {
+		table, name string
+		cols        []string
+	}{{"hits", "hits", HitColumns}, {"cases", "cases", CaseColumns}} {
+		sel := fmt.Sprintf("SELECT %s FROM %s", strings.Join(t.cols, ", "), t.table)
+		if formats["parquet"] {
+			p := filepath.Join(out, t.name+".parquet")
+			if err := s.Exec(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", sel, Lit(p))); err != nil {
+				return fmt.Errorf("write %s: %w", p, err)
+			}
+		}
+		if formats["csv"] {
+			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM hits").Scan(&res.Hits); err != nil {
+		return err
+	}
+	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM cases").Scan(&res.Cases); err != nil {
+		return err
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT category, program_name, count(*), coalesce(sum(amount), 0) FROM hits GROUP BY ALL ORDER BY 1, 2`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c CategoryCount
+		if err := rows.Scan(&c.Category, &c.Program, &c.Hits, &c.Amount); err != nil {
+			rows.Close()
+			return err
+		}
+		res.Counts = append(res.Counts, c)
+	}
+	rows.Close()
+	q, err := s.qualityReport(ctx, res)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(out, "quality.json"), q); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, "quality.md"), []byte(q.Markdown()), 0o644)
+}
+
+// writeCSV writes a query as UTF-8 CSV with a BOM (so Excel opens it),
+// masking ID numbers and long digit runs unless raw.
+func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw bool) error {
+	rows, err := s.DB.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	bw.WriteString("\uFEFF")
+	w := csv.NewWriter(bw)
+	w.Write(cols)
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	rec := make([]string, len(cols))
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			f.Close()
+			return err
+		}
+		for i, v := range vals {
+			rec[i] = text(v)
+			if !raw && maskID[cols[i]] && rec[i] != "" {
+				rec[i] = idnumber.Mask(rec[i])
+			} else if !raw && maskRuns[cols[i]] {
+				rec[i] = idnumber.MaskDigitRuns(rec[i])
+			}
+		}
+		w.Write(rec)
+	}
+	if err := rows.Err(); err != nil {
+		f.Close()
+		return err
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', 2, 64)
+	case time.Time:
+		return x.Format("2006-01-02")
+	}
+	return fmt.Sprint(v)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Quality is the quality report of a run.
+type Quality struct {
+	RunID   string           `json:"run_id"`
+	Sources []*mapping.Stats `json:"sources"`
+	// UnknownPrograms counts screened payments whose program code is not in the catalogue.
+	UnknownPrograms map[string]int64 `json:"unknown_programs"`
+	// UnlinkedDeaths counts death records without a usable ID number
+	// (they cannot be matched to payments by ID).
+	UnlinkedDeaths int64 `json:"unlinked_deaths"`
+	// ScreenedPayments is the number of payments in the screened periods.
+	ScreenedPayments int64 `json:"screened_payments"`
+}
+
+func (s *Session) qualityReport(ctx context.Context, res *Result) (*Quality, error) {
+	q := &Quality{RunID: res.RunID, Sources: res.Sources, UnknownPrograms: map[string]int64{}}
+	rows, err := s.DB.QueryContext(ctx, `SELECT program_code, count(*) FROM screened
+		WHERE program_code NOT IN (SELECT program_code FROM program_catalogue) GROUP BY 1 ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c string
+		var n int64
+		if err := rows.Scan(&c, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		q.UnknownPrograms[c] = n
+	}
+	rows.Close()
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM death WHERE person_key IS NULL`).Scan(&q.UnlinkedDeaths); err != nil {
+		return nil, err
+	}
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM screened`).Scan(&q.ScreenedPayments); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// Markdown renders the quality report for people.
+func (q *Quality) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# 数据质量报告 / Data quality report\n\nRun `%s`.\n\n", q.RunID)
+	b.WriteString("| 数据源 source | 部门 department | 角色 role | 读入 read | 接收 accepted | 隔离 quarantined | 来源内重复 duplicates |\n|---|---|---|---:|---:|---:|---:|\n")
+	for _, s := range q.Sources {
+		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %d | %d | %d | %d |\n", s.Title, s.Source, s.Department, s.Role,
+			s.RowsRead, s.RowsAccepted, s.RowsQuarantined, s.Duplicates)
+	}
+	b.WriteString("\nrows read = rows accepted + rows quarantined for every source.\n")
+	b.WriteString("\n## 隔离原因 / Quarantine reasons\n\n")
+	any := false
+	for _, s := range q.Sources {
+		for _, k := range sortedKeys(s.Quarantined) {
+			if !any {
+				b.WriteString("| source | reason | rows |\n|---|---|---:|\n")
+				any = true
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d |\n", s.Source, k, s.Quarantined[k])
+		}
+	}
+	if !any {
+		b.WriteString("No row was quarantined.\n")
+	}
+	b.WriteString("\nEach quarantined row is listed with its file, row, column and reason in `quarantine/SOURCE.csv`.\n")
+	b.WriteString("\n## 身份证号码 / ID numbers\n\n| source | column | valid | upgraded (15→18) | repaired | invalid | excel_damaged | missing |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range q.Sources {
+		for _, c := range sortedKeys(s.IDStatus) {
+			m := s.IDStatus[c]
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d | %d |\n", s.Source, c, m["valid"], m["upgraded"], m["repaired"],
+				m["invalid"], m["excel_damaged"], m["missing"])
+		}
+	}
+	b.WriteString("\n## 日期解析失败 / Dates that failed to parse\n\n")
+	any = false
+	for _, s := range q.Sources {
+		for _, c := range sortedKeys(s.DateFailures) {
+			fmt.Fprintf(&b, "- %s.%s: %d rows (quarantined)\n", s.Source, c, s.DateFailures[c])
+			any = true
+		}
+	}
+	if !any {
+		b.WriteString("None.\n")
+	}
+	b.WriteString("\n## 其他 / Other\n\n")
+	fmt.Fprintf(&b, "- payments in the screened periods: %d\n", q.ScreenedPayments)
+	fmt.Fprintf(&b, "- death records without a usable ID number (not matched by ID): %d\n", q.UnlinkedDeaths)
+	for _, c := range sortedKeys(q.UnknownPrograms) {
+		fmt.Fprintf(&b, "- payments with program code %s not in the catalogue: %d\n", c, q.UnknownPrograms[c])
+	}
+	return b.String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Manifest records what a run read, did and wrote.
+type Manifest struct {
+	RunID         string           `json:"run_id"`
+	EngineVersion string           `json:"engine_version"`
+	Job           *job.Job         `json:"job"`
+	JobFile       string           `json:"job_file"`
+	Started       time.Time        `json:"started"`
+	Seconds       float64          `json:"seconds"`
+	RuleSet       string           `json:"rule_set_version"`
+	Rules         []ManifestRule   `json:"rules"`
+	Sources       []ManifestSource `json:"sources"`
+	Hits          int64            `json:"hits"`
+	Cases         int64            `json:"cases"`
+	Timings       []Timing         `json:"timings"`
+	PeakRSSBytes  int64            `json:"peak_rss_bytes"`
+}
+
+// ManifestRule is a rule as run.
+type ManifestRule struct {
+	ID       string         `json:"id"`
+	Category string         `json:"category"`
+	Params   map[string]int `json:"params"`
+}
+
+// ManifestSource is a source as read.
+type ManifestSource struct {
+	Name            string `json:"name"`
+	Role            string `json:"role"`
+	RowsRead        int64  `json:"rows_read"`
+	RowsAccepted    int64  `json:"rows_accepted"`
+	RowsQuarantined int64  `json:"rows_quarantined"`
+	Inputs          any    `json:"inputs"`
+}
+
+func writeManifest(j *job.Job, res *Result, comp []compiled, out string) error {
+	m := Manifest{RunID: res.RunID, EngineVersion: Version, Job: j, JobFile: j.File, Started: res.Started.UTC(),
+		Seconds: res.Elapsed.Seconds(), RuleSet: res.RuleSet, Hits: res.Hits, Cases: res.Cases, Timings: res.Timings,
+		PeakRSSBytes: res.PeakRSS}
+	for _, c := range comp {
+		m.Rules = append(m.Rules, ManifestRule{ID: c.rule.ID, Category: c.rule.Category, Params: c.params})
+	}
+	for _, s := range res.Sources {
+		m.Sources = append(m.Sources, ManifestSource{Name: s.Source, Role: s.Role, RowsRead: s.RowsRead,
+			RowsAccepted: s.RowsAccepted, RowsQuarantined: s.RowsQuarantined, Inputs: s.Inputs})
+	}
+	return writeJSON(filepath.Join(out, "manifest.json"), m)
+}
+
+// PeakRSS returns the process's peak resident set size in bytes (Linux),
+// including DuckDB's memory.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// PrintSummary writes the short summary table shown after a run.
+func (r *Result) PrintSummary(w io.Writer) {
+	fmt.Fprintf(w, "run %s: %d hits in %d cases; output in %s\n\n", r.RunID, r.Hits, r.Cases, r.OutDir)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "category\tprogram\thits\tamount")
+	cats := map[string]int64{}
+	for _, c := range r.Counts {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\n", c.Category, c.Program, c.Hits, c.Amount)
+		cats[c.Category] += c.Hits
+	}
+	fmt.Fprintf(tw, "total\t\t%d\t\n", r.Hits)
+	tw.Flush()
+	var read, acc, quar int64
+	for _, s := range r.Sources {
+		read += s.RowsRead
+		acc += s.RowsAccepted
+		quar += s.RowsQuarantined
+	}
+	fmt.Fprintf(w, "\nrows read %d = accepted %d + quarantined %d (see quality.md)\n", read, acc, quar)
+	var parts []string
+	for _, t := range r.Timings {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", t.Stage, t.Seconds))
+	}
+	fmt.Fprintf(w, "time %.2fs (%s); peak memory %.1f MiB\n", r.Elapsed.Seconds(), strings.Join(parts, ", "), float64(r.PeakRSS)/(1<<20))
+}

@@ -1,0 +1,397 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/mapping"
+	"github.com/crosscheck/crosscheck/rules"
+)
+
+// Options tune a run.
+type Options struct {
+	// OutDir overrides the job's output.dir.
+	OutDir string
+	// RawIDs writes ID numbers and accounts unmasked in CSV exports.
+	RawIDs bool
+	// Registry of connectors; connectors.Default when nil.
+	Registry *connectors.Registry
+	// Log receives progress; discarded when nil.
+	Log *slog.Logger
+}
+
+// Timing is the wall time of one stage.
+type Timing struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Result summarises a finished run.
+type Result struct {
+	RunID     string
+	OutDir    string
+	Hits      int64
+	Cases     int64
+	Sources   []*mapping.Stats
+	Timings   []Timing
+	PeakRSS   int64
+	RuleSet   string
+	Counts    []CategoryCount
+	Catalogue *Catalogue
+	Started   time.Time
+	Elapsed   time.Duration
+}
+
+// CategoryCount is the number of hits of a category for a program.
+type CategoryCount struct {
+	Category string
+	Program  string
+	Hits     int64
+	Amount   float64
+}
+
+// compiled is a rule ready to run.
+type compiled struct {
+	rule   rules.Rule
+	params map[string]int
+	sql    string
+}
+
+// compileRules resolves parameters and builds each rule's SQL before any
+// data is loaded.
+func compileRules(j *job.Job) ([]compiled, error) {
+	if j.Rules.Set != "builtin" {
+		return nil, fmt.Errorf("rules.set: %q is not a known rule set (builtin)", j.Rules.Set)
+	}
+	all := rules.Builtin()
+	known := map[string]bool{}
+	for _, r := range all {
+		known[r.ID] = true
+	}
+	disabled := map[string]bool{}
+	for _, id := range j.Rules.Disabled {
+		if !known[id] {
+			return nil, fmt.Errorf("rules.disabled: unknown rule %q", id)
+		}
+		disabled[id] = true
+	}
+	for id := range j.Rules.Params {
+		if !known[id] {
+			return nil, fmt.Errorf("rules.params: unknown rule %q", id)
+		}
+	}
+	ctx := rules.Context{Rosters: rosters(j)}
+	var out []compiled
+	for _, r := range all {
+		if disabled[r.ID] {
+			continue
+		}
+		p, err := r.ResolveParams(j.Rules.Params[r.ID])
+		if err != nil {
+			return nil, fmt.Errorf("rules.params: %w", err)
+		}
+		c := ctx
+		c.Params = p
+		out = append(out, compiled{rule: r, params: p, sql: r.Build(c)})
+	}
+	return out, nil
+}
+
+func rosters(j *job.Job) []rules.Roster {
+	var out []rules.Roster
+	for _, p := range j.Programs {
+		for _, r := range p.ExclusiveRosters {
+			role, _ := dataset.Lookup(r.Role)
+			_, hs := role.Column("start_date")
+			_, he := role.Column("end_date")
+			_, hst := role.Column("status")
+			out = append(out, rules.Roster{Program: p.Code, Table: Table(role), Column: r.Column, Values: r.Values,
+				Label: r.Label, HasStart: hs, HasEnd: he, HasStatus: hst})
+		}
+	}
+	return out
+}
+
+// rolesOf lists every built-in role plus the job's custom roles.
+func rolesOf(j *job.Job) []dataset.Role {
+	roles := dataset.Builtin()
+	seen := map[string]bool{}
+	for _, r := range roles {
+		seen[r.Name] = true
+	}
+	for _, s := range j.Sources {
+		r, err := j.SourceRole(s)
+		if err == nil && !seen[r.Name] {
+			seen[r.Name] = true
+			roles = append(roles, r)
+		}
+	}
+	return roles
+}
+
+// Run executes a job end to end and writes its results.
+func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
+	started := time.Now()
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := opt.Registry
+	if reg == nil {
+		reg = connectors.Default
+	}
+	out := opt.OutDir
+	if out == "" {
+		out = j.Resolve(j.Output.Dir)
+	}
+	raw := opt.RawIDs || j.Output.RawIDs
+	res := &Result{OutDir: out, Started: started}
+	stage := func(name string, t0 time.Time) {
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+	}
+
+	t0 := time.Now()
+	comp, err := compileRules(j)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := plan(ctx, j, reg)
+	if err != nil {
+		return nil, err
+	}
+	stage("check", t0)
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	qdir := filepath.Join(out, "quarantine")
+	if err := os.RemoveAll(qdir); err != nil {
+		return nil, err
+	}
+	sess, err := Open(ctx, j.Engine)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	roles := rolesOf(j)
+	if err := sess.createTables(ctx, roles); err != nil {
+		return nil, err
+	}
+
+	t0 = time.Now()
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, log)
+	if err != nil {
+		return nil, err
+	}
+	res.Sources = stats
+	stage("load", t0)
+
+	t0 = time.Now()
+	repaired, err := sess.repairIDs(ctx, roles)
+	if err != nil {
+		return nil, fmt.Errorf("ID repair: %w", err)
+	}
+	for _, st := range stats {
+		if n := repaired[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
+			st.IDStatus["id_number"]["repaired"] = n
+			st.IDStatus["id_number"]["invalid"] -= n
+		}
+	}
+	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
+		return nil, err
+	}
+	stage("identity", t0)
+
+	t0 = time.Now()
+	cat, err := sess.buildCatalogue(ctx, j)
+	if err != nil {
+		return nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	res.Catalogue = cat
+	if err := sess.prepareRules(ctx, j); err != nil {
+		return nil, err
+	}
+	sqls := map[string]string{}
+	for _, c := range comp {
+		sqls[c.rule.ID] = c.sql
+	}
+	res.RuleSet = rules.SetVersion(sqls)
+	res.RunID = runID(j, stats, res.RuleSet)
+	if err := sess.runRules(ctx, comp, log); err != nil {
+		return nil, err
+	}
+	stage("rules", t0)
+
+	t0 = time.Now()
+	if err := sess.buildHits(ctx, res.RunID); err != nil {
+		return nil, err
+	}
+	if err := sess.buildCases(ctx); err != nil {
+		return nil, err
+	}
+	stage("cases", t0)
+
+	t0 = time.Now()
+	if err := sess.writeResults(ctx, j, res, out, raw); err != nil {
+		return nil, err
+	}
+	stage("write", t0)
+	res.PeakRSS = PeakRSS()
+	res.Elapsed = time.Since(started)
+	if err := writeManifest(j, res, comp, out); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runID is a hash of what determines the results: engine version, job
+// (without its output settings), input file hashes and the rule set.
+func runID(j *job.Job, stats []*mapping.Stats, ruleSet string) string {
+	h := sha256.New()
+	jj := *j
+	jj.Output = job.Output{}
+	b, _ := json.Marshal(jj)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", Version, b, ruleSet)
+	for _, st := range stats {
+		for _, in := range st.Inputs {
+			fmt.Fprintf(h, "%s\x00%s\x00", filepath.Base(in.Path), in.SHA256)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (s *Session) countDuplicates(ctx context.Context, roles []dataset.Role, stats []*mapping.Stats) error {
+	by := map[string]*mapping.Stats{}
+	for _, st := range stats {
+		by[st.Source] = st
+	}
+	for _, r := range roles {
+		key := r.Key
+		if key == "" {
+			continue
+		}
+		if hasPersonKey(r) && key == "id_number" {
+			key = dataset.ColPersonKey
+		}
+		q := fmt.Sprintf(`SELECT _source, sum(n) FROM (SELECT _source, %s, count(*) AS n FROM %s WHERE %s IS NOT NULL
+			GROUP BY ALL HAVING count(*) > 1) GROUP BY _source`, Ident(key), Ident(Table(r)), Ident(key))
+		rows, err := s.DB.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var src string
+			var n int64
+			if err := rows.Scan(&src, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			if st := by[src]; st != nil {
+				st.Duplicates = n
+			}
+		}
+		rows.Close()
+	}
+	return nil
+}
+
+// prepareRules creates the screened table and the helper macros rules use.
+func (s *Session) prepareRules(ctx context.Context, j *job.Job) error {
+	var when []string
+	for _, src := range j.Sources {
+		when = append(when, fmt.Sprintf("WHEN %s THEN %s", Lit(src.Name), Lit(src.Title)))
+	}
+	periods := "TRUE"
+	if len(j.Periods) > 0 {
+		var ps []string
+		for _, p := range j.Periods {
+			ps = append(ps, Lit(p))
+		}
+		periods = "p.period IN (" + strings.Join(ps, ", ") + ")"
+	}
+	return s.Exec(ctx,
+		fmt.Sprintf("CREATE OR REPLACE MACRO src_title(s) AS CASE s %s ELSE s END", strings.Join(when, " ")),
+		`CREATE OR REPLACE MACRO ev(s, f, r, o) AS json_object('source', s, 'title', src_title(s), 'file', f, 'row', r, 'values', json(o))`,
+		`CREATE OR REPLACE MACRO ym(d) AS strftime(d, '%Y年%-m月')`,
+		`CREATE OR REPLACE MACRO money(x) AS printf('%.2f', x)`,
+		`CREATE OR REPLACE TABLE screened AS
+			SELECT p.*, coalesce(c.name, p.program_code) AS program_name, c.department, c.min_age, c.max_age,
+				c.payable_after_death, c.ssc_required, c.standard_amount
+			FROM payment p LEFT JOIN program_catalogue c USING (program_code)
+			WHERE `+periods,
+		`CREATE OR REPLACE TABLE rule_hits (rule_id VARCHAR, category VARCHAR, _rid BIGINT, severity VARCHAR,
+			explanation VARCHAR, evidence VARCHAR)`,
+	)
+}
+
+func (s *Session) runRules(ctx context.Context, comp []compiled, log *slog.Logger) error {
+	for _, c := range comp {
+		t0 := time.Now()
+		q := fmt.Sprintf("INSERT INTO rule_hits SELECT %s, %s, _rid, severity, explanation, evidence::VARCHAR FROM (%s)",
+			Lit(c.rule.ID), Lit(c.rule.Category), c.sql)
+		if _, err := s.DB.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rule %s: %w", c.rule.ID, err)
+		}
+		log.Info("rule", "id", c.rule.ID, "seconds", time.Since(t0).Seconds())
+	}
+	// One hit per payment and rule is part of the contract.
+	var dup int64
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rule_id, _rid FROM rule_hits GROUP BY ALL HAVING count(*) > 1)`).Scan(&dup); err != nil {
+		return err
+	}
+	if dup > 0 {
+		return fmt.Errorf("internal error: %d payments hit more than once by the same rule", dup)
+	}
+	return nil
+}
+
+func (s *Session) buildHits(ctx context.Context, runID string) error {
+	return s.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TABLE hits AS
+		SELECT %s AS run_id, substr(md5(concat_ws('|', h.rule_id, p._source, p._file, p._row)), 1, 16) AS hit_id,
+			h.rule_id, h.category, h.severity, p.payment_id, p.program_code, p.program_name, p.department,
+			p.period, p.region_code, p.id_number, p.id_number_status AS id_status, p.person_key, p.name,
+			round(p.amount, 2) AS amount, h.explanation, h.evidence,
+			p._source AS payment_source, p._file AS payment_file, p._row AS payment_row
+		FROM rule_hits h JOIN screened p USING (_rid)
+		ORDER BY h.rule_id, p._source, p._file, p._row`, Lit(runID)))
+}
+
+func (s *Session) buildCases(ctx context.Context) error {
+	return s.Exec(ctx, `CREATE OR REPLACE TABLE cases AS
+		WITH k AS (
+			SELECT *, coalesce(person_key, 'payment:' || payment_source || ':' || payment_file || ':' || payment_row) AS case_key,
+				CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END AS sev_rank
+			FROM hits
+		), pay AS (
+			SELECT case_key, program_code, period, sum(amount) AS amount, count(*) AS payments,
+				string_agg(payment_id, ',' ORDER BY payment_id) AS payment_ids
+			FROM (SELECT DISTINCT case_key, program_code, period, payment_source, payment_file, payment_row, payment_id, amount FROM k)
+			GROUP BY ALL
+		)
+		SELECT substr(md5(concat_ws('|', k.case_key, k.program_code, k.period)), 1, 16) AS case_id,
+			any_value(run_id) AS run_id, any_value(person_key) AS person_key,
+			arg_min(id_number, payment_row) AS id_number, arg_min(name, payment_row) AS name,
+			k.program_code, any_value(program_name) AS program_name, any_value(department) AS department,
+			left(arg_min(region_code, payment_row), 6) AS county_code, k.period,
+			CASE max(sev_rank) WHEN 3 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END AS severity,
+			string_agg(DISTINCT category, ',' ORDER BY category) AS categories,
+			string_agg(DISTINCT rule_id, ',' ORDER BY rule_id) AS rule_ids,
+			count(*) AS hits, any_value(pay.payments) AS payments, any_value(pay.amount) AS amount,
+			any_value(pay.payment_ids) AS payment_ids,
+			string_agg(DISTINCT explanation, '；' ORDER BY explanation) AS explanation
+		FROM k JOIN pay USING (case_key, program_code, period)
+		GROUP BY k.case_key, k.program_code, k.period
+		ORDER BY county_code, program_code, period, case_id`)
+}

@@ -1,0 +1,193 @@
+// Package engine runs a screening job: it owns the DuckDB session, loads
+// every source through its connector and mapping into canonical tables,
+// resolves person keys, runs the rules, groups hits into cases and writes
+// the results, the quality report and the manifest.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crosscheck/crosscheck/job"
+)
+
+// Version is the engine version written to manifests; set at build time
+// with -ldflags "-X github.com/crosscheck/crosscheck/engine.Version=…".
+var Version = "0.1.0-dev"
+
+// Session is an open DuckDB database.
+type Session struct {
+	DB        *sql.DB
+	connector *duckdb.Connector
+	views     atomic.Int64
+}
+
+// Open opens the database the engine settings name (":memory:" or a file).
+func Open(ctx context.Context, e job.Engine) (*Session, error) {
+	path := e.Database
+	if path == ":memory:" {
+		path = ""
+	}
+	q := url.Values{}
+	if e.MemoryLimit != "" {
+		ml, err := memoryLimit(e.MemoryLimit)
+		if err != nil {
+			return nil, err
+		}
+		q.Set("memory_limit", ml)
+	}
+	if e.Threads > 0 {
+		q.Set("threads", fmt.Sprint(e.Threads))
+	}
+	if e.TempDirectory != "" {
+		q.Set("temp_directory", e.TempDirectory)
+	}
+	q.Set("preserve_insertion_order", "false")
+	dsn := path
+	if len(q) > 0 {
+		dsn += "?" + q.Encode()
+	}
+	c, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
+	}
+	db := sql.OpenDB(c)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
+	}
+	return &Session{DB: db, connector: c}, nil
+}
+
+// Close closes the database (checkpointing a file database).
+func (s *Session) Close() error { return s.DB.Close() }
+
+// Exec runs statements one after the other.
+func (s *Session) Exec(ctx context.Context, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := s.DB.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%w\nin SQL: %s", err, firstLines(q, 6))
+		}
+	}
+	return nil
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// InsertArrow streams the batches of rdr into an existing table. DuckDB's
+// Arrow scan reads a registered stream only once (a second scan returns no
+// rows and no error), so the stream is registered under a fresh view name,
+// copied with INSERT … SELECT and the view dropped at once: nothing can
+// read it a second time.
+//
+// extra, when not empty, adds computed columns to the select list; the
+// insert matches columns by name.
+func (s *Session) InsertArrow(ctx context.Context, table string, rdr array.RecordReader, extra string) (err error) {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var ar *duckdb.Arrow
+	if err := conn.Raw(func(dc any) error {
+		var e error
+		ar, e = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		return e
+	}); err != nil {
+		return fmt.Errorf("arrow: %w", err)
+	}
+	view := fmt.Sprintf("_arrow_stream_%d", s.views.Add(1))
+	release, err := ar.RegisterView(rdr, view)
+	if err != nil {
+		return fmt.Errorf("arrow view for %s: %w", table, err)
+	}
+	defer func() {
+		if _, e := s.DB.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+view); e != nil && err == nil {
+			err = e
+		}
+		release()
+	}()
+	sel := "*"
+	if extra != "" {
+		sel += ", " + extra
+	}
+	if _, err := s.DB.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s", Ident(table), sel, view)); err != nil {
+		if rerr := rdr.Err(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return rdr.Err()
+}
+
+// DuckType is the DuckDB type of an Arrow type used in canonical tables.
+func DuckType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.DATE32:
+		return "DATE"
+	case arrow.BOOL:
+		return "BOOLEAN"
+	}
+	return "VARCHAR"
+}
+
+// Ident quotes an identifier.
+func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Lit quotes a string literal.
+func Lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// memoryLimit turns "60%" into a size from the machine's memory; other
+// values (8GiB, 500MB) pass through to DuckDB.
+func memoryLimit(v string) (string, error) {
+	if !strings.HasSuffix(v, "%") {
+		return v, nil
+	}
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil || pct <= 0 || pct > 100 {
+		return "", fmt.Errorf("engine.memory_limit: %q is not a percentage between 0 and 100", v)
+	}
+	total := totalMemory()
+	if total == 0 {
+		return "", fmt.Errorf("engine.memory_limit: cannot read the machine's memory to compute %s; give a size such as 8GiB", v)
+	}
+	return fmt.Sprintf("%dMiB", int64(float64(total)*pct/100)>>20), nil
+}
+
+func totalMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "MemTotal:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n * 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,371 @@
+// Package job reads and validates a screening job: the YAML file that
+// declares the sources, the program catalogue, the periods screened, the
+// rule set and its parameters, the output and the engine settings.
+package job
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/normalize/dates"
+)
+
+// Job is a screening job.
+type Job struct {
+	Name     string    `mapstructure:"name"`
+	Periods  []string  `mapstructure:"periods"`
+	Output   Output    `mapstructure:"output"`
+	Engine   Engine    `mapstructure:"engine"`
+	Rules    Rules     `mapstructure:"rules"`
+	Programs []Program `mapstructure:"programs"`
+	Sources  []Source  `mapstructure:"sources"`
+
+	// Dir is the folder of the job file; relative paths resolve against it.
+	Dir string `mapstructure:"-"`
+	// File is the job file's path.
+	File string `mapstructure:"-"`
+}
+
+// Output says where and how results are written.
+type Output struct {
+	Dir     string   `mapstructure:"dir"`
+	Formats []string `mapstructure:"formats"`
+	RawIDs  bool     `mapstructure:"raw_ids"`
+}
+
+// Engine holds the DuckDB settings.
+type Engine struct {
+	Database      string `mapstructure:"database"`
+	MemoryLimit   string `mapstructure:"memory_limit"`
+	Threads       int    `mapstructure:"threads"`
+	TempDirectory string `mapstructure:"temp_directory"`
+}
+
+// Rules selects the rule set and its parameters.
+type Rules struct {
+	Set      string                    `mapstructure:"set"`
+	Disabled []string                  `mapstructure:"disabled"`
+	Params   map[string]map[string]any `mapstructure:"params"`
+}
+
+// Program is one entry of the program catalogue.
+type Program struct {
+	Code              string   `mapstructure:"code"`
+	Name              string   `mapstructure:"name"`
+	Department        string   `mapstructure:"department"`
+	Frequency         string   `mapstructure:"frequency"`
+	MinAge            *int     `mapstructure:"min_age"`
+	MaxAge            *int     `mapstructure:"max_age"`
+	ExclusiveWith     []string `mapstructure:"exclusive_with"`
+	ExclusiveRosters  []Roster `mapstructure:"exclusive_rosters"`
+	Requires          string   `mapstructure:"requires"`
+	SSCRequired       *bool    `mapstructure:"ssc_required"`
+	PayableAfterDeath *bool    `mapstructure:"payable_after_death"`
+	StandardAmount    *float64 `mapstructure:"standard_amount"`
+	// FromSource names a source of role program whose rows fill the
+	// catalogue; entries with a code then only layer parameters on top.
+	FromSource string `mapstructure:"from_source"`
+}
+
+// Roster marks a program exclusive with being on a roster, e.g. drawing a
+// workers' pension: rows of Role where Column is one of Values.
+type Roster struct {
+	Role   string   `mapstructure:"role"`
+	Column string   `mapstructure:"column"`
+	Values []string `mapstructure:"values"`
+	Label  string   `mapstructure:"label"`
+}
+
+// Source is one departmental extract.
+type Source struct {
+	Name       string             `mapstructure:"name"`
+	Role       string             `mapstructure:"role"`
+	Department string             `mapstructure:"department"`
+	Title      string             `mapstructure:"title"`
+	Connector  string             `mapstructure:"connector"`
+	Path       string             `mapstructure:"path"`
+	Options    map[string]any     `mapstructure:"options"`
+	Columns    map[string]Mapping `mapstructure:"columns"`
+	Schema     []SchemaColumn     `mapstructure:"schema"`
+}
+
+// SchemaColumn declares a column of a custom role.
+type SchemaColumn struct {
+	Name string `mapstructure:"name"`
+	Kind string `mapstructure:"kind"`
+}
+
+// Mapping says where a canonical column's value comes from. In YAML a
+// plain string is a source column name.
+type Mapping struct {
+	Column   string            `mapstructure:"column"`
+	Constant *string           `mapstructure:"constant"`
+	Map      map[string]string `mapstructure:"map"`
+	Default  *string           `mapstructure:"default"`
+	Formats  []string          `mapstructure:"formats"`
+}
+
+// Defaults applied when a key is absent.
+const (
+	DefaultMemoryLimit = "60%"
+	DefaultRuleSet     = "builtin"
+	DefaultOutputDir   = "out"
+	DefaultDatabase    = ":memory:"
+)
+
+// Load reads and validates a job file. Unknown keys are errors.
+func Load(path string) (*Job, error) {
+	v := viper.NewWithOptions(viper.KeyDelimiter("::"))
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix("CROSSCHECK")
+	v.SetEnvKeyReplacer(strings.NewReplacer("::", "_"))
+	for _, k := range []string{"engine::database", "engine::memory_limit", "engine::threads", "engine::temp_directory", "output::dir", "output::raw_ids"} {
+		_ = v.BindEnv(k)
+	}
+	if err := v.ReadInConfig(); err != nil {
+		var pe viper.ConfigParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("job %s: not valid YAML: %w", path, err)
+		}
+		return nil, fmt.Errorf("job %s: %w", path, err)
+	}
+	j := &Job{}
+	err := v.UnmarshalExact(j, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mappingHook, mapstructure.StringToSliceHookFunc(","))))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", path, err)
+	}
+	abs, _ := filepath.Abs(path)
+	j.File = abs
+	j.Dir = filepath.Dir(abs)
+	j.applyDefaults()
+	if err := j.Validate(); err != nil {
+		return nil, fmt.Errorf("job %s: %w", path, err)
+	}
+	return j, nil
+}
+
+// mappingHook lets a plain string stand for {column: string}.
+func mappingHook(from, to reflect.Type, data any) (any, error) {
+	if to == reflect.TypeOf(Mapping{}) && from.Kind() == reflect.String {
+		return map[string]any{"column": data}, nil
+	}
+	return data, nil
+}
+
+func (j *Job) applyDefaults() {
+	if j.Engine.MemoryLimit == "" {
+		j.Engine.MemoryLimit = DefaultMemoryLimit
+	}
+	if j.Engine.Database == "" {
+		j.Engine.Database = DefaultDatabase
+	}
+	if j.Rules.Set == "" {
+		j.Rules.Set = DefaultRuleSet
+	}
+	if j.Output.Dir == "" {
+		j.Output.Dir = DefaultOutputDir
+	}
+	if len(j.Output.Formats) == 0 {
+		j.Output.Formats = []string{"parquet", "csv"}
+	}
+	if j.Name == "" {
+		j.Name = strings.TrimSuffix(filepath.Base(j.File), filepath.Ext(j.File))
+	}
+	for i := range j.Sources {
+		if j.Sources[i].Title == "" {
+			j.Sources[i].Title = j.Sources[i].Name
+		}
+	}
+}
+
+var periodRE = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
+
+// Validate checks the job without touching any data file.
+func (j *Job) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if len(j.Sources) == 0 {
+		add("sources: at least one source is needed")
+	}
+	for i, p := range j.Periods {
+		t, err := dates.ParsePeriod(p)
+		if err != nil {
+			add("periods[%d]: %q is not a month (write 2024-05)", i, p)
+			continue
+		}
+		j.Periods[i] = t.Format("2006-01")
+	}
+	for _, f := range j.Output.Formats {
+		if f != "parquet" && f != "csv" {
+			add("output.formats: %q is not one of parquet, csv", f)
+		}
+	}
+	if j.Engine.Threads < 0 {
+		add("engine.threads: must be 0 (all cores) or more")
+	}
+	names := map[string]bool{}
+	hasPayment := false
+	for i, s := range j.Sources {
+		at := fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+		if !dataset.ValidIdent(s.Name) {
+			add("sources[%d]: name %q: use lower-case letters, digits and _ (it names a table)", i, s.Name)
+		}
+		if names[s.Name] {
+			add("%s: name used twice", at)
+		}
+		names[s.Name] = true
+		if s.Connector == "" {
+			add("%s: connector is missing (csv, parquet, …)", at)
+		}
+		if s.Path == "" {
+			add("%s: path is missing", at)
+		}
+		role, err := j.SourceRole(s)
+		if err != nil {
+			add("%s: %v", at, err)
+			continue
+		}
+		if role.Name == "payment" {
+			hasPayment = true
+		}
+		for _, c := range role.Columns {
+			if !c.Required {
+				continue
+			}
+			if _, ok := s.Columns[c.Name]; !ok {
+				add("%s: columns: %s is required for role %s", at, c.Name, role.Name)
+			}
+		}
+		keys := make([]string, 0, len(s.Columns))
+		for k := range s.Columns {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			m := s.Columns[k]
+			c, ok := role.Column(k)
+			if !ok {
+				add("%s: columns: %s is not a column of role %s (columns: %s)", at, k, role.Name, strings.Join(role.ColumnNames(), ", "))
+				continue
+			}
+			if (m.Column == "") == (m.Constant == nil) {
+				add("%s: columns.%s: give either column or constant", at, k)
+			}
+			if m.Default != nil && m.Map == nil {
+				add("%s: columns.%s: default needs a map", at, k)
+			}
+			for _, f := range m.Formats {
+				if c.Kind != dataset.Date {
+					add("%s: columns.%s: formats only apply to dates", at, k)
+					break
+				}
+				if !dates.ValidFormat(dates.Format(f)) {
+					add("%s: columns.%s: unknown date format %q", at, k, f)
+				}
+			}
+		}
+	}
+	if !hasPayment {
+		add("sources: no source has role payment; there is nothing to screen")
+	}
+	codes := map[string]bool{}
+	for i, p := range j.Programs {
+		if p.FromSource != "" {
+			found := false
+			for _, s := range j.Sources {
+				if s.Name == p.FromSource && s.Role == "program" {
+					found = true
+				}
+			}
+			if !found {
+				add("programs[%d]: from_source %q is not a source with role program", i, p.FromSource)
+			}
+			if p.Code != "" {
+				add("programs[%d]: an entry with from_source takes no code", i)
+			}
+			continue
+		}
+		if p.Code == "" {
+			add("programs[%d]: code is missing", i)
+		}
+		if codes[p.Code] {
+			add("programs[%d]: code %s listed twice", i, p.Code)
+		}
+		codes[p.Code] = true
+		if p.MinAge != nil && p.MaxAge != nil && *p.MinAge > *p.MaxAge {
+			add("programs[%d] (%s): min_age %d is above max_age %d", i, p.Code, *p.MinAge, *p.MaxAge)
+		}
+		for k, r := range p.ExclusiveRosters {
+			role, ok := dataset.Lookup(r.Role)
+			if !ok {
+				add("programs[%d] (%s): exclusive_rosters[%d]: unknown role %q", i, p.Code, k, r.Role)
+				continue
+			}
+			if _, ok := role.Column(r.Column); r.Column != "" && !ok {
+				add("programs[%d] (%s): exclusive_rosters[%d]: role %s has no column %q", i, p.Code, k, r.Role, r.Column)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SourceRole returns the canonical role of a source: a built-in role, or a
+// custom one built from the source's schema.
+func (j *Job) SourceRole(s Source) (dataset.Role, error) {
+	if s.Role == "" {
+		return dataset.Role{}, fmt.Errorf("role is missing")
+	}
+	if r, ok := dataset.Lookup(s.Role); ok {
+		if len(s.Schema) > 0 {
+			return dataset.Role{}, fmt.Errorf("schema is only for custom roles; %s is built in", s.Role)
+		}
+		return r, nil
+	}
+	if len(s.Schema) == 0 {
+		names := []string{}
+		for _, r := range dataset.Builtin() {
+			names = append(names, r.Name)
+		}
+		return dataset.Role{}, fmt.Errorf("role %q is not built in (%s); a custom role needs a schema", s.Role, strings.Join(names, ", "))
+	}
+	cols := make([]dataset.Column, len(s.Schema))
+	for i, c := range s.Schema {
+		cols[i] = dataset.Column{Name: c.Name, Kind: dataset.Kind(c.Kind)}
+	}
+	return dataset.NewCustom(s.Role, cols)
+}
+
+// Resolve makes a path from the job file absolute.
+func (j *Job) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(j.Dir, p)
+}
+
+// CheckFiles reports whether each source's path exists (globs must match).
+func (j *Job) CheckFiles() error {
+	var errs []error
+	for _, s := range j.Sources {
+		p := j.Resolve(s.Path)
+		m, _ := filepath.Glob(p)
+		if len(m) == 0 {
+			if _, err := os.Stat(p); err != nil {
+				errs = append(errs, fmt.Errorf("source %s: file %s does not exist", s.Name, p))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,471 @@
+// Package mapping turns raw connector records into rows of a canonical
+// dataset: it renames columns, applies constants and value maps, parses
+// dates, periods and numbers, normalises ID numbers and names, keeps the
+// original values as JSON, and sends every row it cannot map to quarantine
+// with a reason. It counts everything for the quality report.
+package mapping
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/text/width"
+
+	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/normalize/dates"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
+	"github.com/crosscheck/crosscheck/normalize/names"
+)
+
+// Quarantine reasons. Reasons about one column are written "reason" with
+// the column named in the quarantine row.
+const (
+	ReasonMissingValue  = "missing_value"
+	ReasonBadDate       = "bad_date"
+	ReasonBadPeriod     = "bad_period"
+	ReasonBadNumber     = "bad_number"
+	ReasonBadBool       = "bad_bool"
+	ReasonUnmappedValue = "unmapped_value"
+)
+
+// Stats counts what happened to a source's rows.
+type Stats struct {
+	Source          string `json:"source"`
+	Role            string `json:"role"`
+	Title           string `json:"title"`
+	Department      string `json:"department"`
+	RowsRead        int64  `json:"rows_read"`
+	RowsAccepted    int64  `json:"rows_accepted"`
+	RowsQuarantined int64  `json:"rows_quarantined"`
+	// Quarantined counts quarantined rows by reason.
+	Quarantined map[string]int64 `json:"quarantined_by_reason"`
+	// IDStatus counts ID values by column and status (valid, upgraded,
+	// invalid, excel_damaged, missing; repaired is added by the engine).
+	IDStatus map[string]map[string]int64 `json:"id_status"`
+	// DateFailures counts unparseable dates by column (those rows are
+	// quarantined).
+	DateFailures map[string]int64 `json:"date_failures"`
+	// Duplicates counts rows whose key (ID number or payment_id) repeats
+	// within the source; filled in by the engine.
+	Duplicates int64              `json:"duplicates"`
+	Inputs     []connectors.Input `json:"inputs"`
+}
+
+// QuarantineRow is a rejected row.
+type QuarantineRow struct {
+	File   string
+	Row    int64
+	Column string
+	Reason string
+	Detail string
+	// Header and Values are the original record.
+	Header []string
+	Values []string
+}
+
+// QuarantineSink receives rejected rows.
+type QuarantineSink interface {
+	Quarantine(QuarantineRow) error
+}
+
+type plan struct {
+	col      dataset.Column
+	m        job.Mapping
+	valueMap map[string]string // lower-cased keys
+	formats  []dates.Format
+	builders []array.Builder
+}
+
+// Mapper maps records of one source.
+type Mapper struct {
+	role    dataset.Role
+	src     job.Source
+	plans   []*plan
+	fields  []dataset.Field
+	rb      *array.RecordBuilder
+	index   map[*connectors.Header][]int
+	sink    QuarantineSink
+	Stats   *Stats
+	pending int
+	rid     int64
+	buf     []byte
+	// IDColumns are the source columns holding ID numbers or accounts
+	// (masked in quarantine files unless raw values are asked for).
+	sensitive map[string]bool
+}
+
+// New builds a mapper for a source whose role is role.
+//
+// Record ids (_rid) are ridBase+1, ridBase+2, … in the order rows are
+// accepted, so a run over the same inputs gives the same ids.
+func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) (*Mapper, error) {
+	m := &Mapper{role: role, src: src, sink: sink, rid: ridBase, index: map[*connectors.Header][]int{}, sensitive: map[string]bool{},
+		Stats: &Stats{Source: src.Name, Role: role.Name, Title: src.Title, Department: src.Department,
+			Quarantined: map[string]int64{}, IDStatus: map[string]map[string]int64{}, DateFailures: map[string]int64{}}}
+	m.fields = role.Fields()
+	m.rb = array.NewRecordBuilder(memory.DefaultAllocator, role.Schema())
+	fi := dataset.MetaFields
+	for _, c := range role.Columns {
+		p := &plan{col: c}
+		n := 1
+		switch c.Kind {
+		case dataset.ID:
+			n = 4
+		case dataset.Name, dataset.Period:
+			n = 2
+		}
+		for k := 0; k < n; k++ {
+			p.builders = append(p.builders, m.rb.Field(fi))
+			fi++
+		}
+		if mm, ok := src.Columns[c.Name]; ok {
+			p.m = mm
+			if mm.Map != nil {
+				p.valueMap = map[string]string{}
+				for k, v := range mm.Map {
+					p.valueMap[strings.ToLower(strings.TrimSpace(k))] = v
+				}
+			}
+			for _, f := range mm.Formats {
+				p.formats = append(p.formats, dates.Format(f))
+			}
+			if c.Kind == dataset.ID || c.Name == "account_no" || c.Name == "bank_account" || c.Name == "card_no" {
+				if mm.Column != "" {
+					m.sensitive[mm.Column] = true
+				}
+			}
+			if c.Kind == dataset.ID {
+				m.Stats.IDStatus[c.Name] = map[string]int64{}
+			}
+		} else {
+			p.m = job.Mapping{}
+		}
+		m.plans = append(m.plans, p)
+	}
+	return m, nil
+}
+
+// Sensitive reports whether a source column holds ID numbers or accounts.
+func (m *Mapper) Sensitive(column string) bool { return m.sensitive[column] }
+
+// MissingColumns returns the mapped source columns a header lacks.
+func (m *Mapper) MissingColumns(h *connectors.Header) []string {
+	have := map[string]bool{}
+	for _, n := range h.Names {
+		have[n] = true
+	}
+	var miss []string
+	for _, p := range m.plans {
+		if p.m.Column != "" && !have[p.m.Column] {
+			miss = append(miss, p.m.Column)
+		}
+	}
+	sort.Strings(miss)
+	return miss
+}
+
+func (m *Mapper) indexFor(h *connectors.Header) ([]int, error) {
+	if idx, ok := m.index[h]; ok {
+		return idx, nil
+	}
+	pos := map[string]int{}
+	for i, n := range h.Names {
+		if _, dup := pos[n]; !dup {
+			pos[n] = i
+		}
+	}
+	idx := make([]int, len(m.plans))
+	for i, p := range m.plans {
+		idx[i] = -1
+		if p.m.Column != "" {
+			j, ok := pos[p.m.Column]
+			if !ok {
+				return nil, fmt.Errorf("source %s: file %s: mapped column %q (for %s) is not in the header", m.src.Name, h.Input, p.m.Column, p.col.Name)
+			}
+			idx[i] = j
+		}
+	}
+	m.index[h] = idx
+	return idx, nil
+}
+
+type value struct {
+	null bool
+	s    string
+	s2   string
+	s3   string
+	s4   string
+	t    time.Time
+	f    float64
+	i    int64
+	b    bool
+}
+
+// Add maps one record. It returns an error only for a fatal problem (a
+// header without a mapped column); bad rows go to quarantine.
+func (m *Mapper) Add(rec connectors.Record) error {
+	m.Stats.RowsRead++
+	if rec.Problem != "" {
+		return m.quarantine(rec, "", rec.Problem, rec.Detail)
+	}
+	idx, err := m.indexFor(rec.Header)
+	if err != nil {
+		return err
+	}
+	vals := make([]value, len(m.plans))
+	for i, p := range m.plans {
+		raw := ""
+		switch {
+		case p.m.Constant != nil:
+			raw = *p.m.Constant
+		case idx[i] >= 0:
+			raw = rec.Values[idx[i]]
+		default:
+			vals[i].null = true
+			if p.col.Kind == dataset.ID {
+				vals[i].s2 = string(idnumber.StatusMissing)
+			}
+			continue
+		}
+		v, reason, detail := m.parse(p, raw)
+		if reason != "" {
+			if reason == ReasonBadDate {
+				m.Stats.DateFailures[p.col.Name]++
+			}
+			return m.quarantine(rec, p.m.Column, reason, detail)
+		}
+		if v.null && p.col.NotNull {
+			return m.quarantine(rec, p.m.Column, ReasonMissingValue, fmt.Sprintf("%s must have a value", p.col.Name))
+		}
+		vals[i] = v
+	}
+	// Accepted: count ID statuses and append.
+	for i, p := range m.plans {
+		if st := m.Stats.IDStatus[p.col.Name]; st != nil {
+			st[vals[i].s2]++
+		}
+	}
+	m.Stats.RowsAccepted++
+	m.rb.Field(0).(*array.StringBuilder).Append(m.src.Name)
+	m.rb.Field(1).(*array.StringBuilder).Append(rec.Header.Input)
+	m.rb.Field(2).(*array.Int64Builder).Append(rec.Row)
+	m.buf = appendOrig(m.buf[:0], rec.Header.Names, rec.Values)
+	m.rb.Field(3).(*array.StringBuilder).BinaryBuilder.Append(m.buf)
+	m.rid++
+	m.rb.Field(4).(*array.Int64Builder).Append(m.rid)
+	for i, p := range m.plans {
+		appendValue(p, vals[i])
+	}
+	m.pending++
+	return nil
+}
+
+func (m *Mapper) quarantine(rec connectors.Record, column, reason, detail string) error {
+	m.Stats.RowsQuarantined++
+	m.Stats.Quarantined[reason]++
+	if m.sink == nil {
+		return nil
+	}
+	var hdr []string
+	if rec.Header != nil {
+		hdr = rec.Header.Names
+	}
+	file := ""
+	if rec.Header != nil {
+		file = rec.Header.Input
+	}
+	return m.sink.Quarantine(QuarantineRow{File: file, Row: rec.Row, Column: column, Reason: reason, Detail: detail, Header: hdr, Values: rec.Values})
+}
+
+// Pending is the number of rows appended since the last Flush.
+func (m *Mapper) Pending() int { return m.pending }
+
+// Flush returns the rows appended so far as a record batch (nil if none).
+func (m *Mapper) Flush() arrow.RecordBatch {
+	if m.pending == 0 {
+		return nil
+	}
+	m.pending = 0
+	return m.rb.NewRecordBatch()
+}
+
+// Schema is the Arrow schema of the batches.
+func (m *Mapper) Schema() *arrow.Schema { return m.rb.Schema() }
+
+// Release frees the builder.
+func (m *Mapper) Release() { m.rb.Release() }
+
+func clean(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Trim(s, "\u200b\ufeff\u3000\u00a0")
+}
+
+func (m *Mapper) parse(p *plan, raw string) (value, string, string) {
+	s := clean(raw)
+	if p.valueMap != nil && s != "" {
+		if mapped, ok := p.valueMap[strings.ToLower(s)]; ok {
+			s = mapped
+		} else if p.m.Default != nil {
+			s = *p.m.Default
+		} else {
+			return value{}, ReasonUnmappedValue, fmt.Sprintf("%s: value %q is not in the value map", p.col.Name, truncate(s))
+		}
+	}
+	if p.col.Kind == dataset.ID {
+		r := idnumber.Normalize(raw)
+		if r.Status == idnumber.StatusMissing {
+			return value{null: true, s2: string(r.Status)}, "", ""
+		}
+		return value{s: r.Canonical, s2: string(r.Status), s3: strings.TrimSpace(raw), s4: r.Reason}, "", ""
+	}
+	if s == "" {
+		return value{null: true}, "", ""
+	}
+	switch p.col.Kind {
+	case dataset.Name:
+		return value{s: s, s2: names.Normalize(s)}, "", ""
+	case dataset.Date:
+		t, err := dates.Parse(s, p.formats)
+		if err != nil {
+			return value{}, ReasonBadDate, fmt.Sprintf("%s: %q is not a date in the accepted formats", p.col.Name, truncate(s))
+		}
+		return value{t: t}, "", ""
+	case dataset.Period:
+		t, err := dates.ParsePeriod(s)
+		if err != nil {
+			return value{}, ReasonBadPeriod, fmt.Sprintf("%s: %q is not a month", p.col.Name, truncate(s))
+		}
+		return value{s: t.Format("2006-01"), t: t}, "", ""
+	case dataset.Number:
+		f, err := parseNumber(s)
+		if err != nil {
+			return value{}, ReasonBadNumber, fmt.Sprintf("%s: %q is not a number", p.col.Name, truncate(s))
+		}
+		return value{f: f}, "", ""
+	case dataset.Int:
+		f, err := parseNumber(s)
+		if err != nil || f != float64(int64(f)) {
+			return value{}, ReasonBadNumber, fmt.Sprintf("%s: %q is not a whole number", p.col.Name, truncate(s))
+		}
+		return value{i: int64(f)}, "", ""
+	case dataset.Bool:
+		switch strings.ToLower(s) {
+		case "1", "true", "yes", "y", "是", "t":
+			return value{b: true}, "", ""
+		case "0", "false", "no", "n", "否", "f":
+			return value{b: false}, "", ""
+		}
+		return value{}, ReasonBadBool, fmt.Sprintf("%s: %q is not yes/no", p.col.Name, truncate(s))
+	}
+	return value{s: s}, "", ""
+}
+
+func truncate(s string) string {
+	if utf8.RuneCountInString(s) <= 40 {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:40]) + "…"
+}
+
+func parseNumber(s string) (float64, error) {
+	s = width.Narrow.String(s)
+	s = strings.TrimSuffix(strings.TrimSpace(s), "元")
+	s = strings.ReplaceAll(s, ",", "")
+	return strconv.ParseFloat(s, 64)
+}
+
+func appendValue(p *plan, v value) {
+	b := p.builders
+	if v.null && p.col.Kind != dataset.ID {
+		for _, x := range b {
+			x.AppendNull()
+		}
+		return
+	}
+	switch p.col.Kind {
+	case dataset.ID:
+		if v.s == "" {
+			b[0].AppendNull()
+			b[1].(*array.StringBuilder).Append(string(idnumber.StatusMissing))
+			b[2].AppendNull()
+			b[3].AppendNull()
+			return
+		}
+		b[0].(*array.StringBuilder).Append(v.s)
+		b[1].(*array.StringBuilder).Append(v.s2)
+		b[2].(*array.StringBuilder).Append(v.s3)
+		if v.s4 == "" {
+			b[3].AppendNull()
+		} else {
+			b[3].(*array.StringBuilder).Append(v.s4)
+		}
+	case dataset.Name:
+		b[0].(*array.StringBuilder).Append(v.s)
+		b[1].(*array.StringBuilder).Append(v.s2)
+	case dataset.Period:
+		b[0].(*array.StringBuilder).Append(v.s)
+		b[1].(*array.Date32Builder).Append(arrow.Date32FromTime(v.t))
+	case dataset.Date:
+		b[0].(*array.Date32Builder).Append(arrow.Date32FromTime(v.t))
+	case dataset.Number:
+		b[0].(*array.Float64Builder).Append(v.f)
+	case dataset.Int:
+		b[0].(*array.Int64Builder).Append(v.i)
+	case dataset.Bool:
+		b[0].(*array.BooleanBuilder).Append(v.b)
+	default:
+		b[0].(*array.StringBuilder).Append(v.s)
+	}
+}
+
+// appendOrig writes {"header":"value",…} in header order.
+func appendOrig(buf []byte, header, values []string) []byte {
+	buf = append(buf, '{')
+	for i, h := range header {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = AppendJSONString(buf, h)
+		buf = append(buf, ':')
+		v := ""
+		if i < len(values) {
+			v = values[i]
+		}
+		buf = AppendJSONString(buf, v)
+	}
+	return append(buf, '}')
+}
+
+// AppendJSONString appends s as a JSON string literal.
+func AppendJSONString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			buf = append(buf, '\\', c)
+		case c == '\n':
+			buf = append(buf, '\\', 'n')
+		case c == '\r':
+			buf = append(buf, '\\', 'r')
+		case c == '\t':
+			buf = append(buf, '\\', 't')
+		case c < 0x20:
+			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, '"')
+}
