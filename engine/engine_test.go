@@ -1,0 +1,146 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	_ "github.com/crosscheck/crosscheck/connectors/all"
+	"github.com/crosscheck/crosscheck/engine"
+	"github.com/crosscheck/crosscheck/job"
+)
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const smallJob = `
+periods: ["2024-05"]
+sources:
+  - name: huji
+    role: person
+    connector: csv
+    path: huji.csv
+    columns: {id_number: 身份证号, name: 姓名, birth_date: 出生日期}
+  - name: pay
+    role: payment
+    connector: csv
+    path: pay.csv
+    columns: {payment_id: 编号, program_code: 项目, period: 期间, id_number: 身份证号, name: 姓名, amount: 金额}
+`
+
+// A mapped column missing from a file stops the run before anything is
+// loaded, naming the source, the file and the column.
+func TestMissingMappedColumnStopsBeforeLoad(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"job.yaml": smallJob,
+		"huji.csv": "身份证号,姓名,出生日期\n11010519491231002X,张三,1949-12-31\n",
+		"pay.csv":  "编号,项目,期间,身份证号,名字,金额\nP1,gaoling,202405,11010519491231002X,张三,200\n",
+	})
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	_, err = engine.Run(context.Background(), j, engine.Options{OutDir: out})
+	if err == nil {
+		t.Fatal("run succeeded with a missing column")
+	}
+	for _, want := range []string{"source pay", "pay.csv", `"姓名"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if _, statErr := os.Stat(out); !os.IsNotExist(statErr) {
+		t.Errorf("output folder was created before the check failed")
+	}
+}
+
+func TestMissingFileStopsBeforeLoad(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"job.yaml": smallJob,
+		"huji.csv": "身份证号,姓名,出生日期\n",
+	})
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = engine.Run(context.Background(), j, engine.Options{OutDir: filepath.Join(dir, "out")})
+	if err == nil || !strings.Contains(err.Error(), "source pay") || !strings.Contains(err.Error(), "pay.csv") {
+		t.Fatalf("want an error naming source pay and pay.csv, got %v", err)
+	}
+}
+
+// InsertArrow reads a stream once and leaves no view behind that a second
+// query could read (DuckDB would return zero rows without an error).
+func TestInsertArrowReadsOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := engine.Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Exec(ctx, "CREATE TABLE t (n BIGINT)"); err != nil {
+		t.Fatal(err)
+	}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for i := 0; i < 5000; i++ {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+	}
+	rec := b.NewRecordBatch()
+	rdr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertArrow(ctx, "t", rdr, ""); err != nil {
+		t.Fatal(err)
+	}
+	var n, sum int64
+	if err := s.DB.QueryRow("SELECT count(*), sum(n) FROM t").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5000 || sum != 4999*5000/2 {
+		t.Fatalf("inserted %d rows (sum %d), want 5000", n, sum)
+	}
+	var views int
+	if err := s.DB.QueryRow("SELECT count(*) FROM duckdb_views() WHERE view_name LIKE '_arrow_stream_%'").Scan(&views); err != nil {
+		t.Fatal(err)
+	}
+	if views != 0 {
+		t.Errorf("%d registered arrow views left behind", views)
+	}
+}
+
+func TestMemoryLimitPercent(t *testing.T) {
+	ctx := context.Background()
+	s, err := engine.Open(ctx, job.Engine{Database: ":memory:", MemoryLimit: "10%"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v string
+	if err := s.DB.QueryRow("SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v, "iB") {
+		t.Errorf("memory_limit = %q", v)
+	}
+	if _, err := engine.Open(ctx, job.Engine{MemoryLimit: "150%"}); err == nil {
+		t.Errorf("150%% accepted")
+	}
+}

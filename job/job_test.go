@@ -1,0 +1,104 @@
+package job
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const minimal = `
+name: t
+periods: ["202405"]
+sources:
+  - name: pay
+    role: payment
+    connector: csv
+    path: pay.csv
+    options: {encoding: gbk}
+    columns:
+      payment_id: 记录号
+      program_code: {column: 项目, map: {高龄津贴: gaoling}}
+      period: 期间
+      id_number: 身份证号
+      name: 姓名
+      amount: 金额
+      region_code: {constant: "411082"}
+`
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadMinimal(t *testing.T) {
+	j, err := Load(write(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Periods[0] != "2024-05" {
+		t.Errorf("period not normalised: %v", j.Periods)
+	}
+	s := j.Sources[0]
+	if s.Columns["payment_id"].Column != "记录号" {
+		t.Errorf("plain string mapping: %+v", s.Columns["payment_id"])
+	}
+	if s.Columns["region_code"].Constant == nil || *s.Columns["region_code"].Constant != "411082" {
+		t.Errorf("constant mapping: %+v", s.Columns["region_code"])
+	}
+	if s.Columns["program_code"].Map["高龄津贴"] != "gaoling" {
+		t.Errorf("value map: %+v", s.Columns["program_code"].Map)
+	}
+	if j.Engine.MemoryLimit != DefaultMemoryLimit || j.Engine.Database != DefaultDatabase || j.Output.Dir != DefaultOutputDir || j.Rules.Set != DefaultRuleSet {
+		t.Errorf("defaults not applied: %+v %+v", j.Engine, j.Output)
+	}
+	if !filepath.IsAbs(j.Resolve(s.Path)) {
+		t.Errorf("paths resolve against the job folder")
+	}
+	if s.Title != "pay" {
+		t.Errorf("title defaults to the name, got %q", s.Title)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cases := []struct{ name, body, want string }{
+		{"unknown top-level key", minimal + "\nengin: {threads: 2}\n", "engin"},
+		{"unknown source key", strings.Replace(minimal, "connector: csv", "connector: csv\n    encodng: gbk", 1), "encodng"},
+		{"required column not mapped", strings.Replace(minimal, "      amount: 金额\n", "", 1), "amount is required for role payment"},
+		{"unknown canonical column", strings.Replace(minimal, "      amount: 金额\n", "      amount: 金额\n      colour: 颜色\n", 1), "colour is not a column of role payment"},
+		{"bad period", strings.Replace(minimal, `["202405"]`, `["May"]`, 1), "periods[0]"},
+		{"unknown role", strings.Replace(minimal, "role: payment", "role: paymnt", 1), `role "paymnt" is not built in`},
+		{"column and constant", strings.Replace(minimal, `{constant: "411082"}`, `{column: x, constant: "411082"}`, 1), "either column or constant"},
+		{"bad date format", strings.Replace(minimal, "      amount: 金额\n", "      amount: 金额\n      paid_date: {column: 日期, formats: [dd.mm.yy]}\n", 1), "unknown date format"},
+		{"no payment source", strings.Replace(minimal, "role: payment", "role: death", 1), "no source has role payment"},
+		{"bad source name", strings.Replace(minimal, "name: pay", "name: Pay-Roll", 1), "name \"Pay-Roll\""},
+		{"not yaml", "sources: [", "not valid YAML"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(write(t, c.body))
+			if err == nil {
+				t.Fatalf("no error, want one mentioning %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Setenv("CROSSCHECK_ENGINE_MEMORY_LIMIT", "3GiB")
+	t.Setenv("CROSSCHECK_ENGINE_THREADS", "1")
+	j, err := Load(write(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Engine.MemoryLimit != "3GiB" || j.Engine.Threads != 1 {
+		t.Errorf("env not applied: %+v", j.Engine)
+	}
+}

@@ -1,0 +1,176 @@
+package mapping
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/job"
+)
+
+type sink struct{ rows []QuarantineRow }
+
+func (s *sink) Quarantine(r QuarantineRow) error { s.rows = append(s.rows, r); return nil }
+
+func strp(s string) *string { return &s }
+
+func paymentSource() job.Source {
+	return job.Source{Name: "pay", Role: "payment", Columns: map[string]job.Mapping{
+		"payment_id":   {Column: "记录号"},
+		"program_code": {Column: "项目", Map: map[string]string{"高龄津贴": "gaoling", "低保": "dibao"}},
+		"period":       {Column: "期间"},
+		"id_number":    {Column: "身份证号"},
+		"name":         {Column: "姓名"},
+		"amount":       {Column: "金额"},
+		"paid_date":    {Column: "发放日期", Formats: []string{"yyyymmdd"}},
+		"account_type": {Column: "卡类型", Map: map[string]string{"社会保障卡": "ssc"}, Default: strp("other")},
+		"region_code":  {Constant: strp("411082")},
+	}}
+}
+
+var header = &connectors.Header{Input: "pay.csv", Names: []string{"记录号", "项目", "期间", "身份证号", "姓名", "金额", "发放日期", "卡类型"}}
+
+func TestQuarantineReasons(t *testing.T) {
+	role, _ := dataset.Lookup("payment")
+	good := []string{"P1", "高龄津贴", "202405", "11010519491231002X", "张三", "200.00", "20240510", "社会保障卡"}
+	cases := []struct {
+		name   string
+		rec    connectors.Record
+		reason string
+		column string
+	}{
+		{"ragged row from the connector", connectors.Record{Values: good[:3], Problem: "ragged_row", Detail: "expected 8 fields, got 3"}, "ragged_row", ""},
+		{"bad encoding from the connector", connectors.Record{Values: good, Problem: "bad_encoding"}, "bad_encoding", ""},
+		{"missing payment id", connectors.Record{Values: with(good, 0, " ")}, ReasonMissingValue, "记录号"},
+		{"unparseable date", connectors.Record{Values: with(good, 6, "2024-13-45")}, ReasonBadDate, "发放日期"},
+		{"date in a format the source does not use", connectors.Record{Values: with(good, 6, "2024-05-10")}, ReasonBadDate, "发放日期"},
+		{"bad period", connectors.Record{Values: with(good, 2, "五月")}, ReasonBadPeriod, "期间"},
+		{"bad amount", connectors.Record{Values: with(good, 5, "二百")}, ReasonBadNumber, "金额"},
+		{"value outside a strict value map", connectors.Record{Values: with(good, 1, "未知项目")}, ReasonUnmappedValue, "项目"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &sink{}
+			m, err := New(role, paymentSource(), s, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Release()
+			c.rec.Header = header
+			c.rec.Row = 7
+			if err := m.Add(c.rec); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.rows) != 1 {
+				t.Fatalf("quarantined %d rows, want 1", len(s.rows))
+			}
+			q := s.rows[0]
+			if q.Reason != c.reason || q.Column != c.column || q.Row != 7 || q.File != "pay.csv" {
+				t.Errorf("got reason %q column %q row %d file %q, want %q %q 7 pay.csv", q.Reason, q.Column, q.Row, q.File, c.reason, c.column)
+			}
+			if m.Stats.RowsRead != 1 || m.Stats.RowsQuarantined != 1 || m.Stats.RowsAccepted != 0 || m.Stats.Quarantined[c.reason] != 1 {
+				t.Errorf("stats do not reconcile: %+v", m.Stats)
+			}
+		})
+	}
+}
+
+func with(v []string, i int, s string) []string {
+	out := append([]string(nil), v...)
+	out[i] = s
+	return out
+}
+
+func TestAcceptedRowValues(t *testing.T) {
+	role, _ := dataset.Lookup("payment")
+	m, err := New(role, paymentSource(), &sink{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	rows := [][]string{
+		{"P1", "高龄津贴", "2024-05", " 610104620927690 ", "張 偉", "1,200.50", "20240510", "社会保障卡"},
+		{"P2", "低保", "2024年5月", "4.11082E+17", "李四", "300", "", "银行卡"},
+	}
+	for i, r := range rows {
+		if err := m.Add(connectors.Record{Header: header, Row: int64(i + 2), Values: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := m.Flush()
+	if rec == nil || rec.NumRows() != 2 {
+		t.Fatalf("want 2 rows")
+	}
+	defer rec.Release()
+	col := func(name string) arrow.Array {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) != 1 {
+			t.Fatalf("no column %s", name)
+		}
+		return rec.Column(idx[0])
+	}
+	str := func(name string, i int) string { return col(name).(*array.String).Value(i) }
+	if got := str("id_number", 0); got != "610104196209276908" {
+		t.Errorf("id_number = %q, want the 18-digit upgrade", got)
+	}
+	if got := str("id_number_status", 0); got != "upgraded" {
+		t.Errorf("status = %q", got)
+	}
+	if got := str("id_number_status", 1); got != "excel_damaged" {
+		t.Errorf("status = %q", got)
+	}
+	if got := str("name_norm", 0); got != "张伟" {
+		t.Errorf("name_norm = %q", got)
+	}
+	if got := str("name", 0); got != "張 偉" {
+		t.Errorf("name keeps the value as sent, got %q", got)
+	}
+	if got := col("amount").(*array.Float64).Value(0); got != 1200.5 {
+		t.Errorf("amount = %v", got)
+	}
+	if got := str("program_code", 1); got != "dibao" {
+		t.Errorf("program_code = %q", got)
+	}
+	if got := str("account_type", 1); got != "other" {
+		t.Errorf("account_type default = %q", got)
+	}
+	if got := str("period", 1); got != "2024-05" {
+		t.Errorf("period = %q", got)
+	}
+	if !col("paid_date").IsNull(1) {
+		t.Errorf("empty date must be NULL")
+	}
+	if got := str("region_code", 0); got != "411082" {
+		t.Errorf("constant region_code = %q", got)
+	}
+	if got := col("_rid").(*array.Int64).Value(1); got != 102 {
+		t.Errorf("_rid = %d, want 102", got)
+	}
+	orig := str("_orig", 0)
+	if !strings.Contains(orig, `"身份证号":" 610104620927690 "`) || !strings.HasPrefix(orig, `{"记录号":"P1"`) {
+		t.Errorf("_orig must keep the original values in header order: %s", orig)
+	}
+}
+
+func TestMissingColumns(t *testing.T) {
+	role, _ := dataset.Lookup("payment")
+	m, _ := New(role, paymentSource(), nil, 0)
+	defer m.Release()
+	h := &connectors.Header{Input: "x.csv", Names: []string{"记录号", "项目", "期间", "身份证号", "姓名"}}
+	got := m.MissingColumns(h)
+	want := []string{"卡类型", "发放日期", "金额"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("missing = %v, want %v", got, want)
+	}
+}
+
+func TestAppendJSONString(t *testing.T) {
+	got := string(AppendJSONString(nil, "a\"b\\c\n\x01中"))
+	if got != `"a\"b\\c\n\u0001中"` {
+		t.Errorf("got %s", got)
+	}
+}
