@@ -1,0 +1,48 @@
+package job
+
+// KeyDoc documents one job-file key.
+type KeyDoc struct {
+	Key     string
+	Type    string
+	Default string
+	Doc     string
+}
+
+// Keys documents every job-file key; docs/config.md is generated from it
+// (see package configdoc), so a key added to Job must be added here too.
+var Keys = []KeyDoc{
+	{"name", "string", "the job file's base name", "Name of the job, shown in reports."},
+	{"periods", "list of months", "all periods in the rolls", "Payment periods screened, written `2024-05` (also `202405`, `2024年5月`). Payments of other periods are loaded (and counted in the quality report) but not screened."},
+	{"output.dir", "path", DefaultOutputDir, "Output folder, relative to the job file. `crosscheck run --out` overrides it. Env: `CROSSCHECK_OUTPUT_DIR`."},
+	{"output.formats", "list", "[parquet, csv]", "Which result files to write: `parquet`, `csv`."},
+	{"output.raw_ids", "bool", "false", "Write ID numbers and account numbers unmasked in CSV files and quarantine files (same as `--raw-ids`). Parquet results always hold raw values for the case store. Env: `CROSSCHECK_OUTPUT_RAW_IDS`."},
+	{"engine.database", "path or `:memory:`", DefaultDatabase, "DuckDB database: in memory, or a file (kept after the run, one writer at a time). Env: `CROSSCHECK_ENGINE_DATABASE`."},
+	{"engine.memory_limit", "size or percent", DefaultMemoryLimit, "DuckDB buffer-manager limit, e.g. `8GiB` or `60%` of the machine's memory. Go and Arrow need memory beyond it. Env: `CROSSCHECK_ENGINE_MEMORY_LIMIT`."},
+	{"engine.threads", "int", "0 (all cores)", "DuckDB worker threads. Env: `CROSSCHECK_ENGINE_THREADS`."},
+	{"engine.temp_directory", "path", "DuckDB's default (`.tmp` beside the database)", "Where DuckDB spills when memory is short. Env: `CROSSCHECK_ENGINE_TEMP_DIRECTORY`."},
+	{"rules.set", "string", DefaultRuleSet, "The rule set: `builtin`."},
+	{"rules.disabled", "list of rule ids", "[]", "Rules not to run."},
+	{"rules.params.RULE.PARAM", "int", "the rule's default", "Rule parameters, e.g. `rules.params.deceased_after_death.grace_months: 1`. Unknown rules and parameters are errors; values are range-checked."},
+	{"programs[].code", "string", "required", "Program code as it appears in the payment rolls' program_code (after the value map)."},
+	{"programs[].name", "string", "the code", "Program name used in explanations (e.g. 高龄津贴)."},
+	{"programs[].department", "string", "\"\"", "Department owning the program; cases are routed to it."},
+	{"programs[].frequency", "string", "\"\"", "monthly, quarterly or annual (informational)."},
+	{"programs[].min_age", "int", "none", "Minimum age on the first day of the period (age_range rule)."},
+	{"programs[].max_age", "int", "none", "Maximum age on the first day of the period (age_range rule)."},
+	{"programs[].exclusive_with", "list of codes", "[]", "Programs that may not be paid to the same person in the same period (exclusive_programs rule); the relation is made symmetric."},
+	{"programs[].exclusive_rosters[]", "list", "[]", "Rosters that exclude the program, e.g. a workers' pension: `{role: pension, column: scheme, values: [employee], label: \"领取职工基本养老金（%s）\"}`. `label` is a printf pattern given the roster source's title. Rows with start_date/end_date/status count only when active in the period."},
+	{"programs[].requires", "string", "\"\"", "Role of a record the recipient must have (e.g. disability); used by later rules."},
+	{"programs[].ssc_required", "bool", "false", "Payment must go to the recipient's social-security card; used by later rules."},
+	{"programs[].payable_after_death", "bool", "false", "Payments after death are legitimate (e.g. a funeral grant); deceased rules skip the program."},
+	{"programs[].standard_amount", "number", "none", "Standard amount per period and unit; used by later rules."},
+	{"programs[].from_source", "source name", "none", "An entry with only from_source says the catalogue comes from that source (role program); entries with a code layer parameters on top of its rows."},
+	{"sources[].name", "identifier", "required", "Source name: lower-case letters, digits, _. Names the quarantine file."},
+	{"sources[].role", "role", "required", "Canonical dataset the source fills (see Roles below), or a custom role name with `schema`."},
+	{"sources[].department", "string", "\"\"", "Department that delivered the extract."},
+	{"sources[].title", "string", "the name", "How explanations and evidence name the source, e.g. 公安户籍, 民政火化记录. A person registry used as a death source is cited as TITLE注销记录."},
+	{"sources[].connector", "string", "required", "Connector name (see Connectors below)."},
+	{"sources[].path", "path or glob", "required", "File or glob, relative to the job file; all matching files are one source."},
+	{"sources[].options", "map", "{}", "Connector options (see Connectors below); unknown options are errors."},
+	{"sources[].columns.CANONICAL", "string or map", "—", "Where a canonical column comes from. A string is a source column name. A map takes `column` (source column) or `constant` (fixed value), `map` (value map applied before parsing, matched case-insensitively, e.g. `{社会保障卡: ssc}`), `default` (value for anything not in the map; without it an unmapped value is quarantined) and `formats` (date formats, see below)."},
+	{"sources[].schema[]", "list", "[]", "For a custom role: its columns as `{name, kind}` with kind text, id, name, date, period, number, int or bool. The table is named after the role."},
+}
