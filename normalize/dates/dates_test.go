@@ -48,7 +48,7 @@ func TestParse(t *testing.T) {
 		{"leap day", "2000-02-29", nil, day(2000, 2, 29), ""},
 		{"auto explicit", "1989-01-01", []Format{FormatAuto}, day(1989, 1, 1), ""},
 		{"auto excel 5 digits", "32874", nil, day(1990, 1, 1), ""},
-		{"auto excel 4 digits", "1000", nil, day(1902, 9, 26), ""},
+		{"auto refuses 4 digits (a year, not a serial)", "1000", nil, time.Time{}, ReasonUnrecognised},
 
 		// Rejections.
 		{"feb 30 compact", "19890230", nil, time.Time{}, ReasonBadCalendar},
