@@ -119,7 +119,7 @@ func newSources() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(list)
+	c.AddCommand(list, newSourcesCheck())
 	return c
 }
 
