@@ -134,4 +134,3 @@ func newVersion() *cobra.Command {
 		},
 	}
 }
-
