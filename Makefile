@@ -21,12 +21,24 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# The main job end to end on the shipped sample.
+# The main job end to end: a generated province of about 50,000 persons
+# (generated once into out/province-50k, a few seconds), screened by the
+# embedded engine.
+DEMO_DIR ?= out/province-50k
 demo: build
-	$(BIN) run --config examples/henan-sample/job.yaml --out out/demo
+	@test -f $(DEMO_DIR)/job.yaml || $(BIN) gen --persons 50000 --seed 1 --out $(DEMO_DIR)
+	$(BIN) run --config $(DEMO_DIR)/job.yaml --out out/demo
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# The small hand-checked sample whose hits are checked exactly by the tests.
+demo-sample: build
+	$(BIN) run --config examples/henan-sample/job.yaml --out out/demo-sample
+
+# Go benchmarks of the hot paths, then the accuracy and performance harness
+# (PERSONS=200000 by default) with the naive DuckDB and PostgreSQL baselines.
+PERSONS ?= 200000
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -short ./normalize/... ./connectors/csv ./benchmarks/gen
+	$(BIN) bench --persons $(PERSONS) --dir out/bench-$(PERSONS) --baselines duckdb,postgres --reuse
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./normalize/idnumber

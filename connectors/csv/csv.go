@@ -92,9 +92,12 @@ func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
 	}
 	var out []connectors.Header
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		fr, err := s.openFile(f)
 		if err != nil {
-			return nil, err
+			return nil, fatal(err)
 		}
 		h := fr.header
 		fr.close()
@@ -119,6 +122,8 @@ type fileReader struct {
 	csv     *stdcsv.Reader
 	header  *connectors.Header
 	input   connectors.Input
+	// lastLine is the start line of the last record read, for errors.
+	lastLine int
 }
 
 func (fr *fileReader) close() {
@@ -202,6 +207,7 @@ func (s *Source) openFile(path string) (*fileReader, error) {
 			names[i] = n
 		}
 		fr.header = &connectors.Header{Input: filepath.Base(path), Path: path, Names: names}
+		fr.lastLine = l
 		return fr, nil
 	}
 }
@@ -232,14 +238,21 @@ type reader struct {
 }
 
 func (r *reader) Next() (connectors.Record, error) {
+	rec, err := r.read()
+	return rec, fatal(err)
+}
+
+func (r *reader) read() (connectors.Record, error) {
 	for {
+		if r.cur == nil && r.next >= len(r.files) {
+			return connectors.Record{}, io.EOF
+		}
+		// Checked on every record so that cancelling a run stops a large
+		// file at once, not at the next file.
+		if err := r.ctx.Err(); err != nil {
+			return connectors.Record{}, err
+		}
 		if r.cur == nil {
-			if r.next >= len(r.files) {
-				return connectors.Record{}, io.EOF
-			}
-			if err := r.ctx.Err(); err != nil {
-				return connectors.Record{}, err
-			}
 			fr, err := r.src.openFile(r.files[r.next])
 			if err != nil {
 				return connectors.Record{}, err
@@ -248,7 +261,6 @@ func (r *reader) Next() (connectors.Record, error) {
 			r.cur = fr
 		}
 		rec, err := r.cur.csv.Read()
-		line, _ := r.cur.csv.FieldPos(0)
 		if errors.Is(err, io.EOF) {
 			if err := r.finishFile(); err != nil {
 				return connectors.Record{}, err
@@ -260,11 +272,17 @@ func (r *reader) Next() (connectors.Record, error) {
 			var pe *stdcsv.ParseError
 			if errors.As(err, &pe) && (errors.Is(pe.Err, stdcsv.ErrBareQuote) || errors.Is(pe.Err, stdcsv.ErrQuote)) {
 				r.cur.input.Rows++
+				r.cur.lastLine = pe.StartLine
 				return connectors.Record{Header: h, Row: int64(pe.StartLine), Values: rec, Problem: "bad_quoting",
 					Detail: fmt.Sprintf("column %d: %v", pe.Column, pe.Err)}, nil
 			}
-			return connectors.Record{}, fmt.Errorf("source %s: file %s: line %d: %w", r.src.name, h.Input, line, err)
+			// Not a parse error: the stream itself broke (truncated gzip,
+			// read error). The failing record starts after the last good one.
+			return connectors.Record{}, fmt.Errorf("source %s: file %s: after line %d: %w", r.src.name, h.Input, r.cur.lastLine, err)
 		}
+		// FieldPos is safe here: a record read without error has a field.
+		line, _ := r.cur.csv.FieldPos(0)
+		r.cur.lastLine = line
 		r.cur.input.Rows++
 		out := connectors.Record{Header: h, Row: int64(line), Values: rec}
 		if len(rec) != len(h.Names) {
@@ -272,7 +290,7 @@ func (r *reader) Next() (connectors.Record, error) {
 			out.Detail = fmt.Sprintf("expected %d fields, got %d", len(h.Names), len(rec))
 		}
 		for i, v := range rec {
-			if !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) {
+			if !utf8.ValidString(v) || strings.Contains(v, "\uFFFD") { // U+FFFD: what the GB18030 decoder puts for bad bytes
 				out.Problem = "bad_encoding"
 				col := fmt.Sprintf("field %d", i+1)
 				if i < len(h.Names) {
@@ -310,4 +328,20 @@ func (r *reader) Close() error {
 		r.cur = nil
 	}
 	return nil
+}
+
+// truncated is a fatal error whose chain held io.EOF (an empty or cut
+// gzip stream, a short zip part): callers take io.EOF from Next as the
+// clean end of the data, so the chain is cut and io.ErrUnexpectedEOF put in
+// its place.
+type truncated struct{ err error }
+
+func (e truncated) Error() string { return e.err.Error() }
+func (e truncated) Unwrap() error { return io.ErrUnexpectedEOF }
+
+func fatal(err error) error {
+	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
+		return truncated{err}
+	}
+	return err
 }

@@ -7,11 +7,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -100,9 +105,12 @@ func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
 	}
 	var out []connectors.Header
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		of, err := s.open(f)
 		if err != nil {
-			return nil, err
+			return nil, fatal(err)
 		}
 		out = append(out, *of.header)
 		of.pf.Close()
@@ -133,16 +141,35 @@ type reader struct {
 }
 
 func (r *reader) Next() (connectors.Record, error) {
+	rec, err := r.read()
+	return rec, fatal(err)
+}
+
+func (r *reader) read() (connectors.Record, error) {
 	for {
+		// Checked on every record so that cancelling a run stops a large
+		// file at once, not at the next file.
+		if r.next >= len(r.files) && r.rr == nil && r.batch == nil {
+			return connectors.Record{}, io.EOF
+		}
+		if err := r.ctx.Err(); err != nil {
+			return connectors.Record{}, err
+		}
 		if r.batch != nil && r.pos < int(r.batch.NumRows()) {
 			i := r.pos
 			r.pos++
 			r.row++
 			vals := make([]string, r.batch.NumCols())
+			rec := connectors.Record{Header: r.cur.header, Row: r.row, Values: vals}
 			for c := range vals {
 				vals[c] = text(r.batch.Column(c), i)
+				if rec.Problem == "" && !utf8.ValidString(vals[c]) {
+					rec.Problem = "bad_encoding"
+					rec.Detail = fmt.Sprintf("column %s: bytes that are not valid UTF-8", r.cur.header.Names[c])
+					vals[c] = strings.ToValidUTF8(vals[c], "\uFFFD")
+				}
 			}
-			return connectors.Record{Header: r.cur.header, Row: r.row, Values: vals}, nil
+			return rec, nil
 		}
 		if r.batch != nil {
 			r.batch.Release()
@@ -165,9 +192,6 @@ func (r *reader) Next() (connectors.Record, error) {
 		if r.next >= len(r.files) {
 			return connectors.Record{}, io.EOF
 		}
-		if err := r.ctx.Err(); err != nil {
-			return connectors.Record{}, err
-		}
 		of, err := r.src.open(r.files[r.next])
 		if err != nil {
 			return connectors.Record{}, err
@@ -187,6 +211,7 @@ func (r *reader) finishFile() error {
 	r.rr = nil
 	path := r.cur.header.Path
 	r.cur.pf.Close()
+	r.cur = nil
 	in := connectors.Input{Path: path, Rows: r.row}
 	f, err := os.Open(path)
 	if err != nil {
@@ -215,13 +240,55 @@ func text(a arrow.Array, i int) string {
 		return x.Value(i)
 	case *array.Timestamp:
 		unit := x.DataType().(*arrow.TimestampType).Unit
-		return x.Value(i).ToTime(unit).UTC().Format("2006-01-02 15:04:05")
+		// Fractional seconds only when there are some.
+		return x.Value(i).ToTime(unit).UTC().Format("2006-01-02 15:04:05.999999999")
 	case *array.Date32:
 		return x.Value(i).FormattedString()
 	case *array.Date64:
 		return x.Value(i).FormattedString()
+	case *array.Float64:
+		return float(x.Value(i), 64)
+	case *array.Float32:
+		return float(float64(x.Value(i)), 32)
+	case *array.Binary:
+		// Text written without the UTF8 annotation; not base64.
+		return string(x.Value(i))
+	case *array.LargeBinary:
+		return string(x.Value(i))
 	}
 	return a.ValueStr(i)
+}
+
+// float renders a floating-point value in full ("1234567890123", not
+// "1.234567890123e+12") while its digits are exact. From 10^15 (10^7 for
+// float32) on, the trailing digits of a double are rounding noise: an ID
+// number or bank account stored as a double has lost them, so the value
+// comes back in scientific notation ("4.1108219900101126E+17"), which the
+// mapping reports as damaged instead of taking rounded digits for real.
+func float(v float64, bits int) string {
+	limit := 1e15
+	if bits == 32 {
+		limit = 1e7
+	}
+	if math.Abs(v) >= limit && !math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'E', -1, bits)
+	}
+	return strconv.FormatFloat(v, 'f', -1, bits)
+}
+
+// truncated is a fatal error whose chain held io.EOF (a short footer, a
+// short page): callers take io.EOF from Next as the clean end of the data,
+// so the chain is cut and io.ErrUnexpectedEOF put in its place.
+type truncated struct{ err error }
+
+func (e truncated) Error() string { return e.err.Error() }
+func (e truncated) Unwrap() error { return io.ErrUnexpectedEOF }
+
+func fatal(err error) error {
+	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
+		return truncated{err}
+	}
+	return err
 }
 
 func (r *reader) Inputs() []connectors.Input { return append([]connectors.Input(nil), r.inputs...) }

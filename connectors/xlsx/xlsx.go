@@ -1,0 +1,820 @@
+// Package xlsx is the connector for Excel workbooks (.xlsx, .xlsm): one
+// sheet per source, streamed row by row, one file or a glob of files read
+// as one source.
+//
+// Values come back as the text a department sees, with three rules that
+// keep the mapping honest:
+//
+//   - Text cells are returned exactly as stored.
+//   - Numeric cells are rendered as plain numbers rounded to Excel's 15
+//     significant digits ("300", "1234.5"); number formats that only change
+//     the look (thousands separators, currency, decimals shown) are not
+//     applied. A numeric cell of 10^15 or more (an 18-digit ID number or a
+//     bank card typed as a number) has already lost its last digits inside
+//     Excel, so it comes back in Excel's scientific notation with 15
+//     significant digits ("4.11082199001011E+17") — never a "repaired"
+//     value — and the mapping classifies it as excel_damaged. 15-digit
+//     numbers survive a double exactly and come back in full.
+//   - Numeric cells with a date or time format (built-in or custom, the
+//     Chinese 年月日 formats included) are Excel date serials; they come back
+//     as ISO text: "2024-05-01", "2024-05-01 08:30:00" or "08:30:00".
+//     Without a date format the serial itself comes back as a number.
+//
+// The header is header_row (default 1). A header cell inside a merged range
+// takes the range's value (the value Excel stores in its top-left cell).
+// With header_rows above 1 the header spans several rows and each column's
+// name joins the distinct non-empty values from top to bottom with "/":
+// a two-row header with "户主信息" merged over B1:C1 above "姓名" and
+// "身份证号" gives "户主信息/姓名" and "户主信息/身份证号", while "序号" merged
+// over A1:A2 gives "序号".
+//
+// Merged cells below the header are not filled in: Excel keeps the value
+// in the top-left cell only, and so does the record.
+//
+// Rows whose cells are all empty are skipped. A row with non-empty cells to
+// the right of the last header column is returned with Problem
+// "ragged_row"; shorter rows are padded with "".
+//
+// excelize's Rows iterator streams the values (RawCellValue, so nothing is
+// formatted), but it does not tell a cell's type or style. A second,
+// byte-level pass over the same worksheet part, in lockstep, reads each
+// cell's t and s attributes so that numbers, dates, booleans and text can be
+// told apart; it also checks that the sheet XML was read to its end
+// (a damaged part is an error, not a short read).
+package xlsx
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/crosscheck/crosscheck/connectors"
+)
+
+func init() {
+	connectors.Default.Register(connectors.Spec{
+		Name: "xlsx",
+		Doc: "Excel workbooks (.xlsx, .xlsm), one sheet per source; the path may be a glob. Text cells come back as stored, " +
+			"numbers as plain numbers (numbers of 16 or more digits in Excel's scientific notation, so damaged ID numbers are seen), " +
+			"date-formatted cells as YYYY-MM-DD.",
+		Example: "connector: xlsx\npath: data/低保名册*.xlsx\noptions: {sheet: 发放名册, header_row: 2}",
+		Options: []connectors.Option{
+			{Name: "sheet", Kind: "string", Default: "", Doc: "sheet name, or its 1-based position in the workbook; empty for the first sheet"},
+			{Name: "header_row", Kind: "int", Default: 1, Doc: "sheet row of the header; rows above it are skipped"},
+			{Name: "header_rows", Kind: "int", Default: 1,
+				Doc: "number of header rows from header_row down; names of a multi-row header join the values of each column with \"/\""},
+		},
+		New: New,
+	})
+}
+
+// Source reads one sheet of one or more workbooks.
+type Source struct {
+	name       string
+	pattern    string
+	sheet      string
+	headerRow  int
+	headerRows int
+}
+
+var _ connectors.Source = (*Source)(nil)
+
+// New builds an xlsx source from validated options.
+func New(cfg connectors.Config) (connectors.Source, error) {
+	hr := cfg.Options.Int("header_row")
+	if hr < 1 {
+		return nil, fmt.Errorf("source %s: option header_row: must be 1 or more, got %d", cfg.Source, hr)
+	}
+	hn := cfg.Options.Int("header_rows")
+	if hn < 1 {
+		return nil, fmt.Errorf("source %s: option header_rows: must be 1 or more, got %d", cfg.Source, hn)
+	}
+	return &Source{name: cfg.Source, pattern: cfg.Path, sheet: strings.TrimSpace(cfg.Options.String("sheet")), headerRow: hr, headerRows: hn}, nil
+}
+
+func (s *Source) files() ([]string, error) {
+	files, err := filepath.Glob(s.pattern)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: path %s: %w", s.name, s.pattern, err)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat(s.pattern); err != nil {
+			return nil, fmt.Errorf("source %s: file %s: %w", s.name, s.pattern, os.ErrNotExist)
+		}
+		files = []string{s.pattern}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// Headers reads the header rows of the sheet of every file.
+func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
+	files, err := s.files()
+	if err != nil {
+		return nil, err
+	}
+	var out []connectors.Header
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fr, err := s.openFile(f)
+		if err != nil {
+			return nil, fatal(err)
+		}
+		out = append(out, *fr.header)
+		fr.close()
+	}
+	return out, nil
+}
+
+// Open starts reading all files in name order.
+func (s *Source) Open(ctx context.Context) (connectors.Reader, error) {
+	files, err := s.files()
+	if err != nil {
+		return nil, err
+	}
+	return &reader{src: s, ctx: ctx, files: files}, nil
+}
+
+// numKind says how a numeric cell's style shows it.
+type numKind uint8
+
+const (
+	kindNumber numKind = iota
+	kindDate
+	kindTime
+	kindDateTime
+)
+
+// fileReader is one open workbook positioned after its header.
+type fileReader struct {
+	src      *Source
+	path     string
+	sheet    string
+	f        *excelize.File
+	zr       *zip.ReadCloser
+	part     string // worksheet part in the package, e.g. xl/worksheets/sheet1.xml
+	date1904 bool
+	kinds    map[int]numKind
+	rows     *excelize.Rows
+	scan     *scanner
+	header   *connectors.Header
+	input    connectors.Input
+	rowNum   int // sheet row of the last row read
+	done     bool
+}
+
+func (fr *fileReader) close() {
+	if fr.rows != nil {
+		fr.rows.Close()
+		fr.rows = nil
+	}
+	if fr.scan != nil {
+		fr.scan.close()
+		fr.scan = nil
+	}
+	if fr.zr != nil {
+		fr.zr.Close()
+		fr.zr = nil
+	}
+	if fr.f != nil {
+		fr.f.Close()
+		fr.f = nil
+	}
+}
+
+func (s *Source) errf(path, format string, args ...any) error {
+	return fmt.Errorf("source %s: file %s: "+format, append([]any{s.name, path}, args...)...)
+}
+
+// openFile opens a workbook, finds the sheet and reads the header.
+func (s *Source) openFile(p string) (*fileReader, error) {
+	if _, err := os.Stat(p); err != nil {
+		return nil, fmt.Errorf("source %s: file %s: %w", s.name, p, err)
+	}
+	f, err := excelize.OpenFile(p)
+	if err != nil {
+		return nil, s.errf(p, "not a readable .xlsx workbook (an old .xls must be saved as .xlsx first): %w", err)
+	}
+	fr := &fileReader{src: s, path: p, f: f, kinds: map[int]numKind{}, input: connectors.Input{Path: p}}
+	fail := func(err error) (*fileReader, error) {
+		fr.close()
+		return nil, err
+	}
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		return fail(s.errf(p, "not a readable .xlsx workbook: %w", err))
+	}
+	fr.zr = zr
+	sheets, wbPart, err := workbookSheets(&zr.Reader)
+	if err != nil {
+		return fail(s.errf(p, "%w", err))
+	}
+	fr.date1904, _ = wbDate1904(&zr.Reader, wbPart)
+	sh, err := pickSheet(sheets, s.sheet)
+	if err != nil {
+		return fail(s.errf(p, "%w", err))
+	}
+	fr.sheet, fr.part = sh.name, sh.part
+	if !sh.worksheet {
+		return fail(s.errf(p, "sheet %q is a %s, not a worksheet with rows", sh.name, sh.kind))
+	}
+
+	// Merged ranges are listed after the rows; find those that touch the
+	// header before reading it.
+	lastHeader := s.headerRow + s.headerRows - 1
+	merges, err := fr.headerMerges(s.headerRow, lastHeader)
+	if err != nil {
+		return fail(err)
+	}
+	if fr.rows, err = f.Rows(sh.name); err != nil {
+		return fail(s.errf(p, "sheet %q: %w", sh.name, err))
+	}
+	if fr.scan, err = fr.openScanner(); err != nil {
+		return fail(err)
+	}
+	// Keep the header rows, and above them only the top-left cells of
+	// merged ranges that reach into the header.
+	keep := map[[2]int]string{}
+	anchors := map[[2]int]bool{}
+	for _, m := range merges {
+		anchors[[2]int{m.r1, m.c1}] = true
+	}
+	headerVals := make([][]string, s.headerRows)
+	for fr.rowNum < lastHeader {
+		vals, ok, err := fr.readRow()
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return fail(s.errf(p, "sheet %q: no header at row %d (the sheet has %d rows)", sh.name, lastHeader, fr.rowNum))
+		}
+		for c, v := range vals {
+			if anchors[[2]int{fr.rowNum, c + 1}] {
+				keep[[2]int{fr.rowNum, c + 1}] = v
+			}
+		}
+		if fr.rowNum >= s.headerRow {
+			headerVals[fr.rowNum-s.headerRow] = vals
+		}
+	}
+	width := 0
+	for _, v := range headerVals {
+		width = max(width, len(v))
+	}
+	for _, m := range merges {
+		width = max(width, m.c2)
+	}
+	names := make([]string, width)
+	for c := 1; c <= width; c++ {
+		var parts []string
+		for i, row := range headerVals {
+			r := s.headerRow + i
+			v := ""
+			if c <= len(row) {
+				v = row[c-1]
+			}
+			for _, m := range merges {
+				if m.contains(r, c) {
+					v = keep[[2]int{m.r1, m.c1}]
+					break
+				}
+			}
+			// A line break typed in a header cell (Alt+Enter) is not part
+			// of the name: "身份\n证号" is 身份证号.
+			v = strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(v))
+			if v != "" && (len(parts) == 0 || parts[len(parts)-1] != v) {
+				parts = append(parts, v)
+			}
+		}
+		names[c-1] = strings.Join(parts, "/")
+	}
+	for len(names) > 0 && names[len(names)-1] == "" {
+		names = names[:len(names)-1]
+	}
+	if len(names) == 0 {
+		return fail(s.errf(p, "sheet %q: header row %d is empty", sh.name, s.headerRow))
+	}
+	fr.header = &connectors.Header{Input: filepath.Base(p), Path: p, Names: names}
+	return fr, nil
+}
+
+// readRow reads the next sheet row (rows missing from the file come back
+// empty). ok is false after the last row.
+func (fr *fileReader) readRow() ([]string, bool, error) {
+	if fr.done {
+		return nil, false, nil
+	}
+	if !fr.rows.Next() {
+		if err := fr.rows.Error(); err != nil {
+			return nil, false, fr.src.errf(fr.path, "sheet %q: after row %d: %w", fr.sheet, fr.rowNum, err)
+		}
+		fr.done = true
+		// excelize stops quietly on XML it cannot decode; the scanner must
+		// agree that the sheet ended here, and the zip entry must check out.
+		extra, err := fr.scan.finish()
+		if err != nil {
+			return nil, false, fr.src.errf(fr.path, "sheet %q: after row %d: damaged worksheet: %w", fr.sheet, fr.rowNum, err)
+		}
+		if extra > fr.rowNum {
+			return nil, false, fr.src.errf(fr.path, "sheet %q: after row %d: damaged worksheet XML (the sheet has rows up to %d)", fr.sheet, fr.rowNum, extra)
+		}
+		return nil, false, nil
+	}
+	fr.rowNum++
+	raw, err := fr.rows.Columns(excelize.Options{RawCellValue: true})
+	if err != nil {
+		return nil, false, fr.src.errf(fr.path, "sheet %q: row %d: %w", fr.sheet, fr.rowNum, err)
+	}
+	cells, err := fr.scan.cellsOf(fr.rowNum)
+	if err != nil {
+		return nil, false, fr.src.errf(fr.path, "sheet %q: row %d: damaged worksheet: %w", fr.sheet, fr.rowNum, err)
+	}
+	ci := 0
+	for i, v := range raw {
+		col := i + 1
+		for ci < len(cells) && cells[ci].col < col {
+			ci++
+		}
+		if ci < len(cells) && cells[ci].col == col {
+			raw[i] = fr.render(v, cells[ci])
+		}
+	}
+	return raw, true, nil
+}
+
+// render turns a raw cell value into the text a user sees.
+func (fr *fileReader) render(raw string, c cellInfo) string {
+	switch c.t {
+	case "", "n":
+	case "b":
+		switch raw {
+		case "1":
+			return "TRUE"
+		case "0":
+			return "FALSE"
+		}
+		return raw
+	default: // s, inlineStr, str (formula text), e (error such as #N/A), d (ISO date)
+		return raw
+	}
+	if raw == "" {
+		return ""
+	}
+	x, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+		return raw
+	}
+	if k := fr.kind(c.s); k != kindNumber {
+		if t, err := excelize.ExcelDateToTime(x, fr.date1904); err == nil {
+			switch k {
+			case kindDate:
+				return t.Format("2006-01-02")
+			case kindTime:
+				return t.Format("15:04:05")
+			default:
+				return t.Format("2006-01-02 15:04:05")
+			}
+		}
+	}
+	return number(x)
+}
+
+// number renders a cell's double as Excel keeps it: 15 significant digits,
+// in scientific notation from 10^15 on (where the digits after the 15th are
+// already gone).
+func number(x float64) string {
+	if math.Abs(x) >= 1e15 {
+		return strconv.FormatFloat(x, 'G', 15, 64)
+	}
+	y, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 15, 64), 64)
+	if y == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(y, 'f', -1, 64)
+}
+
+// kind classifies the number format of a cell style.
+func (fr *fileReader) kind(style int) numKind {
+	if k, ok := fr.kinds[style]; ok {
+		return k
+	}
+	k := kindNumber
+	if st, err := fr.f.GetStyle(style); err == nil && st != nil {
+		if st.CustomNumFmt != nil {
+			k = classifyFormat(*st.CustomNumFmt)
+		} else {
+			k = builtinKind(st.NumFmt)
+		}
+	}
+	fr.kinds[style] = k
+	return k
+}
+
+// builtinKind classifies Excel's built-in number formats, including the
+// East Asian ones (27-36, 50-58) that Chinese Excel uses for 年月日 dates.
+func builtinKind(id int) numKind {
+	switch {
+	case id >= 14 && id <= 17, id >= 27 && id <= 31, id == 36, id >= 50 && id <= 54, id == 57, id == 58:
+		return kindDate
+	case id == 22:
+		return kindDateTime
+	case id >= 18 && id <= 21, id >= 32 && id <= 35, id >= 45 && id <= 47, id == 55, id == 56:
+		return kindTime
+	}
+	return kindNumber
+}
+
+// classifyFormat tells date and time format codes from number formats:
+// date parts y, d (and m with them), time parts h, s, AM/PM, 上午/下午 and
+// elapsed [h] [m] [s], outside quoted text, escapes and [colour]/[$-locale]
+// brackets. Only the first section counts.
+func classifyFormat(code string) numKind {
+	if strings.EqualFold(strings.TrimSpace(code), "general") || code == "@" {
+		return kindNumber
+	}
+	var date, tm, month bool
+	for i := 0; i < len(code); i++ {
+		ch := code[i]
+		switch ch {
+		case ';':
+			i = len(code)
+			continue
+		case '"':
+			j := strings.IndexByte(code[i+1:], '"')
+			if j < 0 {
+				i = len(code)
+			} else {
+				i += j + 1
+			}
+			continue
+		case '\\', '_', '*':
+			i++
+			continue
+		case '[':
+			j := strings.IndexByte(code[i+1:], ']')
+			if j < 0 {
+				i = len(code)
+				continue
+			}
+			in := strings.ToLower(code[i+1 : i+1+j])
+			if in != "" && strings.Trim(in, "hms") == "" {
+				tm = true
+			}
+			i += j + 1
+			continue
+		}
+		switch ch | 0x20 { // ASCII lower case
+		case 'y', 'd':
+			date = true
+		case 'h', 's':
+			tm = true
+		case 'm':
+			month = true
+		case 'a':
+			if strings.HasPrefix(strings.ToLower(code[i:]), "am/pm") || strings.HasPrefix(strings.ToLower(code[i:]), "a/p") {
+				tm = true
+			}
+		}
+	}
+	if strings.Contains(code, "上午/下午") {
+		tm = true
+	}
+	if month && !tm {
+		date = true
+	}
+	switch {
+	case date && tm:
+		return kindDateTime
+	case date:
+		return kindDate
+	case tm:
+		return kindTime
+	}
+	return kindNumber
+}
+
+// sheetInfo is one entry of the workbook's sheet list.
+type sheetInfo struct {
+	name      string
+	part      string
+	kind      string
+	worksheet bool
+}
+
+type xmlRels struct {
+	Rels []struct {
+		ID     string `xml:"Id,attr"`
+		Type   string `xml:"Type,attr"`
+		Target string `xml:"Target,attr"`
+	} `xml:"Relationship"`
+}
+
+type xmlWorkbook struct {
+	Pr *struct {
+		Date1904 string `xml:"date1904,attr"`
+	} `xml:"workbookPr"`
+	Sheets []struct {
+		Name string     `xml:"name,attr"`
+		Attr []xml.Attr `xml:",any,attr"`
+	} `xml:"sheets>sheet"`
+}
+
+func zipFile(zr *zip.Reader, name string) *zip.File {
+	name = strings.TrimPrefix(name, "/")
+	for _, f := range zr.File {
+		if strings.EqualFold(f.Name, name) {
+			return f
+		}
+	}
+	return nil
+}
+
+func decodePart(zr *zip.Reader, name string, v any) error {
+	zf := zipFile(zr, name)
+	if zf == nil {
+		return fmt.Errorf("workbook part %s is missing", name)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return fmt.Errorf("workbook part %s: %w", name, err)
+	}
+	defer rc.Close()
+	if err := xml.NewDecoder(rc).Decode(v); err != nil {
+		return fmt.Errorf("workbook part %s: %w", name, err)
+	}
+	return nil
+}
+
+// resolve turns a relationship target into a part name.
+func resolve(base, target string) string {
+	if strings.HasPrefix(target, "/") {
+		return strings.TrimPrefix(target, "/")
+	}
+	return path.Clean(path.Join(path.Dir(base), target))
+}
+
+// workbookSheets lists the sheets in workbook order with their parts.
+func workbookSheets(zr *zip.Reader) ([]sheetInfo, string, error) {
+	wbPart := "xl/workbook.xml"
+	var root xmlRels
+	if err := decodePart(zr, "_rels/.rels", &root); err == nil {
+		for _, r := range root.Rels {
+			if strings.HasSuffix(r.Type, "/officeDocument") {
+				wbPart = resolve("", r.Target)
+			}
+		}
+	}
+	var wb xmlWorkbook
+	if err := decodePart(zr, wbPart, &wb); err != nil {
+		return nil, "", err
+	}
+	var rels xmlRels
+	relsPart := path.Join(path.Dir(wbPart), "_rels", path.Base(wbPart)+".rels")
+	if err := decodePart(zr, relsPart, &rels); err != nil {
+		return nil, "", err
+	}
+	var out []sheetInfo
+	for _, sh := range wb.Sheets {
+		id := ""
+		for _, a := range sh.Attr {
+			if a.Name.Local == "id" {
+				id = a.Value
+			}
+		}
+		si := sheetInfo{name: sh.Name, kind: "sheet"}
+		for _, r := range rels.Rels {
+			if r.ID == id {
+				si.part = resolve(wbPart, r.Target)
+				si.kind = r.Type[strings.LastIndexByte(r.Type, '/')+1:]
+				si.worksheet = si.kind == "worksheet"
+			}
+		}
+		out = append(out, si)
+	}
+	if len(out) == 0 {
+		return nil, "", errors.New("the workbook has no sheets")
+	}
+	return out, wbPart, nil
+}
+
+func wbDate1904(zr *zip.Reader, wbPart string) (bool, error) {
+	var wb xmlWorkbook
+	if err := decodePart(zr, wbPart, &wb); err != nil {
+		return false, err
+	}
+	if wb.Pr == nil {
+		return false, nil
+	}
+	v := strings.ToLower(wb.Pr.Date1904)
+	return v == "1" || v == "true", nil
+}
+
+// pickSheet finds the sheet named by the option: an exact name, a name in
+// another case, or a 1-based position; empty means the first sheet.
+func pickSheet(sheets []sheetInfo, want string) (sheetInfo, error) {
+	if want == "" {
+		return sheets[0], nil
+	}
+	for _, s := range sheets {
+		if s.name == want {
+			return s, nil
+		}
+	}
+	for _, s := range sheets {
+		if strings.EqualFold(s.name, want) {
+			return s, nil
+		}
+	}
+	if n, err := strconv.Atoi(want); err == nil && n >= 1 && n <= len(sheets) {
+		return sheets[n-1], nil
+	}
+	names := make([]string, len(sheets))
+	for i, s := range sheets {
+		names[i] = strconv.Quote(s.name)
+	}
+	return sheetInfo{}, fmt.Errorf("sheet %q not found (the workbook has %s)", want, strings.Join(names, ", "))
+}
+
+func (fr *fileReader) openScanner() (*scanner, error) {
+	zf := zipFile(&fr.zr.Reader, fr.part)
+	if zf == nil {
+		return nil, fr.src.errf(fr.path, "sheet %q: worksheet part %s is missing", fr.sheet, fr.part)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, fr.src.errf(fr.path, "sheet %q: %w", fr.sheet, err)
+	}
+	return newScanner(rc), nil
+}
+
+// headerMerges returns the merged ranges that overlap rows from..to.
+func (fr *fileReader) headerMerges(from, to int) ([]mergeRange, error) {
+	sc, err := fr.openScanner()
+	if err != nil {
+		return nil, err
+	}
+	defer sc.close()
+	all, err := sc.merges()
+	if err != nil {
+		return nil, fr.src.errf(fr.path, "sheet %q: damaged worksheet: %w", fr.sheet, err)
+	}
+	var out []mergeRange
+	for _, m := range all {
+		if m.r1 <= to && m.r2 >= from {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+type reader struct {
+	src    *Source
+	ctx    context.Context
+	files  []string
+	next   int
+	cur    *fileReader
+	inputs []connectors.Input
+}
+
+func (r *reader) Next() (connectors.Record, error) {
+	rec, err := r.read()
+	return rec, fatal(err)
+}
+
+func (r *reader) read() (connectors.Record, error) {
+	for {
+		if r.cur == nil && r.next >= len(r.files) {
+			return connectors.Record{}, io.EOF
+		}
+		if err := r.ctx.Err(); err != nil {
+			return connectors.Record{}, err
+		}
+		if r.cur == nil {
+			fr, err := r.src.openFile(r.files[r.next])
+			if err != nil {
+				return connectors.Record{}, err
+			}
+			r.next++
+			r.cur = fr
+		}
+		vals, ok, err := r.cur.readRow()
+		if err != nil {
+			return connectors.Record{}, err
+		}
+		if !ok {
+			if err := r.finishFile(); err != nil {
+				return connectors.Record{}, err
+			}
+			continue
+		}
+		empty := true
+		for _, v := range vals {
+			if v != "" {
+				empty = false
+				break
+			}
+		}
+		if empty {
+			continue
+		}
+		h := r.cur.header
+		rec := connectors.Record{Header: h, Row: int64(r.cur.rowNum)}
+		n := len(h.Names)
+		if len(vals) > n {
+			extra := false
+			for _, v := range vals[n:] {
+				if v != "" {
+					extra = true
+				}
+			}
+			if extra {
+				rec.Problem = "ragged_row"
+				last := len(vals)
+				for last > n && vals[last-1] == "" {
+					last--
+				}
+				rec.Detail = fmt.Sprintf("expected %d columns, found values up to column %s", n, colName(last))
+				rec.Values = vals[:last]
+			} else {
+				rec.Values = vals[:n]
+			}
+		} else {
+			rec.Values = append(vals, make([]string, n-len(vals))...)
+		}
+		r.cur.input.Rows++
+		return rec, nil
+	}
+}
+
+func (r *reader) finishFile() error {
+	fr := r.cur
+	r.cur = nil
+	fr.close()
+	in := fr.input
+	f, err := os.Open(fr.path)
+	if err != nil {
+		return fmt.Errorf("source %s: file %s: %w", r.src.name, fr.path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("source %s: file %s: %w", r.src.name, fr.path, err)
+	}
+	in.Bytes, in.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	r.inputs = append(r.inputs, in)
+	return nil
+}
+
+func (r *reader) Inputs() []connectors.Input { return append([]connectors.Input(nil), r.inputs...) }
+
+func (r *reader) Close() error {
+	if r.cur != nil {
+		r.cur.close()
+		r.cur = nil
+	}
+	return nil
+}
+
+// colName is the column letter of a 1-based column: 1 → A, 28 → AB.
+func colName(c int) string {
+	s := ""
+	for c > 0 {
+		c--
+		s = string(rune('A'+c%26)) + s
+		c /= 26
+	}
+	return s
+}
+
+// truncated is a fatal error whose chain held io.EOF (an empty or cut
+// gzip stream, a short zip part): callers take io.EOF from Next as the
+// clean end of the data, so the chain is cut and io.ErrUnexpectedEOF put in
+// its place.
+type truncated struct{ err error }
+
+func (e truncated) Error() string { return e.err.Error() }
+func (e truncated) Unwrap() error { return io.ErrUnexpectedEOF }
+
+func fatal(err error) error {
+	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
+		return truncated{err}
+	}
+	return err
+}
