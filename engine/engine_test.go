@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	_ "github.com/crosscheck/crosscheck/connectors/all"
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -142,5 +144,69 @@ func TestMemoryLimitPercent(t *testing.T) {
 	}
 	if _, err := engine.Open(ctx, job.Engine{MemoryLimit: "150%"}); err == nil {
 		t.Errorf("150%% accepted")
+	}
+}
+
+// The parallel loader gives the same table, record ids, quarantine file
+// and counts whatever the number of workers.
+func TestParallelLoadIsDeterministic(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("编号,项目,期间,身份证号,姓名,金额\n")
+	for i := 0; i < 50000; i++ {
+		amount := fmt.Sprintf("%d", 100+i%7)
+		if i%997 == 0 {
+			amount = "n/a" // quarantined: bad_number
+		}
+		body := fmt.Sprintf("110105%04d0101%03d", 1900+i/1000, i%1000)
+		fmt.Fprintf(&b, "P%d,gaoling,202405,%s%c,张三,%s\n", i, body, idnumber.CheckChar(body), amount)
+	}
+	dir := writeFiles(t, map[string]string{
+		"job.yaml": smallJob,
+		"huji.csv": "身份证号,姓名,出生日期\n11010519491231002X,张三,1949-12-31\n",
+		"pay.csv":  b.String(),
+	})
+	sums := map[int]string{}
+	quarantine := map[int]string{}
+	for _, threads := range []int{1, 2, 3} {
+		j, err := job.Load(filepath.Join(dir, "job.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := filepath.Join(dir, fmt.Sprintf("t%d.duckdb", threads))
+		j.Engine.Database = db
+		j.Engine.Threads = threads
+		out := filepath.Join(dir, fmt.Sprintf("out%d", threads))
+		res, err := engine.Run(context.Background(), j, engine.Options{OutDir: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := res.Sources[1]
+		if st.RowsRead != 50000 || st.RowsQuarantined != 51 || st.RowsAccepted != 50000-51 {
+			t.Fatalf("threads %d: counts %d = %d + %d", threads, st.RowsRead, st.RowsAccepted, st.RowsQuarantined)
+		}
+		s, err := engine.Open(context.Background(), job.Engine{Database: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum string
+		if err := s.DB.QueryRow(`SELECT md5(string_agg(concat_ws('|', _rid, _row, payment_id, amount, _orig), ',' ORDER BY _rid)) FROM payment`).Scan(&sum); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		sums[threads] = sum
+		q, err := os.ReadFile(filepath.Join(out, "quarantine", "pay.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		quarantine[threads] = string(q)
+	}
+	if sums[1] != sums[2] || sums[1] != sums[3] {
+		t.Errorf("payment tables differ with the number of workers: %v", sums)
+	}
+	if quarantine[1] != quarantine[2] || quarantine[1] != quarantine[3] {
+		t.Errorf("quarantine files differ with the number of workers")
+	}
+	if !strings.Contains(quarantine[1], "pay.csv,2,金额,bad_number") {
+		t.Errorf("quarantine lacks the first bad row (line 2):\n%.300s", quarantine[1])
 	}
 }

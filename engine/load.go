@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -158,62 +159,281 @@ func (q *quarantineFile) Close() error {
 }
 
 // stream is the Arrow record reader that pulls records from a connector
-// through the mapper.
+// and maps them in parallel: one goroutine reads chunks of records, a few
+// workers map chunks into Arrow batches, and Next hands the batches to
+// DuckDB in chunk order, writing each chunk's quarantined rows in the same
+// order, so the result does not depend on scheduling.
 type stream struct {
 	refs   atomic.Int64
 	ctx    context.Context
-	rd     connectors.Reader
-	m      *mapping.Mapper
+	cancel context.CancelFunc
+	schema *arrow.Schema
+	out    chan chunkResult
+	next   int64
+	held   map[int64]chunkResult
 	cur    arrow.RecordBatch
 	err    error
-	eof    bool
+	done   bool
+	sink   mapping.QuarantineSink
+	stats  *mapping.Stats
+	wg     sync.WaitGroup
 	onRows func(n int64)
+}
+
+type chunk struct {
+	idx  int64
+	recs []connectors.Record
+	err  error // a fatal read error after recs
+	last bool
+}
+
+type chunkResult struct {
+	idx        int64
+	batch      arrow.RecordBatch
+	quarantine []mapping.QuarantineRow
+	stats      *mapping.Stats
+	err        error
+	last       bool
+}
+
+// chunkSink collects a chunk's quarantined rows.
+type chunkSink struct{ rows []mapping.QuarantineRow }
+
+func (c *chunkSink) Quarantine(r mapping.QuarantineRow) error {
+	c.rows = append(c.rows, r)
+	return nil
+}
+
+// newStream starts reading rd and mapping with workers mappers made by
+// newMapper (each with its own sink).
+func newStream(ctx context.Context, rd connectors.Reader, workers int, ridBase int64,
+	newMapper func(mapping.QuarantineSink) (*mapping.Mapper, error), sink mapping.QuarantineSink, stats *mapping.Stats) (*stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	st := &stream{ctx: ctx, cancel: cancel, out: make(chan chunkResult, workers+1), held: map[int64]chunkResult{}, sink: sink, stats: stats}
+	in := make(chan chunk, workers+1)
+	var mappers []*mapping.Mapper
+	var sinks []*chunkSink
+	for i := 0; i < workers; i++ {
+		cs := &chunkSink{}
+		m, err := newMapper(cs)
+		if err != nil {
+			cancel()
+			for _, m := range mappers {
+				m.Release()
+			}
+			return nil, err
+		}
+		mappers = append(mappers, m)
+		sinks = append(sinks, cs)
+	}
+	st.schema = mappers[0].Schema()
+	// Reader.
+	go func() {
+		defer close(in)
+		var idx int64
+		for {
+			recs := make([]connectors.Record, 0, batchRows)
+			var rerr error
+			last := false
+			for len(recs) < batchRows {
+				rec, err := rd.Next()
+				if errors.Is(err, io.EOF) {
+					last = true
+					break
+				}
+				if err == nil {
+					err = ctx.Err()
+				}
+				if err != nil {
+					rerr, last = err, true
+					break
+				}
+				recs = append(recs, rec)
+			}
+			select {
+			case in <- chunk{idx: idx, recs: recs, err: rerr, last: last}:
+			case <-ctx.Done():
+				return
+			}
+			if last {
+				return
+			}
+			idx++
+		}
+	}()
+	// Mapping workers.
+	for i := range mappers {
+		m, cs := mappers[i], sinks[i]
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			defer m.Release()
+			for c := range in {
+				cs.rows = nil
+				before := *m.Stats
+				before.Quarantined, before.IDStatus, before.DateFailures = copyCounts(m.Stats)
+				m.SetRIDBase(ridBase + c.idx*batchRows)
+				res := chunkResult{idx: c.idx, last: c.last}
+				for _, rec := range c.recs {
+					if err := m.Add(rec); err != nil {
+						res.err = err
+						break
+					}
+				}
+				if res.err == nil {
+					res.err = c.err
+				}
+				res.batch = m.Flush()
+				res.quarantine = cs.rows
+				res.stats = diffStats(m.Stats, &before)
+				select {
+				case st.out <- res:
+				case <-ctx.Done():
+					if res.batch != nil {
+						res.batch.Release()
+					}
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		st.wg.Wait()
+		close(st.out)
+	}()
+	return st, nil
+}
+
+func copyCounts(s *mapping.Stats) (map[string]int64, map[string]map[string]int64, map[string]int64) {
+	q := map[string]int64{}
+	for k, v := range s.Quarantined {
+		q[k] = v
+	}
+	ids := map[string]map[string]int64{}
+	for c, m := range s.IDStatus {
+		ids[c] = map[string]int64{}
+		for k, v := range m {
+			ids[c][k] = v
+		}
+	}
+	d := map[string]int64{}
+	for k, v := range s.DateFailures {
+		d[k] = v
+	}
+	return q, ids, d
+}
+
+// diffStats returns the counts added to s since before.
+func diffStats(s, before *mapping.Stats) *mapping.Stats {
+	d := &mapping.Stats{Quarantined: map[string]int64{}, IDStatus: map[string]map[string]int64{}, DateFailures: map[string]int64{},
+		RowsRead: s.RowsRead - before.RowsRead, RowsAccepted: s.RowsAccepted - before.RowsAccepted,
+		RowsQuarantined: s.RowsQuarantined - before.RowsQuarantined}
+	for k, v := range s.Quarantined {
+		if n := v - before.Quarantined[k]; n != 0 {
+			d.Quarantined[k] = n
+		}
+	}
+	for c, m := range s.IDStatus {
+		d.IDStatus[c] = map[string]int64{}
+		for k, v := range m {
+			if n := v - before.IDStatus[c][k]; n != 0 {
+				d.IDStatus[c][k] = n
+			}
+		}
+	}
+	for k, v := range s.DateFailures {
+		if n := v - before.DateFailures[k]; n != 0 {
+			d.DateFailures[k] = n
+		}
+	}
+	return d
 }
 
 var _ array.RecordReader = (*stream)(nil)
 
 func (st *stream) Retain()                        { st.refs.Add(1) }
 func (st *stream) Release()                       { st.refs.Add(-1) }
-func (st *stream) Schema() *arrow.Schema          { return st.m.Schema() }
+func (st *stream) Schema() *arrow.Schema          { return st.schema }
 func (st *stream) Record() arrow.RecordBatch      { return st.cur }
 func (st *stream) RecordBatch() arrow.RecordBatch { return st.cur }
 func (st *stream) Err() error                     { return st.err }
 
+// Next returns the next chunk's batch in order; chunks with no accepted
+// row are skipped.
 func (st *stream) Next() bool {
 	if st.cur != nil {
 		st.cur.Release()
 		st.cur = nil
 	}
-	if st.err != nil || st.eof {
-		return false
-	}
-	for st.m.Pending() < batchRows {
-		rec, err := st.rd.Next()
-		if errors.Is(err, io.EOF) {
-			st.eof = true
+	for !st.done && st.err == nil {
+		res, ok := st.held[st.next]
+		if ok {
+			delete(st.held, st.next)
+		} else {
+			r, open := <-st.out
+			if !open {
+				st.err = fmt.Errorf("internal error: loader stopped before its last chunk")
+				break
+			}
+			if r.idx != st.next {
+				st.held[r.idx] = r
+				continue
+			}
+			res = r
+		}
+		st.next++
+		st.stats.Merge(res.stats)
+		for _, q := range res.quarantine {
+			if err := st.sink.Quarantine(q); err != nil && res.err == nil {
+				res.err = err
+			}
+		}
+		if st.onRows != nil && res.stats.RowsRead > 0 && st.stats.RowsRead/100000 != (st.stats.RowsRead-res.stats.RowsRead)/100000 {
+			st.onRows(st.stats.RowsRead)
+		}
+		if res.err != nil {
+			st.err = res.err
+			if res.batch != nil {
+				res.batch.Release()
+			}
 			break
 		}
-		if err == nil {
-			err = st.ctx.Err()
+		if res.last {
+			st.done = true
 		}
-		if err == nil {
-			err = st.m.Add(rec)
-		}
-		if err != nil {
-			st.err = err
-			return false
-		}
-		if st.m.Stats.RowsRead%100000 == 0 && st.onRows != nil {
-			st.onRows(st.m.Stats.RowsRead)
+		if res.batch != nil {
+			st.cur = res.batch
+			return true
 		}
 	}
-	st.cur = st.m.Flush()
-	return st.cur != nil
+	return false
+}
+
+// close stops the pipeline and waits for the workers.
+func (st *stream) close() {
+	st.cancel()
+	for r := range st.out {
+		if r.batch != nil {
+			r.batch.Release()
+		}
+	}
+	for _, r := range st.held {
+		if r.batch != nil {
+			r.batch.Release()
+		}
+	}
+	if st.cur != nil {
+		st.cur.Release()
+		st.cur = nil
+	}
 }
 
 // loadSources loads every planned source into its role table and returns
 // the per-source statistics.
-func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDir string, raw bool, log *slog.Logger) ([]*mapping.Stats, error) {
+func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDir string, raw bool, workers int, log *slog.Logger) ([]*mapping.Stats, error) {
+	if workers < 1 {
+		workers = 1
+	}
 	var stats []*mapping.Stats
 	for i, p := range plans {
 		start := time.Now()
@@ -221,24 +441,33 @@ func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDi
 		if err != nil {
 			return nil, fmt.Errorf("source %s: quarantine file: %w", p.src.Name, err)
 		}
-		m, err := mapping.New(p.role, p.src, qf, int64(i+1)<<40)
+		// The stats and the sensitive columns come from one mapper; the
+		// workers have their own and their counts are merged in order.
+		m, err := mapping.New(p.role, p.src, nil, 0)
 		if err != nil {
 			qf.Close()
 			return nil, err
 		}
+		m.Release()
 		qf.mapper = m
 		rd, err := p.conn.Open(ctx)
 		if err != nil {
 			qf.Close()
-			m.Release()
 			return nil, err
 		}
-		st := &stream{ctx: ctx, rd: rd, m: m, onRows: func(n int64) {
-			log.Info("loading", "source", p.src.Name, "rows", n)
-		}}
+		newMapper := func(sink mapping.QuarantineSink) (*mapping.Mapper, error) {
+			return mapping.New(p.role, p.src, sink, 0)
+		}
+		st, err := newStream(ctx, rd, workers, int64(i+1)<<40, newMapper, qf, m.Stats)
+		if err != nil {
+			rd.Close()
+			qf.Close()
+			return nil, err
+		}
+		st.onRows = func(n int64) { log.Info("loading", "source", p.src.Name, "rows", n) }
 		err = s.InsertArrow(ctx, Table(p.role), st, personKeyExpr(p.role))
+		st.close()
 		rd.Close()
-		m.Release()
 		if cerr := qf.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("source %s: quarantine file: %w", p.src.Name, cerr)
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -191,7 +192,11 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	}
 
 	t0 = time.Now()
-	stats, err := sess.loadSources(ctx, plans, qdir, raw, log)
+	workers := j.Engine.Threads
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, log)
 	if err != nil {
 		return nil, err
 	}

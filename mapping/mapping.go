@@ -469,3 +469,30 @@ func AppendJSONString(buf []byte, s string) []byte {
 	}
 	return append(buf, '"')
 }
+
+// SetRIDBase makes the next accepted row get record id base+1. Parallel
+// loaders give each chunk of rows its own base so ids do not depend on
+// which worker mapped the chunk.
+func (m *Mapper) SetRIDBase(base int64) { m.rid = base }
+
+// Merge adds the counts of o to s (both of the same source).
+func (s *Stats) Merge(o *Stats) {
+	s.RowsRead += o.RowsRead
+	s.RowsAccepted += o.RowsAccepted
+	s.RowsQuarantined += o.RowsQuarantined
+	for k, v := range o.Quarantined {
+		s.Quarantined[k] += v
+	}
+	for c, m := range o.IDStatus {
+		if s.IDStatus[c] == nil {
+			s.IDStatus[c] = map[string]int64{}
+		}
+		for k, v := range m {
+			s.IDStatus[c][k] += v
+		}
+	}
+	for k, v := range o.DateFailures {
+		s.DateFailures[k] += v
+	}
+	s.Duplicates += o.Duplicates
+}
