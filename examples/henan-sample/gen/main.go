@@ -727,11 +727,13 @@ func (g *gen) cases() {
 	g.pay("YL2405-0806", sangzang, p)
 	g.pay("YL2404-0002", jumin, p)
 
-	// N05: a cremation record without ID number (name, gender, birth date
-	// only) for a paid person: it cannot be linked by ID.
-	p = g.single("N05", countyCG, 1, false, dt("1939-08-08"), "")
+	// C09: a cremation record without ID number (name, gender, birth date
+	// only) for a paid person: identity resolution links it by name, birth
+	// date and gender (she is the only registered fit), so the payment is a
+	// low-severity lead whose explanation says the link is probabilistic.
+	p = g.single("C09", countyCG, 1, false, dt("1939-08-08"), "")
 	p.cremations = []cremation{{dt("2024-03-15"), false}}
-	g.pay("CG2405-0807", gaoling, p)
+	g.pay("CG2405-0807", gaoling, p, low(ruleDeceased))
 
 	// N06: died 2024-03-02 (both sources); only an April payment
 	// (补发), outside the screened period.
@@ -1032,6 +1034,18 @@ func (g *gen) checkRepairs() {
 	}
 }
 
+// uniqueInRegistry reports whether p is the only registered person with
+// p's name, birth date and gender.
+func uniqueInRegistry(reg map[string]*person, p *person) bool {
+	n := 0
+	for _, r := range reg {
+		if normName(r.registryName()) == normName(p.registryName()) && r.birth.Equal(p.birth) && r.male == p.male {
+			n++
+		}
+	}
+	return n == 1 && reg[p.id] == p
+}
+
 // normName folds what the engine's name key folds in these data: spaces
 // (ASCII and ideographic) and the traditional characters used here.
 func normName(s string) string {
@@ -1103,13 +1117,23 @@ func (g *gen) oracle() map[string]hit {
 			if reg[p.id] == p && p.cancel == "死亡" && before(p.cancelDate) {
 				sources["huji"] = true
 			}
+			fuzzy := false
 			for _, c := range p.cremations {
 				if c.withID && before(c.death) {
 					sources["huohua"] = true
 				}
+				// A record without ID number is linked by name, birth date
+				// and gender when exactly one registered person fits: a
+				// lead of low severity when no record with an ID agrees.
+				if !c.withID && before(c.death) && uniqueInRegistry(reg, p) {
+					fuzzy = true
+				}
 			}
 			switch len(sources) {
 			case 0:
+				if fuzzy {
+					add(y, hit{ruleDeceased, "low"})
+				}
 			case 1:
 				add(y, hit{ruleDeceased, "medium"})
 			default:
