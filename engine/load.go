@@ -88,7 +88,7 @@ func (s *Session) createTables(ctx context.Context, roles []dataset.Role) error 
 			cols = append(cols, fmt.Sprintf("%s %s", Ident(f.Name), DuckType(f.Type)))
 		}
 		if hasPersonKey(r) {
-			cols = append(cols, dataset.ColPersonKey+" VARCHAR")
+			cols = append(cols, dataset.ColPersonKey+" VARCHAR", "link_method VARCHAR", "link_probability DOUBLE")
 		}
 		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", Ident(Table(r)), strings.Join(cols, ", "))
 		if err := s.Exec(ctx, q); err != nil {

@@ -174,10 +174,20 @@ type Quality struct {
 	UnlinkedDeaths int64 `json:"unlinked_deaths"`
 	// ScreenedPayments is the number of payments in the screened periods.
 	ScreenedPayments int64 `json:"screened_payments"`
+	// Links counts, per table, how records were resolved to persons:
+	// exact, upgraded, repaired, probabilistic, unresolved.
+	Links map[string]map[string]int64 `json:"links"`
+	// AmbiguousLinks counts unresolved records with two or more candidates
+	// above the threshold.
+	AmbiguousLinks int64 `json:"ambiguous_links"`
 }
 
 func (s *Session) qualityReport(ctx context.Context, res *Result) (*Quality, error) {
 	q := &Quality{RunID: res.RunID, Sources: res.Sources, UnknownPrograms: map[string]int64{}}
+	if res.Identity != nil {
+		q.Links = res.Identity.ByTable
+		q.AmbiguousLinks = res.Identity.Ambiguous
+	}
 	rows, err := s.DB.QueryContext(ctx, `SELECT program_code, count(*) FROM screened
 		WHERE program_code NOT IN (SELECT program_code FROM program_catalogue) GROUP BY 1 ORDER BY 1`)
 	if err != nil {
@@ -235,6 +245,14 @@ func (q *Quality) Markdown() string {
 				m["invalid"], m["excel_damaged"], m["missing"])
 		}
 	}
+	if len(q.Links) > 0 {
+		b.WriteString("\n## 人员匹配 / Person resolution\n\n| table | exact | upgraded | repaired | probabilistic | unresolved |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, t := range sortedKeys(q.Links) {
+			m := q.Links[t]
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", t, m["exact"], m["upgraded"], m["repaired"], m["probabilistic"], m["unresolved"])
+		}
+		fmt.Fprintf(&b, "\nUnresolved records with two or more candidates above the threshold (ambiguous): %d. Probabilistic links apply to departmental records (e.g. cremation records without ID number), never to payments.\n", q.AmbiguousLinks)
+	}
 	b.WriteString("\n## 日期解析失败 / Dates that failed to parse\n\n")
 	any = false
 	for _, s := range q.Sources {
@@ -248,7 +266,7 @@ func (q *Quality) Markdown() string {
 	}
 	b.WriteString("\n## 其他 / Other\n\n")
 	fmt.Fprintf(&b, "- payments in the screened periods: %d\n", q.ScreenedPayments)
-	fmt.Fprintf(&b, "- death records without a usable ID number (not matched by ID): %d\n", q.UnlinkedDeaths)
+	fmt.Fprintf(&b, "- death records linked to no person (no usable ID and no probabilistic link): %d\n", q.UnlinkedDeaths)
 	for _, c := range sortedKeys(q.UnknownPrograms) {
 		fmt.Fprintf(&b, "- payments with program code %s not in the catalogue: %d\n", c, q.UnknownPrograms[c])
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crosscheck/crosscheck/connectors"
 	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/identity"
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/rules"
@@ -53,6 +54,7 @@ type Result struct {
 	Catalogue *Catalogue
 	Started   time.Time
 	Elapsed   time.Duration
+	Identity  *identity.Summary
 }
 
 // CategoryCount is the number of hits of a category for a program.
@@ -142,8 +144,26 @@ func rolesOf(j *job.Job) []dataset.Role {
 	return roles
 }
 
-// Run executes a job end to end and writes its results.
-func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
+// Prepared is a job whose sources are loaded and whose persons are
+// resolved: what rules run on, and what `crosscheck link` reports.
+type Prepared struct {
+	Session  *Session
+	Job      *job.Job
+	Result   *Result
+	Identity *identity.Summary
+	comp     []compiled
+	out      string
+	raw      bool
+	log      *slog.Logger
+	stage    func(string, time.Time)
+}
+
+// Close closes the database.
+func (p *Prepared) Close() error { return p.Session.Close() }
+
+// Prepare checks the job and the rules, loads every source (quarantine
+// files go to the output folder), repairs ID numbers and resolves persons.
+func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	started := time.Now()
 	log := opt.Log
 	if log == nil {
@@ -185,10 +205,14 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
+	p := &Prepared{Session: sess, Job: j, Result: res, comp: comp, out: out, raw: raw, log: log, stage: stage}
+	fail := func(err error) (*Prepared, error) {
+		sess.Close()
+		return nil, err
+	}
 	roles := rolesOf(j)
 	if err := sess.createTables(ctx, roles); err != nil {
-		return nil, err
+		return fail(err)
 	}
 
 	t0 = time.Now()
@@ -198,7 +222,7 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	}
 	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, log)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	res.Sources = stats
 	stage("load", t0)
@@ -206,7 +230,7 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	t0 = time.Now()
 	repaired, err := sess.repairIDs(ctx, roles)
 	if err != nil {
-		return nil, fmt.Errorf("ID repair: %w", err)
+		return fail(fmt.Errorf("ID repair: %w", err))
 	}
 	for _, st := range stats {
 		if n := repaired[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
@@ -215,11 +239,59 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 		}
 	}
 	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
-		return nil, err
+		return fail(err)
+	}
+	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log})
+	if err != nil {
+		return fail(fmt.Errorf("identity resolution: %w", err))
+	}
+	p.Identity = sum
+	if err := sess.applyLinks(ctx, roles); err != nil {
+		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
 	stage("identity", t0)
+	return p, nil
+}
 
-	t0 = time.Now()
+// applyLinks copies each record's link method and probability into its
+// table and gives records of the departmental extracts (not the payment
+// rolls) the person found by probabilistic linkage: a cremation record
+// without ID number then reaches the rules, marked as such. Payments keep
+// an unresolved ID unresolved, so invalid_id still reports it.
+func (s *Session) applyLinks(ctx context.Context, roles []dataset.Role) error {
+	for _, r := range roles {
+		if !hasPersonKey(r) {
+			continue
+		}
+		t := Ident(Table(r))
+		q := fmt.Sprintf(`UPDATE %[1]s SET link_method = pl.method, link_probability = pl.match_probability%[3]s
+			FROM person_link pl WHERE pl.table_name = %[2]s AND pl._rid = %[1]s._rid`, t, Lit(Table(r)), func() string {
+			if r.Name == "payment" || r.Name == "person" {
+				return ""
+			}
+			return ", person_key = coalesce(" + t + ".person_key, CASE WHEN pl.method = 'probabilistic' THEN pl.person_key END)"
+		}())
+		if err := s.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run executes a job end to end and writes its results.
+func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
+	p, err := Prepare(ctx, j, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Screen(ctx)
+}
+
+// Screen runs the rules on a prepared job and writes the results.
+func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
+	sess, j, res, comp, log, stage := p.Session, p.Job, p.Result, p.comp, p.log, p.stage
+	t0 := time.Now()
 	cat, err := sess.buildCatalogue(ctx, j)
 	if err != nil {
 		return nil, fmt.Errorf("program catalogue: %w", err)
@@ -233,7 +305,7 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 		sqls[c.rule.ID] = c.sql
 	}
 	res.RuleSet = rules.SetVersion(sqls)
-	res.RunID = runID(j, stats, res.RuleSet)
+	res.RunID = runID(j, res.Sources, res.RuleSet)
 	if err := sess.runRules(ctx, comp, log); err != nil {
 		return nil, err
 	}
@@ -249,13 +321,14 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	stage("cases", t0)
 
 	t0 = time.Now()
-	if err := sess.writeResults(ctx, j, res, out, raw); err != nil {
+	res.Identity = p.Identity
+	if err := sess.writeResults(ctx, j, res, p.out, p.raw); err != nil {
 		return nil, err
 	}
 	stage("write", t0)
 	res.PeakRSS = PeakRSS()
-	res.Elapsed = time.Since(started)
-	if err := writeManifest(j, res, comp, out); err != nil {
+	res.Elapsed = time.Since(res.Started)
+	if err := writeManifest(j, res, comp, p.out); err != nil {
 		return nil, err
 	}
 	return res, nil

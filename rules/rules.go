@@ -139,17 +139,20 @@ var deceasedAfterDeath = Rule{
 	Build: func(c Context) string {
 		return fmt.Sprintf(`
 WITH deaths AS (
-	SELECT person_key, death_date, _source, _file, _row, _orig, src_title(_source) AS title
+	SELECT person_key, death_date, _source, _file, _row, _orig, src_title(_source) AS title,
+		coalesce(link_method, '') = 'probabilistic' AS fuzzy, link_probability
 	FROM death WHERE person_key IS NOT NULL
 	UNION ALL
-	SELECT person_key, cancel_date, _source, _file, _row, _orig, src_title(_source) || '注销记录'
+	SELECT person_key, cancel_date, _source, _file, _row, _orig, src_title(_source) || '注销记录', false, NULL
 	FROM person WHERE person_key IS NOT NULL AND status = 'cancelled' AND cancel_reason = 'death' AND cancel_date IS NOT NULL
 )
 SELECT p._rid,
-	CASE WHEN count(DISTINCT d._source) >= 2 THEN 'high' ELSE 'medium' END AS severity,
-	printf('%%s显示该人员已于%%s死亡，%%s仍发放%%s%%s元',
+	CASE WHEN count(DISTINCT d._source) FILTER (WHERE NOT d.fuzzy) >= 2 THEN 'high'
+		WHEN count(*) FILTER (WHERE NOT d.fuzzy) >= 1 THEN 'medium' ELSE 'low' END AS severity,
+	printf('%%s显示该人员已于%%s死亡，%%s仍发放%%s%%s元%%s',
 		string_agg(DISTINCT d.title, '、' ORDER BY d.title), strftime(min(d.death_date), '%%Y-%%m-%%d'),
-		ym(p.period_start), p.program_name, money(p.amount)) AS explanation,
+		ym(p.period_start), p.program_name, money(p.amount),
+		CASE WHEN bool_and(d.fuzzy) THEN printf('（死亡记录无身份证号码，按姓名、出生日期等匹配，匹配概率%%.2f，请核实是否同一人）', max(d.link_probability)) ELSE '' END) AS explanation,
 	to_json(list_prepend(ev(p._source, p._file, p._row, p._orig),
 		list(ev(d._source, d._file, d._row, d._orig) ORDER BY d._source, d._file, d._row))) AS evidence
 FROM screened p JOIN deaths d ON d.person_key = p.person_key
@@ -166,11 +169,16 @@ var duplicatePayment = Rule{
 	Doc:      "The same person is paid more than once for the same program and period (in one roll or across counties); every payment of the group is hit.",
 	Build: func(c Context) string {
 		return `
-WITH grp AS (
-	SELECT person_key, program_code, period, count(*) AS n, sum(amount) AS total,
-		list(ev(_source, _file, _row, _orig) ORDER BY _source, _file, _row) AS evs
-	FROM screened WHERE person_key IS NOT NULL
+WITH dup AS (
+	SELECT person_key, program_code, period FROM screened WHERE person_key IS NOT NULL
 	GROUP BY person_key, program_code, period HAVING count(*) > 1
+), grp AS (
+	-- evidence lists at most 20 payments of a group: one ID paid thousands
+	-- of times must not multiply into thousands of copies of the list
+	SELECT person_key, program_code, period, count(*) AS n, sum(amount) AS total,
+		(list(ev(_source, _file, _row, _orig) ORDER BY _source, _file, _row))[1:20] AS evs
+	FROM screened SEMI JOIN dup USING (person_key, program_code, period)
+	GROUP BY person_key, program_code, period
 )
 SELECT p._rid, 'high' AS severity,
 	printf('该人员%s的%s被发放%d次，合计%s元', ym(p.period_start), p.program_name, g.n, money(g.total)) AS explanation,

@@ -1,0 +1,677 @@
+// Package identity resolves every record of the canonical tables to a
+// person: exactly by its ID number when the ID is usable, and otherwise
+// probabilistically against the person registry with a Fellegi-Sunter
+// model (package linkage) over names in pinyin (package pinyin), birth
+// dates, gender, division codes and damaged ID numbers.
+//
+// Link writes three tables and changes nothing else:
+//
+//	person_link            one row per record of the linked tables: the
+//	                       person key, how it was reached and, for records
+//	                       without a usable ID, the match weight and
+//	                       probability and the competing candidates
+//	person_link_candidate  every candidate pair scored for those records,
+//	                       with each comparison's level (for Explain)
+//	person_link_model      the model's m and u per comparison level and
+//	                       the prior, as used
+//	person_link_info       key/value: registry, thresholds, training
+//
+// Explain prints one record's candidates and each comparison's
+// contribution to the match weight; WriteWeightHistogram draws the
+// distribution of candidate match weights as SVG.
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/crosscheck/crosscheck/identity/linkage"
+)
+
+// Methods: how a record's person key was reached (person_link.method).
+const (
+	MethodExact         = "exact"         // valid 18-character ID number
+	MethodUpgraded      = "upgraded"      // valid 15-digit ID upgraded to 18
+	MethodRepaired      = "repaired"      // ID repaired against the registry (engine)
+	MethodProbabilistic = "probabilistic" // linked by the model
+	MethodUnresolved    = "unresolved"    // no key: no candidate clearly good enough
+)
+
+// Train modes.
+const (
+	TrainAuto   = "auto"   // train when there are enough records (the default)
+	TrainAlways = "always" // train whatever the size (tests)
+	TrainNever  = "never"  // use PersonModel's starting values
+)
+
+// Config tunes Link. The zero value links every canonical table against
+// "person" with the defaults below.
+type Config struct {
+	// Tables to link. Default: every table of the current schema with the
+	// columns _rid, id_number, id_number_status, person_key and name_norm
+	// (or name), the registry included.
+	Tables []string
+	// Registry is the person registry (default "person"): its records
+	// with a person key are the candidates. Without it, the keyed records
+	// of the linked tables are the candidates and training is skipped.
+	Registry string
+	// Threshold is the match probability a best candidate needs to be
+	// linked (default 0.95).
+	Threshold float64
+	// Margin is how many bits the best candidate's match weight must
+	// exceed the second best's (default 5: 32 times more likely).
+	Margin float64
+	// AllowNameMismatch links a candidate whose name is entirely different
+	// (or missing). By default it cannot be linked, whatever its weight:
+	// twins and other household members share birth date and address.
+	AllowNameMismatch bool
+	// MaxCandidates is the length of the candidates list (default 5);
+	// candidates below MinCandidateProbability (default 0.01) are not
+	// listed there (person_link_candidate keeps them all).
+	MaxCandidates           int
+	MinCandidateProbability float64
+	// Train is TrainAuto, TrainAlways or TrainNever. Training uses up to
+	// TrainSample (default 200,000) records with a usable ID from the
+	// linked tables other than the registry against the registry, and
+	// needs at least MinTrainRecords (default 1,000) of them and as many
+	// registry records in auto mode.
+	Train           string
+	TrainSample     int
+	MinTrainRecords int
+	// Seed makes sampling reproducible.
+	Seed int64
+	// Model replaces PersonModel (its prior is re-estimated unless
+	// training is off). Its input columns must be among Prepare's.
+	Model *linkage.Model
+	// Log receives progress messages (counts and timings only, never
+	// personal data). Nil discards them.
+	Log *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Registry == "" {
+		c.Registry = "person"
+	}
+	if c.Threshold == 0 {
+		c.Threshold = 0.95
+	}
+	if c.Threshold <= 0 || c.Threshold >= 1 {
+		return fmt.Errorf("identity: threshold %g is not a probability strictly between 0 and 1", c.Threshold)
+	}
+	if c.Margin == 0 {
+		c.Margin = 5
+	}
+	if c.Margin < 0 {
+		return fmt.Errorf("identity: margin %g is negative", c.Margin)
+	}
+	if c.MaxCandidates <= 0 {
+		c.MaxCandidates = 5
+	}
+	if c.MinCandidateProbability <= 0 {
+		c.MinCandidateProbability = 0.01
+	}
+	switch c.Train {
+	case "":
+		c.Train = TrainAuto
+	case TrainAuto, TrainAlways, TrainNever:
+	default:
+		return fmt.Errorf("identity: train mode %q: want auto, always or never", c.Train)
+	}
+	if c.TrainSample <= 0 {
+		c.TrainSample = 200_000
+	}
+	if c.MinTrainRecords <= 0 {
+		c.MinTrainRecords = 1000
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// Summary reports a Link run.
+type Summary struct {
+	Tables   []string
+	Registry string // "" when there was none
+	Records  int64
+	// ByMethod counts records per method; ByTable per table and method.
+	ByMethod map[string]int64
+	ByTable  map[string]map[string]int64
+	// Ambiguous counts unresolved records whose best two candidates both
+	// reached the threshold.
+	Ambiguous int64
+	// Pairs is the number of candidate pairs scored.
+	Pairs int64
+	// Trained reports whether the model was trained; Training holds the
+	// details.
+	Trained  bool
+	Training *linkage.Report
+	Model    *linkage.Model
+	Elapsed  time.Duration
+}
+
+// Output tables.
+const (
+	TableLink      = "person_link"
+	TableCandidate = "person_link_candidate"
+	TableModel     = "person_link_model"
+	TableInfo      = "person_link_info"
+)
+
+// Working tables, dropped when Link returns.
+const (
+	tRec     = "_idl_rec"
+	tRef     = "_idl_ref"
+	tTrain   = "_idl_train_src"
+	tPinyin  = "_idl_pinyin"
+	tL       = "_idl_l"
+	tR       = "_idl_r"
+	tT       = "_idl_t"
+	tTPairs  = "_idl_train_pairs"
+	tPairs   = "_idl_pairs"
+	tScored  = "_idl_scored"
+	tCand    = "_idl_cand"
+	tDecided = "_idl_decided"
+)
+
+// ErrNoTables is returned when no table qualifies for linking.
+var ErrNoTables = errors.New("identity: no table to link (need _rid, id_number, id_number_status, person_key and a name)")
+
+type tableInfo struct {
+	name string
+	cols map[string]bool
+}
+
+func (t tableInfo) col(c, typ string) string {
+	if t.cols[c] {
+		return linkage.Ident(c)
+	}
+	return "NULL::" + typ
+}
+
+func (t tableInfo) nameCol() string {
+	if t.cols["name_norm"] {
+		return "name_norm"
+	}
+	return "name"
+}
+
+// discover lists the tables of the current schema and their columns.
+func discover(ctx context.Context, db *sql.DB) (map[string]tableInfo, error) {
+	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = current_schema()`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]tableInfo{}
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return nil, err
+		}
+		ti, ok := out[t]
+		if !ok {
+			ti = tableInfo{name: t, cols: map[string]bool{}}
+			out[t] = ti
+		}
+		ti.cols[c] = true
+	}
+	return out, rows.Err()
+}
+
+func linkable(t tableInfo) bool {
+	return t.cols["_rid"] && t.cols["id_number"] && t.cols["id_number_status"] && t.cols["person_key"] &&
+		(t.cols["name_norm"] || t.cols["name"]) && !strings.HasPrefix(t.name, "_idl_") && !strings.HasPrefix(t.name, "person_link")
+}
+
+// Link resolves the person key of every record of the configured tables
+// and writes person_link, person_link_candidate, person_link_model and
+// person_link_info (replacing them). It reads the canonical tables and
+// changes none of them.
+//
+// A record with a person key (valid, upgraded or repaired ID) keeps it
+// (method exact, upgraded, repaired). Every other record is compared with
+// the registry's records through the blocking rules; its candidates are
+// scored and grouped by person key. It is linked (method probabilistic) to
+// the best candidate when that candidate's match probability reaches
+// cfg.Threshold, its weight beats the second best by cfg.Margin bits, and
+// its name is not entirely different; otherwise it stays unresolved, with
+// the candidates listed.
+func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
+	started := time.Now()
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	all, err := discover(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("identity: list tables: %w", err)
+	}
+	var tabs []tableInfo
+	if len(cfg.Tables) > 0 {
+		for _, n := range cfg.Tables {
+			t, ok := all[n]
+			if !ok {
+				return nil, fmt.Errorf("identity: table %q does not exist", n)
+			}
+			if !linkable(t) {
+				return nil, fmt.Errorf("identity: table %q lacks a column of _rid, id_number, id_number_status, person_key, name_norm", n)
+			}
+			tabs = append(tabs, t)
+		}
+	} else {
+		for _, t := range all {
+			if linkable(t) {
+				tabs = append(tabs, t)
+			}
+		}
+		sort.Slice(tabs, func(i, j int) bool { return tabs[i].name < tabs[j].name })
+	}
+	if len(tabs) == 0 {
+		return nil, ErrNoTables
+	}
+	sum := &Summary{ByMethod: map[string]int64{}, ByTable: map[string]map[string]int64{}}
+	for _, t := range tabs {
+		sum.Tables = append(sum.Tables, t.name)
+	}
+	defer dropAll(db, tRec, tRef, tTrain, tPinyin, tL, tR, tT, tTPairs, tPairs, tScored, tCand, tDecided)
+
+	// 1. All records of the linked tables, with a link id.
+	var parts []string
+	for _, t := range tabs {
+		parts = append(parts, fmt.Sprintf(`SELECT %s AS tbl, _rid AS rid, id_number_status AS status, person_key,
+			%s AS name, %s::VARCHAR AS gender, %s::DATE AS birth_date, %s::VARCHAR AS region_code, id_number::VARCHAR AS id_number
+			FROM %s`, lit(t.name), linkage.Ident(t.nameCol()), t.col("gender", "VARCHAR"), t.col("birth_date", "DATE"),
+			t.col("region_code", "VARCHAR"), linkage.Ident(t.name)))
+	}
+	// The link id is _rid when that is unique across the tables (as the
+	// engine assigns it), else a row number in (table, _rid) order: stable
+	// either way, so that sampling and results are reproducible.
+	if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT rid AS lid, * FROM (%s)",
+		tRec, strings.Join(parts, "\nUNION ALL\n"))); err != nil {
+		return nil, err
+	}
+	var unique bool
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) = count(DISTINCT lid) AND count(lid) = count(*) FROM %s", tRec)).Scan(&unique); err != nil {
+		return nil, err
+	}
+	if !unique {
+		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT row_number() OVER (ORDER BY tbl, rid) AS lid, * EXCLUDE (lid) FROM %[1]s", tRec)); err != nil {
+			return nil, err
+		}
+	}
+
+	// 2. The candidates: registry records with a person key. ID-derived
+	// birth date and gender fill gaps (the key is authoritative there).
+	reg, hasReg := all[cfg.Registry]
+	hasReg = hasReg && reg.cols["person_key"] && (reg.cols["name_norm"] || reg.cols["name"])
+	var refSrc string
+	if hasReg {
+		sum.Registry = cfg.Registry
+		refSrc = fmt.Sprintf(`SELECT _rid AS rid, person_key, %s AS name, %s::VARCHAR AS gender, %s::DATE AS birth_date, %s::VARCHAR AS region_code
+			FROM %s WHERE person_key IS NOT NULL`, linkage.Ident(reg.nameCol()), reg.col("gender", "VARCHAR"),
+			reg.col("birth_date", "DATE"), reg.col("region_code", "VARCHAR"), linkage.Ident(reg.name))
+	} else {
+		refSrc = fmt.Sprintf("SELECT lid AS rid, person_key, name, gender, birth_date, region_code FROM %s WHERE person_key IS NOT NULL", tRec)
+	}
+	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
+		SELECT rid AS __id, person_key, name,
+		  coalesce(gender, CASE WHEN length(person_key) = 18 THEN CASE WHEN substr(person_key, 17, 1) IN ('1','3','5','7','9') THEN '男' ELSE '女' END END) AS gender,
+		  coalesce(birth_date, CASE WHEN length(person_key) = 18 THEN try_strptime(substr(person_key, 7, 8), '%%Y%%m%%d')::DATE END) AS birth_date,
+		  region_code, person_key AS id_number
+		FROM (%s)`, tRef, refSrc)); err != nil {
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) = count(DISTINCT __id) AND count(__id) = count(*) FROM %s", tRef)).Scan(&unique); err != nil {
+		return nil, err
+	}
+	if !unique {
+		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT row_number() OVER (ORDER BY __id, person_key) AS __id, * EXCLUDE (__id) FROM %[1]s", tRef)); err != nil {
+			return nil, err
+		}
+	}
+	nRef, err := count(ctx, db, tRef)
+	if err != nil {
+		return nil, err
+	}
+
+	// 3. Training records: keyed records of the other tables, sampled.
+	regName := ""
+	if hasReg {
+		regName = reg.name
+	}
+	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
+		SELECT lid AS __id, name, gender, birth_date, region_code, person_key AS id_number FROM %s
+		WHERE person_key IS NOT NULL AND tbl <> %s ORDER BY hash(lid, %d), lid LIMIT %d`, tTrain, tRec, lit(regName), cfg.Seed, cfg.TrainSample)); err != nil {
+		return nil, err
+	}
+	nTrain, err := count(ctx, db, tTrain)
+	if err != nil {
+		return nil, err
+	}
+	train := hasReg && nTrain > 0 && nRef > 1 && (cfg.Train == TrainAlways ||
+		cfg.Train == TrainAuto && nTrain >= int64(cfg.MinTrainRecords) && nRef >= int64(cfg.MinTrainRecords))
+
+	// 4. Pinyin keys of every name involved, then the prepared tables.
+	lSrc := fmt.Sprintf("(SELECT lid AS __id, name, gender, birth_date, region_code, id_number FROM %s WHERE person_key IS NULL)", tRec)
+	namesQ := fmt.Sprintf("SELECT name FROM %s UNION SELECT name FROM %s", tRef, lSrc)
+	if train {
+		namesQ += " UNION SELECT name FROM " + tTrain
+	}
+	t0 := time.Now()
+	nNames, err := LoadPinyin(ctx, db, namesQ, tPinyin)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("identity: pinyin keys", "names", nNames, "seconds", time.Since(t0).Seconds())
+	if err := prepareWith(ctx, db, tRef, tPinyin, tR); err != nil {
+		return nil, err
+	}
+	if err := prepareWith(ctx, db, lSrc, tPinyin, tL); err != nil {
+		return nil, err
+	}
+
+	// 5. The model: trained, or the starting values.
+	model := cfg.Model
+	if model == nil {
+		model = PersonModel(1 / math.Max(float64(nRef), 2))
+	} else {
+		model = model.Clone()
+		if model.Prior == 0 {
+			model.Prior = 1 / math.Max(float64(nRef), 2)
+		}
+	}
+	if train {
+		t0 := time.Now()
+		if err := prepareWith(ctx, db, tTrain, tPinyin, tT); err != nil {
+			return nil, err
+		}
+		opt := linkage.TrainOptions{Seed: cfg.Seed}
+		if slices.Contains(model.InputColumns(), "id_full") {
+			// Pairs with the same ID are matches: keep them out of the u sample.
+			opt.UExclude = "l.id_full = r.id_full"
+		}
+		rep, err := model.Train(ctx, db, linkage.Input{Left: tT, Right: tR, ID: "__id"}, tTPairs, opt)
+		if err != nil {
+			return nil, fmt.Errorf("identity: train: %w", err)
+		}
+		if cfg.Model == nil {
+			// The ID comparison's m describes damaged IDs, which the
+			// training records (intact IDs) cannot show: keep the fixed
+			// values.
+			restoreIDm(model)
+		}
+		sum.Trained, sum.Training = true, rep
+		log.Info("identity: trained", "records", nTrain, "pairs", rep.Pairs, "prior", model.Prior, "seconds", time.Since(t0).Seconds())
+	}
+	sum.Model = model
+
+	// 6. Candidate pairs of the records without a key, scored.
+	t0 = time.Now()
+	if sum.Pairs, err = model.Pairs(ctx, db, linkage.Input{Left: tL, Right: tR, ID: "__id"}, tPairs); err != nil {
+		return nil, err
+	}
+	if err := model.Score(ctx, db, tPairs, tScored, 0); err != nil {
+		return nil, err
+	}
+	log.Info("identity: scored", "pairs", sum.Pairs, "seconds", time.Since(t0).Seconds())
+
+	// 7. Decide and write the outputs.
+	if err := writeOutputs(ctx, db, cfg, model, hasReg); err != nil {
+		return nil, err
+	}
+	if err := summarise(ctx, db, sum, cfg); err != nil {
+		return nil, err
+	}
+	sum.Elapsed = time.Since(started)
+	return sum, nil
+}
+
+// restoreIDm puts back the fixed m values of the ID comparison.
+func restoreIDm(m *linkage.Model) {
+	def := idLevels()
+	for i := range m.Comparisons {
+		c := &m.Comparisons[i]
+		if c.Name != CmpID || len(c.Levels) != len(def) {
+			continue
+		}
+		for j := range c.Levels {
+			c.Levels[j].M = def[j].M
+			c.Levels[j].MTrained = false
+		}
+	}
+}
+
+func writeOutputs(ctx context.Context, db *sql.DB, cfg Config, model *linkage.Model, hasReg bool) error {
+	var gcols, tcols []string
+	for _, c := range model.Comparisons {
+		gcols = append(gcols, linkage.Ident(linkage.GammaColumn(c.Name)))
+	}
+	seenTF := map[string]bool{}
+	for _, c := range model.Comparisons {
+		for _, l := range c.Levels {
+			if l.TF != "" && !seenTF[l.TF] {
+				seenTF[l.TF] = true
+				tcols = append(tcols, linkage.Ident(linkage.TFColumn(l.TF)))
+			}
+		}
+	}
+	sort.Strings(tcols)
+	nameG := "NULL"
+	for _, c := range model.Comparisons {
+		if c.Name == CmpName {
+			nameG = linkage.Ident(linkage.GammaColumn(c.Name))
+		}
+	}
+	nameOK := "true"
+	if !cfg.AllowNameMismatch {
+		nameOK = strings.ReplaceAll(LinkableNameSQL(model), linkage.Ident(linkage.GammaColumn(CmpName)), "name_level")
+	}
+	inRegistry := "NULL::BOOLEAN"
+	if hasReg {
+		inRegistry = fmt.Sprintf("final_key IN (SELECT person_key FROM %s)", tRef)
+	}
+	stmts := []string{
+		// Best scoring registry record per (record, person key), ranked.
+		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
+SELECT *, row_number() OVER (PARTITION BY lid ORDER BY match_weight DESC, person_key) AS rank FROM (
+  SELECT s.id_l AS lid, f.person_key, s.match_weight, s.match_probability, %[4]s,
+    row_number() OVER (PARTITION BY s.id_l, f.person_key ORDER BY s.match_weight DESC) AS kr
+  FROM %[2]s s JOIN %[3]s f ON f.__id = s.id_r)
+WHERE kr = 1`, tCand, tScored, tRef, prefixed("s.", gcols, tcols)),
+		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
+SELECT lid, best_key, w1, p1, w2, p2, candidates, n_candidates,
+  p1 >= %[3]s AND (w2 IS NULL OR w1 - w2 >= %[4]s) AND %[5]s AS linked
+FROM (
+  SELECT lid,
+    max(person_key) FILTER (WHERE rank = 1) AS best_key,
+    max(match_weight) FILTER (WHERE rank = 1) AS w1,
+    max(match_probability) FILTER (WHERE rank = 1) AS p1,
+    max(match_weight) FILTER (WHERE rank = 2) AS w2,
+    max(match_probability) FILTER (WHERE rank = 2) AS p2,
+    max(%[6]s) FILTER (WHERE rank = 1) AS name_level,
+    to_json(list({'person_key': person_key, 'match_weight': round(match_weight, 2), 'match_probability': round(match_probability, 6)} ORDER BY rank)
+      FILTER (WHERE rank <= %[7]d AND match_probability >= %[8]s))::VARCHAR AS candidates,
+    count(*) FILTER (WHERE match_probability >= %[8]s) AS n_candidates
+  FROM %[2]s GROUP BY lid)`, tDecided, tCand, flit(cfg.Threshold), flit(cfg.Margin), nameOK, nameG, cfg.MaxCandidates, flit(cfg.MinCandidateProbability)),
+		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
+SELECT table_name, _rid, final_key AS person_key, method, match_weight, match_probability, candidates, n_candidates,
+  %[4]s AS in_registry
+FROM (
+  SELECT r.tbl AS table_name, r.rid AS _rid,
+    CASE WHEN r.person_key IS NOT NULL THEN r.person_key WHEN d.linked THEN d.best_key END AS final_key,
+    CASE WHEN r.person_key IS NOT NULL THEN
+           CASE r.status WHEN 'upgraded' THEN 'upgraded' WHEN 'repaired' THEN 'repaired' ELSE 'exact' END
+         WHEN d.linked THEN 'probabilistic' ELSE 'unresolved' END AS method,
+    CASE WHEN r.person_key IS NULL THEN d.w1 END AS match_weight,
+    CASE WHEN r.person_key IS NULL THEN d.p1 END AS match_probability,
+    CASE WHEN r.person_key IS NULL THEN d.candidates END AS candidates,
+    CASE WHEN r.person_key IS NULL THEN coalesce(d.n_candidates, 0)::INTEGER END AS n_candidates,
+    r.lid
+  FROM %[2]s r LEFT JOIN %[3]s d ON d.lid = r.lid)
+ORDER BY lid`, TableLink, tRec, tDecided, inRegistry),
+		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
+SELECT r.tbl AS table_name, r.rid AS _rid, c.rank::INTEGER AS rank, c.person_key, c.match_weight, c.match_probability, %[4]s
+FROM %[2]s c JOIN %[3]s r ON r.lid = c.lid ORDER BY r.lid, c.rank`, TableCandidate, tCand, tRec, prefixed("c.", gcols, tcols)),
+	}
+	if err := execAll(ctx, db, stmts...); err != nil {
+		return err
+	}
+	if err := writeModel(ctx, db, model); err != nil {
+		return err
+	}
+	info := [][2]string{
+		{"registry", map[bool]string{true: cfg.Registry, false: ""}[hasReg]},
+		{"threshold", fmt.Sprint(cfg.Threshold)},
+		{"margin", fmt.Sprint(cfg.Margin)},
+		{"allow_name_mismatch", fmt.Sprint(cfg.AllowNameMismatch)},
+		{"max_candidates", fmt.Sprint(cfg.MaxCandidates)},
+		{"min_candidate_probability", fmt.Sprint(cfg.MinCandidateProbability)},
+	}
+	var rows []string
+	for _, kv := range info {
+		rows = append(rows, fmt.Sprintf("(%s, %s)", lit(kv[0]), lit(kv[1])))
+	}
+	return execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %s (key VARCHAR, value VARCHAR)", TableInfo),
+		fmt.Sprintf("INSERT INTO %s VALUES %s", TableInfo, strings.Join(rows, ", ")))
+}
+
+func prefixed(p string, lists ...[]string) string {
+	var out []string
+	for _, l := range lists {
+		for _, c := range l {
+			out = append(out, p+c)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// writeModel stores the model as rows: one per comparison level and one for
+// the prior (comparison "prior", level -1, m = λ).
+func writeModel(ctx context.Context, db *sql.DB, m *linkage.Model) error {
+	rows := []string{fmt.Sprintf("(0, 'prior', -1, 'prior', NULL, false, NULL, %s, NULL, %s, false, false)", flit(m.Prior), flit(m.PriorWeight()))}
+	for i, c := range m.Comparisons {
+		for j, l := range c.Levels {
+			tf := "NULL"
+			if l.TF != "" {
+				tf = lit(l.TF)
+			}
+			w := "NULL"
+			if !l.Null {
+				w = flit(l.Weight())
+			}
+			rows = append(rows, fmt.Sprintf("(%d, %s, %d, %s, %s, %v, %s, %s, %s, %s, %v, %v)", i+1, lit(c.Name), j, lit(l.Label),
+				lit(l.When), l.Null, tf, flit(l.M), flit(l.U), w, l.MTrained, l.UTrained))
+		}
+	}
+	return execAll(ctx, db,
+		fmt.Sprintf(`CREATE OR REPLACE TABLE %s (ord INTEGER, comparison VARCHAR, level INTEGER, label VARCHAR, condition VARCHAR,
+			is_null BOOLEAN, tf_column VARCHAR, m DOUBLE, u DOUBLE, match_weight DOUBLE, m_trained BOOLEAN, u_trained BOOLEAN)`, TableModel),
+		fmt.Sprintf("INSERT INTO %s VALUES %s", TableModel, strings.Join(rows, ",\n")))
+}
+
+// readModel rebuilds the model (without blocking rules) from its table.
+func readModel(ctx context.Context, db *sql.DB) (*linkage.Model, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT ord, comparison, level, label, coalesce(condition, ''), is_null,
+		coalesce(tf_column, ''), m, coalesce(u, 0) FROM %s ORDER BY ord, level`, TableModel))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := &linkage.Model{}
+	for rows.Next() {
+		var ord, level int
+		var cmp, label, cond, tf string
+		var isNull bool
+		var mm, uu float64
+		if err := rows.Scan(&ord, &cmp, &level, &label, &cond, &isNull, &tf, &mm, &uu); err != nil {
+			return nil, err
+		}
+		if ord == 0 {
+			m.Prior = mm
+			continue
+		}
+		if len(m.Comparisons) < ord {
+			m.Comparisons = append(m.Comparisons, linkage.Comparison{Name: cmp})
+		}
+		c := &m.Comparisons[ord-1]
+		c.Levels = append(c.Levels, linkage.Level{Label: label, When: cond, Null: isNull, TF: tf, M: mm, U: uu})
+	}
+	return m, rows.Err()
+}
+
+func summarise(ctx context.Context, db *sql.DB, sum *Summary, cfg Config) error {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT table_name, method, count(*) FROM %s GROUP BY ALL", TableLink))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t, m string
+		var n int64
+		if err := rows.Scan(&t, &m, &n); err != nil {
+			return err
+		}
+		if sum.ByTable[t] == nil {
+			sum.ByTable[t] = map[string]int64{}
+		}
+		sum.ByTable[t][m] += n
+		sum.ByMethod[m] += n
+		sum.Records += n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE NOT linked AND p1 >= %s AND p2 >= %s",
+		tDecided, flit(cfg.Threshold), flit(cfg.Threshold))).Scan(&sum.Ambiguous)
+}
+
+func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("identity: %w\nin SQL: %s", err, firstLines(q, 6))
+		}
+	}
+	return nil
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func dropAll(db *sql.DB, tables ...string) {
+	for _, t := range tables {
+		db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+linkage.Ident(t))
+	}
+}
+
+func count(ctx context.Context, db *sql.DB, table string) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+linkage.Ident(table)).Scan(&n)
+	return n, err
+}
+
+// lit quotes a string literal.
+func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// flit formats a float literal.
+func flit(f float64) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return "NULL"
+	}
+	return fmt.Sprintf("%v::DOUBLE", f)
+}
