@@ -50,7 +50,7 @@ departments, and writes every suspicious payment as a hit with its evidence.`,
 			profFile.Close()
 		}
 	}
-	root.AddCommand(newRun(), newRules(), newSources(), newGen(), newBench(), newVersion())
+	root.AddCommand(newRun(), newRules(), newSources(), newLink(), newGen(), newBench(), newVersion())
 	return root
 }
 
