@@ -66,11 +66,16 @@ with environment variables (CROSSCHECK_ENGINE_MEMORY_LIMIT, …), which win over
 			fmt.Fprintf(&b, "| `%s` | %s | `%v` | %s |\n", o.Name, o.Kind, o.Default, esc(d))
 		}
 	}
-	b.WriteString("\n## Rules and their parameters\n\n| rule | category | title | parameters |\n|---|---|---|---|\n")
-	for _, r := range rules.Builtin() {
+	b.WriteString("\n## Rules and their parameters\n\nThe built-in rule library (rules/library); `crosscheck rules list` prints it with the values in force.\n\n| rule | category | title | parameters |\n|---|---|---|---|\n")
+	set, err := rules.LoadBuiltin()
+	if err != nil {
+		fmt.Fprintf(&b, "\n(the rule library does not load: %v)\n", err)
+		return b.String()
+	}
+	for _, r := range set.Rules {
 		var ps []string
 		for _, p := range r.Params {
-			ps = append(ps, fmt.Sprintf("`%s` (default %d, %d..%d): %s", p.Name, p.Default, p.Min, p.Max, p.Doc))
+			ps = append(ps, fmt.Sprintf("`%s` (%s): %s", p.Name, p.Describe(), p.Doc))
 		}
 		if len(ps) == 0 {
 			ps = []string{"—"}

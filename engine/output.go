@@ -18,11 +18,12 @@ import (
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
+	"github.com/crosscheck/crosscheck/rules"
 )
 
 // HitColumns are the columns of hits.csv / hits.parquet in order.
 var HitColumns = []string{"run_id", "hit_id", "rule_id", "category", "severity", "payment_id", "program_code", "program_name",
-	"department", "period", "region_code", "id_number", "id_status", "name", "amount", "explanation", "evidence",
+	"department", "period", "region_code", "id_number", "id_status", "person_key", "name", "amount", "explanation", "evidence",
 	"payment_source", "payment_file", "payment_row"}
 
 // CaseColumns are the columns of cases.csv / cases.parquet in order.
@@ -303,7 +304,9 @@ type Manifest struct {
 type ManifestRule struct {
 	ID       string         `json:"id"`
 	Category string         `json:"category"`
-	Params   map[string]int `json:"params"`
+	Version  string         `json:"version"`
+	File     string         `json:"file"`
+	Params   map[string]any `json:"params"`
 }
 
 // ManifestSource is a source as read.
@@ -316,12 +319,12 @@ type ManifestSource struct {
 	Inputs          any    `json:"inputs"`
 }
 
-func writeManifest(j *job.Job, res *Result, comp []compiled, out string) error {
+func writeManifest(j *job.Job, res *Result, comp []rules.Compiled, out string) error {
 	m := Manifest{RunID: res.RunID, EngineVersion: Version, Job: j, JobFile: j.File, Started: res.Started.UTC(),
 		Seconds: res.Elapsed.Seconds(), RuleSet: res.RuleSet, Hits: res.Hits, Cases: res.Cases, Timings: res.Timings,
 		PeakRSSBytes: res.PeakRSS}
 	for _, c := range comp {
-		m.Rules = append(m.Rules, ManifestRule{ID: c.rule.ID, Category: c.rule.Category, Params: c.params})
+		m.Rules = append(m.Rules, ManifestRule{ID: c.ID, Category: c.Category, Version: c.Version, File: c.File, Params: c.Params})
 	}
 	for _, s := range res.Sources {
 		m.Sources = append(m.Sources, ManifestSource{Name: s.Source, Role: s.Role, RowsRead: s.RowsRead,

@@ -65,66 +65,24 @@ type CategoryCount struct {
 	Amount   float64
 }
 
-// compiled is a rule ready to run.
-type compiled struct {
-	rule   rules.Rule
-	params map[string]int
-	sql    string
-}
-
-// compileRules resolves parameters and builds each rule's SQL before any
-// data is loaded.
-func compileRules(j *job.Job) ([]compiled, error) {
+// compileRules loads the built-in rule library and the job's rule
+// folders, checks every rule against the canonical schemas and compiles it
+// to SQL, before any data is loaded.
+func compileRules(ctx context.Context, j *job.Job) ([]rules.Compiled, error) {
 	if j.Rules.Set != "builtin" {
 		return nil, fmt.Errorf("rules.set: %q is not a known rule set (builtin)", j.Rules.Set)
 	}
-	all := rules.Builtin()
-	known := map[string]bool{}
-	for _, r := range all {
-		known[r.ID] = true
+	dirs := make([]string, len(j.Rules.Dirs))
+	for i, d := range j.Rules.Dirs {
+		dirs[i] = j.Resolve(d)
 	}
-	disabled := map[string]bool{}
-	for _, id := range j.Rules.Disabled {
-		if !known[id] {
-			return nil, fmt.Errorf("rules.disabled: unknown rule %q", id)
-		}
-		disabled[id] = true
+	c := rules.ContextFromJob(j)
+	c.AppliesTo = j.Rules.AppliesTo
+	comp, _, err := rules.LoadAndCompile(ctx, c, true, dirs...)
+	if err != nil {
+		return nil, fmt.Errorf("rules:\n%w", err)
 	}
-	for id := range j.Rules.Params {
-		if !known[id] {
-			return nil, fmt.Errorf("rules.params: unknown rule %q", id)
-		}
-	}
-	ctx := rules.Context{Rosters: rosters(j)}
-	var out []compiled
-	for _, r := range all {
-		if disabled[r.ID] {
-			continue
-		}
-		p, err := r.ResolveParams(j.Rules.Params[r.ID])
-		if err != nil {
-			return nil, fmt.Errorf("rules.params: %w", err)
-		}
-		c := ctx
-		c.Params = p
-		out = append(out, compiled{rule: r, params: p, sql: r.Build(c)})
-	}
-	return out, nil
-}
-
-func rosters(j *job.Job) []rules.Roster {
-	var out []rules.Roster
-	for _, p := range j.Programs {
-		for _, r := range p.ExclusiveRosters {
-			role, _ := dataset.Lookup(r.Role)
-			_, hs := role.Column("start_date")
-			_, he := role.Column("end_date")
-			_, hst := role.Column("status")
-			out = append(out, rules.Roster{Program: p.Code, Table: Table(role), Column: r.Column, Values: r.Values,
-				Label: r.Label, HasStart: hs, HasEnd: he, HasStatus: hst})
-		}
-	}
-	return out
+	return comp, nil
 }
 
 // rolesOf lists every built-in role plus the job's custom roles.
@@ -151,7 +109,7 @@ type Prepared struct {
 	Job      *job.Job
 	Result   *Result
 	Identity *identity.Summary
-	comp     []compiled
+	comp     []rules.Compiled
 	out      string
 	raw      bool
 	log      *slog.Logger
@@ -184,7 +142,7 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	}
 
 	t0 := time.Now()
-	comp, err := compileRules(j)
+	comp, err := compileRules(ctx, j)
 	if err != nil {
 		return nil, err
 	}
@@ -302,10 +260,15 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 	}
 	sqls := map[string]string{}
 	for _, c := range comp {
-		sqls[c.rule.ID] = c.sql
+		sqls[c.ID] = c.SQL
 	}
 	res.RuleSet = rules.SetVersion(sqls)
 	res.RunID = runID(j, res.Sources, res.RuleSet)
+	// From here on DuckDB can read nothing but the loaded tables and write
+	// only to the output folder.
+	if err := rules.Sandbox(ctx, sess.DB, p.out); err != nil {
+		return nil, err
+	}
 	if err := sess.runRules(ctx, comp, log); err != nil {
 		return nil, err
 	}
@@ -409,30 +372,12 @@ func (s *Session) prepareRules(ctx context.Context, j *job.Job) error {
 				c.payable_after_death, c.ssc_required, c.standard_amount
 			FROM payment p LEFT JOIN program_catalogue c USING (program_code)
 			WHERE `+periods,
-		`CREATE OR REPLACE TABLE rule_hits (rule_id VARCHAR, category VARCHAR, _rid BIGINT, severity VARCHAR,
-			explanation VARCHAR, evidence VARCHAR)`,
+		rules.PersonLinkDDL,
 	)
 }
 
-func (s *Session) runRules(ctx context.Context, comp []compiled, log *slog.Logger) error {
-	for _, c := range comp {
-		t0 := time.Now()
-		q := fmt.Sprintf("INSERT INTO rule_hits SELECT %s, %s, _rid, severity, explanation, evidence::VARCHAR FROM (%s)",
-			Lit(c.rule.ID), Lit(c.rule.Category), c.sql)
-		if _, err := s.DB.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("rule %s: %w", c.rule.ID, err)
-		}
-		log.Info("rule", "id", c.rule.ID, "seconds", time.Since(t0).Seconds())
-	}
-	// One hit per payment and rule is part of the contract.
-	var dup int64
-	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rule_id, _rid FROM rule_hits GROUP BY ALL HAVING count(*) > 1)`).Scan(&dup); err != nil {
-		return err
-	}
-	if dup > 0 {
-		return fmt.Errorf("internal error: %d payments hit more than once by the same rule", dup)
-	}
-	return nil
+func (s *Session) runRules(ctx context.Context, comp []rules.Compiled, log *slog.Logger) error {
+	return rules.RunSet(ctx, s.DB, comp, "rule_hits", log)
 }
 
 func (s *Session) buildHits(ctx context.Context, runID string) error {

@@ -53,9 +53,11 @@ type Engine struct {
 
 // Rules selects the rule set and its parameters.
 type Rules struct {
-	Set      string                    `mapstructure:"set"`
-	Disabled []string                  `mapstructure:"disabled"`
-	Params   map[string]map[string]any `mapstructure:"params"`
+	Set       string                    `mapstructure:"set"`
+	Dirs      []string                  `mapstructure:"dirs"`
+	Disabled  []string                  `mapstructure:"disabled"`
+	Params    map[string]map[string]any `mapstructure:"params"`
+	AppliesTo map[string][]string       `mapstructure:"applies_to"`
 }
 
 // Program is one entry of the program catalogue.

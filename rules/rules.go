@@ -1,21 +1,47 @@
-// Package rules holds the screening rules: each rule is a SELECT over the
-// canonical tables that returns one row per payment it flags, with the
-// payment's record id (_rid), a severity, a one-sentence Chinese
-// explanation and the evidence (JSON array of the source rows, payment
-// first, in the department's original values).
+// Package rules holds the screening rules: the rule-file language (YAML,
+// one rule per file), its parser and linter, the templates of the standard
+// rule families, the compiler to DuckDB SQL, the test runner for the tests
+// every rule file carries, and the built-in library under rules/library/.
 //
-// The engine prepares, before rules run:
+// A rule is compiled to one SELECT that returns one row per payment it
+// flags, with the payment's record id (_rid), a severity, a one-sentence
+// Chinese explanation built from the rule's explain template, the evidence
+// (a JSON array of the source rows, payment first, in the department's
+// original values) and fields (a JSON object of the named evidence fields
+// the explanation was built from).
+//
+// Rules run over the canonical tables (one per dataset role, see package
+// dataset) and what the engine prepares before rules run (see Prelude):
 //   - screened: the payments of the screened periods, with program_name,
-//     department, min_age, max_age, payable_after_death from the catalogue;
-//   - program_exclusive (program_code, other_code);
+//     department, min_age, max_age, payable_after_death, ssc_required and
+//     standard_amount from the catalogue;
+//   - program_catalogue and program_exclusive (program_code, other_code);
+//   - person_link (dataset, _rid, person_key, score, method): links of
+//     records without a usable ID number to persons, empty until record
+//     linkage fills it;
 //   - macros ev(source, file, row, orig) → evidence object, ym(date) →
 //     "2024年5月", money(x) → "200.00", src_title(source) → the source title.
+//
+// Rules are parsed, type-checked against the canonical schemas (in an
+// empty in-memory DuckDB) and compiled before any data is loaded; a broken
+// rule stops the run with its file, line and reason. Rule SQL runs with
+// DuckDB's external access disabled (see Sandbox).
+//
+// The package uses DuckDB through database/sql and does not link it: the
+// program registers the driver (the engine imports
+// github.com/duckdb/duckdb-go/v2), so packages that only read the
+// catalogue stay light. rules/README.md documents the rule-file format.
 package rules
 
 import (
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -29,87 +55,303 @@ const (
 	DataQuality = "data_quality"
 )
 
-// Param is a rule parameter.
-type Param struct {
-	Name    string
-	Default int
-	Min     int
-	Max     int
-	Doc     string
-}
+// Categories lists the hit categories.
+var Categories = []string{Deceased, Duplicate, Ineligible, OneCard, DataQuality}
 
-// Roster is a program's exclusion against a roster table.
-type Roster struct {
-	Program string
-	Table   string
-	Column  string // "" for any row of the table
-	Values  []string
-	Label   string
-	// Columns of the table, for activity conditions.
-	HasStart, HasEnd, HasStatus bool
-}
+// Severities lists the severities of hits, highest first.
+var Severities = []string{"high", "medium", "low"}
 
-// Context is what a rule's SQL is built from.
-type Context struct {
-	Params  map[string]int
-	Rosters []Roster
-}
-
-// Rule is one built-in rule.
+// Rule is one rule file.
 type Rule struct {
-	ID       string
-	Title    string
-	Category string
-	Doc      string
-	Params   []Param
-	Build    func(c Context) string
+	ID          string
+	Title       string // Chinese title
+	Description string
+	Category    string
+	// Severity of the rule's hits. Templates that grade hits
+	// (deceased_after_death) give this at most.
+	Severity string
+	Version  string
+	Owner    string
+	// AppliesTo restricts the payments the rule may hit; zero means all.
+	AppliesTo AppliesTo
+	// Params are the rule's parameters: for a template rule the template's
+	// parameters with the defaults and ranges the file sets.
+	Params []Param
+	// Template names the rule family; SQL is the SELECT of a sql rule.
+	Template string
+	SQL      string
+	// Explain is the explanation template over the evidence fields.
+	Explain string
+	Tests   []Test
+
+	// File is the rule file as shown in messages; Line the line of its id.
+	File string
+	Line int
+
+	lines   map[string]int // key → line ("sql" is the first line of the SQL text)
+	explain *explainTemplate
+	tmpl    *template
 }
 
-// Builtin returns the built-in rules in id order.
-func Builtin() []Rule {
-	out := []Rule{deceasedAfterDeath, duplicatePayment, exclusivePrograms, ageRange, invalidID, nameMismatch}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+// AppliesTo says which programs a rule screens: programs by code, or the
+// programs whose catalogue entry has a property (ssc_required, or
+// requires = disability).
+type AppliesTo struct {
+	Programs []string
+	Property string
+	Equals   string
+}
+
+// IsZero reports whether the rule screens every program.
+func (a AppliesTo) IsZero() bool { return len(a.Programs) == 0 && a.Property == "" }
+
+// String renders the restriction for catalogues.
+func (a AppliesTo) String() string {
+	switch {
+	case len(a.Programs) > 0:
+		return strings.Join(a.Programs, ", ")
+	case a.Property != "" && a.Equals != "":
+		return a.Property + "=" + a.Equals
+	case a.Property != "":
+		return a.Property
+	}
+	return "all"
+}
+
+// Test is one test of a rule file: fixture rows per dataset, the program
+// catalogue, the parameters, and the hits expected.
+type Test struct {
+	Name     string
+	Line     int
+	Params   map[string]any
+	Periods  []string
+	Sources  map[string]string // source name → title
+	Programs []TestProgram
+	Data     []Fixture
+	Expect   []ExpectedHit
+}
+
+// TestProgram is a catalogue entry of a test (the job's programs[] keys).
+type TestProgram struct {
+	Code              string
+	Name              string
+	Department        string
+	Frequency         string
+	MinAge            *int
+	MaxAge            *int
+	ExclusiveWith     []string
+	Rosters           []TestRoster
+	Requires          string
+	SSCRequired       bool
+	PayableAfterDeath bool
+	StandardAmount    *float64
+	Line              int
+}
+
+// TestRoster is an exclusive roster of a test program.
+type TestRoster struct {
+	Role   string
+	Column string
+	Values []string
+	Label  string
+}
+
+// Fixture is the rows of one dataset (role) in a test.
+type Fixture struct {
+	Role string
+	Line int
+	Rows []FixtureRow
+}
+
+// FixtureRow is one row: canonical column → raw value, as a department
+// would send it (dates and ID numbers are parsed as in a real load).
+type FixtureRow struct {
+	Line   int
+	Source string // _source; the role name when not given
+	Cols   []string
+	Values []string
+	// PersonKey, when set, overrides the person key computed from the ID
+	// number (to stand for an ID repaired against the registry, or "" for
+	// none).
+	PersonKey *string
+}
+
+// ExpectedHit is a hit a test expects. Only the fields given are compared;
+// the set of hit payments must match exactly.
+type ExpectedHit struct {
+	Line        int
+	PaymentID   string
+	Source      string
+	Severity    string
+	Explanation string
+	// Evidence lists the evidence rows as source:row, in order.
+	Evidence []string
+	// Fields are evidence fields rendered as text.
+	Fields map[string]string
+}
+
+// Set is a rule set: the built-in library, a folder, or both merged.
+type Set struct {
+	Rules []*Rule
+	// Version is a hash of the rule files' contents.
+	Version string
+	// Origins lists where the rules came from (builtin, folders).
+	Origins []string
+	files   map[string][]byte
+}
+
+// Lookup returns the rule with the given id.
+func (s *Set) Lookup(id string) (*Rule, bool) {
+	for _, r := range s.Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// IDs lists the rule ids in order.
+func (s *Set) IDs() []string {
+	out := make([]string, len(s.Rules))
+	for i, r := range s.Rules {
+		out[i] = r.ID
+	}
 	return out
 }
 
-// ResolveParams merges a rule's defaults with the job's values and checks
-// names and ranges.
-func (r Rule) ResolveParams(given map[string]any) (map[string]int, error) {
-	out := map[string]int{}
-	known := map[string]Param{}
-	for _, p := range r.Params {
-		out[p.Name] = p.Default
-		known[p.Name] = p
+//go:embed library/*.yaml
+var library embed.FS
+
+// LibraryDir is how messages name the built-in library's folder.
+const LibraryDir = "rules/library"
+
+// LoadBuiltin loads the built-in library.
+func LoadBuiltin() (*Set, error) {
+	return loadFS(library, "library", LibraryDir, "builtin")
+}
+
+// LoadDirs loads every *.yaml and *.yml file of the folders (not their
+// subfolders). A rule id may appear once.
+func LoadDirs(dirs ...string) (*Set, error) {
+	out := &Set{files: map[string][]byte{}}
+	var all ErrorList
+	for _, d := range dirs {
+		s, err := loadFS(os.DirFS(d), ".", filepath.Clean(d), d)
+		all = append(all, Errors(err)...)
+		if err != nil && len(Errors(err)) == 0 {
+			return nil, err
+		}
+		if s != nil {
+			all = append(all, out.add(s, false)...)
+		}
 	}
-	for k, v := range given {
-		p, ok := known[k]
-		if !ok {
-			names := []string{}
-			for _, p := range r.Params {
-				names = append(names, p.Name)
-			}
-			return nil, fmt.Errorf("rule %s: unknown parameter %q (parameters: %s)", r.ID, k, strings.Join(names, ", "))
+	out.finish()
+	return out, all.Err()
+}
+
+// Load loads the rule set a job names: the built-in library (unless
+// builtin is false) and then the folders, whose rules replace built-in
+// rules with the same id. When files have problems it returns them as an
+// ErrorList together with the set of the rules that loaded.
+func Load(builtin bool, dirs ...string) (*Set, error) {
+	out := &Set{files: map[string][]byte{}}
+	var all ErrorList
+	if builtin {
+		b, err := LoadBuiltin()
+		if err != nil {
+			return nil, err
 		}
-		var n int
-		switch x := v.(type) {
-		case int:
-			n = x
-		case int64:
-			n = int(x)
-		case float64:
-			if x != float64(int(x)) {
-				return nil, fmt.Errorf("rule %s: parameter %s: want a whole number, got %v", r.ID, k, v)
-			}
-			n = int(x)
-		default:
-			return nil, fmt.Errorf("rule %s: parameter %s: want a whole number, got %v", r.ID, k, v)
-		}
-		if n < p.Min || n > p.Max {
-			return nil, fmt.Errorf("rule %s: parameter %s: %d is outside %d..%d", r.ID, k, n, p.Min, p.Max)
-		}
-		out[k] = n
+		out.add(b, true)
 	}
-	return out, nil
+	if len(dirs) > 0 {
+		d, err := LoadDirs(dirs...)
+		all = append(all, Errors(err)...)
+		if err != nil && len(Errors(err)) == 0 {
+			return nil, err
+		}
+		if d != nil {
+			out.add(d, true)
+		}
+	}
+	out.finish()
+	return out, all.Err()
+}
+
+// add merges o into s; with replace a rule replaces one with the same id,
+// otherwise a second id is an error.
+func (s *Set) add(o *Set, replace bool) ErrorList {
+	var el ErrorList
+	for _, r := range o.Rules {
+		if old, ok := s.Lookup(r.ID); ok {
+			if !replace {
+				el = append(el, &Error{File: r.File, Line: r.Line, Rule: r.ID,
+					Reason: fmt.Sprintf("id %s is already used by %s", r.ID, old.File)})
+				continue
+			}
+			for i := range s.Rules {
+				if s.Rules[i].ID == r.ID {
+					s.Rules[i] = r
+				}
+			}
+			continue
+		}
+		s.Rules = append(s.Rules, r)
+	}
+	for k, v := range o.files {
+		s.files[k] = v
+	}
+	s.Origins = append(s.Origins, o.Origins...)
+	return el
+}
+
+func (s *Set) finish() {
+	sort.Slice(s.Rules, func(i, j int) bool { return s.Rules[i].ID < s.Rules[j].ID })
+	h := sha256.New()
+	for _, r := range s.Rules {
+		fmt.Fprintf(h, "%s\x00%s\x00", r.ID, s.files[r.File])
+	}
+	s.Version = hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// loadFS parses every rule file of dir in fsys; shown is how messages name
+// the folder. Files that do not parse are left out of the set and their
+// problems returned as an ErrorList.
+func loadFS(fsys fs.FS, dir, shown, origin string) (*Set, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules folder %s: %w", shown, err)
+	}
+	out := &Set{files: map[string][]byte{}, Origins: []string{origin}}
+	var all ErrorList
+	ids := map[string]*Rule{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("rules folder %s: %w", shown, err)
+		}
+		file := filepath.Join(shown, name)
+		if shown == "." {
+			file = name
+		}
+		r, el := Parse(file, b)
+		all = append(all, el...)
+		if r == nil || len(el) > 0 {
+			continue
+		}
+		if old := ids[r.ID]; old != nil {
+			all = append(all, &Error{File: file, Line: r.Line, Rule: r.ID, Reason: fmt.Sprintf("id %s is already used by %s", r.ID, old.File)})
+			continue
+		}
+		ids[r.ID] = r
+		out.Rules = append(out.Rules, r)
+		out.files[file] = b
+	}
+	out.finish()
+	return out, all.Err()
 }
 
 // SetVersion is a hash of the rules' SQL as built for a run: it changes
@@ -128,185 +370,3 @@ func SetVersion(sqls map[string]string) string {
 }
 
 func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-var deceasedAfterDeath = Rule{
-	ID:       "deceased_after_death",
-	Title:    "死亡后仍发放",
-	Category: Deceased,
-	Doc: "The payment period starts after a recorded death date (from a death source, or a person registry row cancelled for death), " +
-		"plus grace_months. Programs marked payable_after_death are exempt. Severity is high when two or more sources agree, medium otherwise.",
-	Params: []Param{{Name: "grace_months", Default: 0, Min: 0, Max: 24, Doc: "months after the month of death that may still be paid"}},
-	Build: func(c Context) string {
-		return fmt.Sprintf(`
-WITH deaths AS (
-	SELECT person_key, death_date, _source, _file, _row, _orig, src_title(_source) AS title,
-		coalesce(link_method, '') = 'probabilistic' AS fuzzy, link_probability
-	FROM death WHERE person_key IS NOT NULL
-	UNION ALL
-	SELECT person_key, cancel_date, _source, _file, _row, _orig, src_title(_source) || '注销记录', false, NULL
-	FROM person WHERE person_key IS NOT NULL AND status = 'cancelled' AND cancel_reason = 'death' AND cancel_date IS NOT NULL
-)
-SELECT p._rid,
-	CASE WHEN count(DISTINCT d._source) FILTER (WHERE NOT d.fuzzy) >= 2 THEN 'high'
-		WHEN count(*) FILTER (WHERE NOT d.fuzzy) >= 1 THEN 'medium' ELSE 'low' END AS severity,
-	printf('%%s显示该人员已于%%s死亡，%%s仍发放%%s%%s元%%s',
-		string_agg(DISTINCT d.title, '、' ORDER BY d.title), strftime(min(d.death_date), '%%Y-%%m-%%d'),
-		ym(p.period_start), p.program_name, money(p.amount),
-		CASE WHEN bool_and(d.fuzzy) THEN printf('（死亡记录无身份证号码，按姓名、出生日期等匹配，匹配概率%%.2f，请核实是否同一人）', max(d.link_probability)) ELSE '' END) AS explanation,
-	to_json(list_prepend(ev(p._source, p._file, p._row, p._orig),
-		list(ev(d._source, d._file, d._row, d._orig) ORDER BY d._source, d._file, d._row))) AS evidence
-FROM screened p JOIN deaths d ON d.person_key = p.person_key
-WHERE NOT coalesce(p.payable_after_death, false)
-	AND p.period_start >= date_trunc('month', d.death_date) + INTERVAL (%d + 1) MONTH
-GROUP BY p._rid, p._source, p._file, p._row, p._orig, p.period_start, p.program_name, p.amount`, c.Params["grace_months"])
-	},
-}
-
-var duplicatePayment = Rule{
-	ID:       "duplicate_payment",
-	Title:    "同一人同一项目同一期重复发放",
-	Category: Duplicate,
-	Doc:      "The same person is paid more than once for the same program and period (in one roll or across counties); every payment of the group is hit.",
-	Build: func(c Context) string {
-		return `
-WITH dup AS (
-	SELECT person_key, program_code, period FROM screened WHERE person_key IS NOT NULL
-	GROUP BY person_key, program_code, period HAVING count(*) > 1
-), grp AS (
-	-- evidence lists at most 20 payments of a group: one ID paid thousands
-	-- of times must not multiply into thousands of copies of the list
-	SELECT person_key, program_code, period, count(*) AS n, sum(amount) AS total,
-		(list(ev(_source, _file, _row, _orig) ORDER BY _source, _file, _row))[1:20] AS evs
-	FROM screened SEMI JOIN dup USING (person_key, program_code, period)
-	GROUP BY person_key, program_code, period
-)
-SELECT p._rid, 'high' AS severity,
-	printf('该人员%s的%s被发放%d次，合计%s元', ym(p.period_start), p.program_name, g.n, money(g.total)) AS explanation,
-	to_json(g.evs) AS evidence
-FROM screened p JOIN grp g USING (person_key, program_code, period)`
-	},
-}
-
-var exclusivePrograms = Rule{
-	ID:       "exclusive_programs",
-	Title:    "互斥项目同时享受",
-	Category: Duplicate,
-	Doc: "The same person is paid in the same period by two programs the catalogue marks mutually exclusive (exclusive_with), " +
-		"or is paid by a program while on a roster it excludes (exclusive_rosters, e.g. a workers' pension).",
-	Build: func(c Context) string {
-		parts := []string{`
-	SELECT p._rid, '领取' || q.program_name AS what, ev(q._source, q._file, q._row, q._orig) AS e, q._source AS s, q._row AS r
-	FROM screened p
-	JOIN program_exclusive x ON x.program_code = p.program_code
-	JOIN screened q ON q.person_key = p.person_key AND q.period = p.period AND q.program_code = x.other_code
-	WHERE p.person_key IS NOT NULL`}
-		for _, ro := range c.Rosters {
-			cond := []string{"t.person_key = p.person_key"}
-			if ro.Column != "" && len(ro.Values) > 0 {
-				vals := make([]string, len(ro.Values))
-				for i, v := range ro.Values {
-					vals[i] = lit(v)
-				}
-				cond = append(cond, fmt.Sprintf(`t."%s" IN (%s)`, ro.Column, strings.Join(vals, ", ")))
-			}
-			if ro.HasStart {
-				cond = append(cond, "(t.start_date IS NULL OR t.start_date <= last_day(p.period_start))")
-			}
-			if ro.HasEnd {
-				cond = append(cond, "(t.end_date IS NULL OR t.end_date >= p.period_start)")
-			}
-			if ro.HasStatus {
-				cond = append(cond, "(t.status IS NULL OR t.status = 'active')")
-			}
-			label := ro.Label
-			if label == "" {
-				label = "在%s中有记录"
-			}
-			parts = append(parts, fmt.Sprintf(`
-	SELECT p._rid, printf(%s, src_title(t._source)) AS what, ev(t._source, t._file, t._row, t._orig), t._source, t._row
-	FROM screened p JOIN "%s" t ON %s
-	WHERE p.program_code = %s AND p.person_key IS NOT NULL`, lit(label), ro.Table, strings.Join(cond, " AND "), lit(ro.Program)))
-		}
-		return `
-WITH conflicts AS (` + strings.Join(parts, "\n\tUNION ALL") + `
-)
-SELECT p._rid, 'high' AS severity,
-	printf('该人员%s领取%s，同时%s，按规定不能同时享受', ym(p.period_start), p.program_name,
-		string_agg(DISTINCT c.what, '、' ORDER BY c.what)) AS explanation,
-	to_json(list_prepend(ev(p._source, p._file, p._row, p._orig), list(c.e ORDER BY c.s, c.r))) AS evidence
-FROM conflicts c JOIN screened p ON p._rid = c._rid
-GROUP BY p._rid, p._source, p._file, p._row, p._orig, p.period_start, p.program_name`
-	},
-}
-
-var ageRange = Rule{
-	ID:       "age_range",
-	Title:    "年龄不符合项目条件",
-	Category: Ineligible,
-	Doc: "Age on the first day of the period is outside the program's [min_age, max_age]. The birth date comes from the person registry, " +
-		"else from the ID number.",
-	Build: func(c Context) string {
-		return `
-WITH reg AS (
-	SELECT person_key, arg_min(birth_date, _rid) AS birth_date, arg_min(ev(_source, _file, _row, _orig), _rid) AS e
-	FROM person WHERE person_key IS NOT NULL AND birth_date IS NOT NULL GROUP BY person_key
-), b AS (
-	SELECT p.*, coalesce(r.birth_date, try_strptime(substr(p.person_key, 7, 8), '%Y%m%d')::DATE) AS bd,
-		CASE WHEN r.birth_date IS NULL THEN '身份证号码中的出生日期' ELSE '户籍登记出生日期' END AS bsrc, r.e AS re
-	FROM screened p LEFT JOIN reg r USING (person_key)
-	WHERE p.person_key IS NOT NULL AND (p.min_age IS NOT NULL OR p.max_age IS NOT NULL)
-), a AS (
-	SELECT *, year(period_start) - year(bd)
-		- CASE WHEN month(period_start) < month(bd) OR (month(period_start) = month(bd) AND day(period_start) < day(bd)) THEN 1 ELSE 0 END AS age
-	FROM b WHERE bd IS NOT NULL
-)
-SELECT _rid, 'medium' AS severity,
-	printf('按%s%s计算，该人员%s1日为%d周岁，%s', bsrc, strftime(bd, '%Y-%m-%d'), ym(period_start), age,
-		CASE WHEN age < min_age THEN printf('不满%s的最低年龄%d周岁', program_name, min_age)
-		     ELSE printf('超过%s的最高年龄%d周岁', program_name, max_age) END) AS explanation,
-	to_json(CASE WHEN re IS NULL THEN [ev(_source, _file, _row, _orig)] ELSE [ev(_source, _file, _row, _orig), re] END) AS evidence
-FROM a WHERE age < min_age OR age > max_age`
-	},
-}
-
-var invalidID = Rule{
-	ID:       "invalid_id",
-	Title:    "身份证号码无效",
-	Category: DataQuality,
-	Doc:      "The payment's ID number is missing, invalid or damaged by Excel, and could not be repaired against the person registry.",
-	Build: func(c Context) string {
-		return `
-SELECT _rid, 'low' AS severity,
-	printf('发放记录的身份证号码%s，无法与其他部门数据比对，请核实', CASE
-		WHEN id_number_status = 'missing' THEN '缺失'
-		WHEN id_number_status = 'excel_damaged' THEN '疑被Excel按数字格式损坏（科学计数法或末位变为0）'
-		WHEN id_number_reason = 'bad_check_char' THEN '校验码错误且无法唯一修复'
-		WHEN id_number_reason = 'bad_date' THEN '出生日期无效'
-		WHEN id_number_reason = 'bad_length' THEN '位数不对'
-		WHEN id_number_reason = 'bad_province' THEN '省级行政区划代码无效'
-		WHEN id_number_reason = 'bad_chars' THEN '含有非法字符'
-		ELSE '无效' END) AS explanation,
-	to_json([ev(_source, _file, _row, _orig)]) AS evidence
-FROM screened WHERE person_key IS NULL`
-	},
-}
-
-var nameMismatch = Rule{
-	ID:       "name_mismatch",
-	Title:    "姓名与户籍不一致",
-	Category: DataQuality,
-	Doc:      "The payment's ID number is valid and registered, but the name differs from every registry name for it after normalisation (spaces, width, traditional characters, separators).",
-	Build: func(c Context) string {
-		return `
-WITH reg AS (
-	SELECT person_key, list(DISTINCT name_norm) AS names, arg_min(name, _rid) AS rname, arg_min(src_title(_source), _rid) AS title,
-		arg_min(ev(_source, _file, _row, _orig), _rid) AS e
-	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
-)
-SELECT p._rid, 'low' AS severity,
-	printf('发放名单姓名“%s”与%s登记姓名“%s”不一致', p.name, r.title, r.rname) AS explanation,
-	to_json([ev(p._source, p._file, p._row, p._orig), r.e]) AS evidence
-FROM screened p JOIN reg r USING (person_key)
-WHERE p.name_norm IS NOT NULL AND NOT list_contains(r.names, p.name_norm)`
-	},
-}

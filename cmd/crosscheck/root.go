@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +14,6 @@ import (
 	_ "github.com/crosscheck/crosscheck/connectors/all"
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
-	"github.com/crosscheck/crosscheck/rules"
 )
 
 func newRoot() *cobra.Command {
@@ -50,7 +48,7 @@ departments, and writes every suspicious payment as a hit with its evidence.`,
 			profFile.Close()
 		}
 	}
-	root.AddCommand(newRun(), newRules(), newSources(), newLink(), newGen(), newBench(), newVersion())
+	root.AddCommand(newRun(), newRulesCmd(), newSources(), newLink(), newCases(), newServe(), newGen(), newBench(), newVersion())
 	return root
 }
 
@@ -92,30 +90,6 @@ quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unle
 	c.Flags().BoolVar(&raw, "raw-ids", false, "write ID numbers and account numbers unmasked in CSV files")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
 	_ = c.MarkFlagRequired("config")
-	return c
-}
-
-func newRules() *cobra.Command {
-	c := &cobra.Command{Use: "rules", Short: "Inspect the rule catalogue"}
-	list := &cobra.Command{
-		Use:     "list",
-		Short:   "List the built-in rules with their category and parameters",
-		Example: "  crosscheck rules list",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "id\ttitle\tcategory\tparameters")
-			for _, r := range rules.Builtin() {
-				var ps []string
-				for _, p := range r.Params {
-					ps = append(ps, fmt.Sprintf("%s=%d", p.Name, p.Default))
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Title, r.Category, strings.Join(ps, " "))
-			}
-			return tw.Flush()
-		},
-	}
-	c.AddCommand(list)
 	return c
 }
 

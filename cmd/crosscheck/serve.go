@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/crosscheck/crosscheck/casestore"
+	"github.com/crosscheck/crosscheck/review"
+)
+
+type storeFlags struct {
+	path        string
+	threads     int
+	memoryLimit string
+}
+
+func (f *storeFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.path, "store", "cases.duckdb", "case store (DuckDB file; created and migrated if needed)")
+	c.Flags().IntVar(&f.threads, "threads", 0, "DuckDB threads (default: all cores)")
+	c.Flags().StringVar(&f.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GiB")
+}
+
+func (f *storeFlags) open(ctx context.Context, cmd *cobra.Command, quiet bool) (*casestore.Store, error) {
+	s, err := casestore.Open(ctx, f.path, casestore.Options{Threads: f.threads, MemoryLimit: f.memoryLimit, Log: newLogger(cmd.ErrOrStderr(), quiet)})
+	if errors.Is(err, casestore.ErrLocked) {
+		return nil, fmt.Errorf("%w: stop the server, or import through its API (POST /api/v1/runs)", err)
+	}
+	return s, err
+}
+
+func newServe() *cobra.Command {
+	var sf storeFlags
+	var users, addr, certFile, keyFile string
+	var cookieSecure, quiet bool
+	var refresh time.Duration
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the case review web UI and JSON API",
+		Long: `serve opens the case store and serves the review UI (Chinese, with an English switch), the JSON
+API under /api/v1 (docs/api.md), /metrics (Prometheus) and /healthz. Users and roles come from the
+users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
+"crosscheck serve hash-password". Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
+--cookie-secure) anywhere but on a loopback address.`,
+		Example: `  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb
+  crosscheck serve --store cases.duckdb --users users.yaml --addr 127.0.0.1:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			log := newLogger(cmd.ErrOrStderr(), quiet)
+			u, err := review.LoadUsers(users)
+			if err != nil {
+				return err
+			}
+			st, err := sf.open(ctx, cmd, quiet)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			srv, err := review.New(review.Config{Store: st, Users: u, Registry: reg, Log: log,
+				CookieSecure: cookieSecure || certFile != "", RefreshEvery: refresh})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+			scheme := "http"
+			if certFile != "" {
+				scheme = "https"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "serving %d cases on %s://%s\n", st.Count(), scheme, ln.Addr())
+			errc := make(chan error, 1)
+			go func() {
+				if certFile != "" {
+					errc <- hs.ServeTLS(ln, certFile, keyFile)
+				} else {
+					errc <- hs.Serve(ln)
+				}
+			}()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return hs.Shutdown(sctx)
+		},
+	}
+	sf.add(c)
+	c.Flags().StringVar(&users, "users", "", "users file (YAML)")
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	c.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate file (PEM)")
+	c.Flags().StringVar(&keyFile, "tls-key", "", "TLS key file (PEM)")
+	c.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark cookies Secure (when a proxy terminates TLS)")
+	c.Flags().DurationVar(&refresh, "refresh-every", time.Hour, "recompute priorities and deadlines this often (negative: never)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
+	_ = c.MarkFlagRequired("users")
+	c.AddCommand(newHashPassword(), newToken())
+	return c
+}
+
+func newHashPassword() *cobra.Command {
+	var argon bool
+	var cost int
+	c := &cobra.Command{
+		Use:     "hash-password",
+		Short:   "Read a password on standard input and print its hash for the users file",
+		Example: "  printf '%s' 'the password' | crosscheck serve hash-password",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("read password: %w", err)
+			}
+			pw := strings.TrimRight(line, "\r\n")
+			if len(pw) < 8 {
+				return errors.New("password shorter than 8 characters")
+			}
+			if argon {
+				salt := make([]byte, 16)
+				if _, err := rand.Read(salt); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), review.HashArgon2id(pw, salt))
+				return nil
+			}
+			h, err := review.HashPassword(pw, cost)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), h)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&argon, "argon2id", false, "argon2id instead of bcrypt")
+	c.Flags().IntVar(&cost, "cost", 12, "bcrypt cost")
+	return c
+}
+
+func newToken() *cobra.Command {
+	return &cobra.Command{
+		Use:     "token",
+		Short:   "Make an API bearer token: prints the token (give it to the client) and its token_sha256 (for the users file)",
+		Example: "  crosscheck serve token",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			tok := hex.EncodeToString(b)
+			sum := sha256.Sum256([]byte(tok))
+			fmt.Fprintf(cmd.OutOrStdout(), "token: %s\ntoken_sha256: %s\n", tok, hex.EncodeToString(sum[:]))
+			return nil
+		},
+	}
+}
+
+func newCases() *cobra.Command {
+	c := &cobra.Command{Use: "cases", Short: "Manage the case store: import runs, migrate, refresh priorities"}
+	var sf storeFlags
+	var hits, manifest, periods string
+	var quiet bool
+	imp := &cobra.Command{
+		Use:   "import",
+		Short: "Import a run's hits.parquet into the case store",
+		Long: `import builds cases from a run's hits (one per person and program while open; a case open from
+an earlier run gains the new payments), applies suppression of dismissed cases and the exception
+register, flags cases whose death record a later run no longer sees, and recomputes priorities.
+The run's manifest.json beside the hits file gives the periods it screened.`,
+		Example: "  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(cmd.Context(), cmd, quiet)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			o := casestore.ImportOptions{Manifest: manifest}
+			if periods != "" {
+				o.Periods = strings.Split(periods, ",")
+			}
+			res, err := st.Import(cmd.Context(), hits, o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "run %s: %d hits; %d new cases, %d cases gained hits, %d hits suppressed (dismissed), "+
+				"%d hits excepted, %d cases reopened, %d deaths withdrawn; %d cases in store (%.1fs)\n",
+				res.RunID, res.Hits, res.NewCases, res.MergedCases, res.SuppressedHits, res.ExceptedHits, res.ReopenedCases,
+				res.WithdrawnDeaths, st.Count(), res.Elapsed.Seconds())
+			return nil
+		},
+	}
+	sf.add(imp)
+	imp.Flags().StringVar(&hits, "hits", "", "hits.parquet of a run")
+	imp.Flags().StringVar(&manifest, "manifest", "", "the run's manifest.json (default: beside the hits file, if there)")
+	imp.Flags().StringVar(&periods, "periods", "", "periods the run screened, comma-separated YYYY-MM (default: from the manifest)")
+	imp.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
+	_ = imp.MarkFlagRequired("hits")
+
+	var sf2 storeFlags
+	info := &cobra.Command{
+		Use:     "info",
+		Short:   "Create or migrate the store and print its schema version, runs and case counts",
+		Example: "  crosscheck cases info --store cases.duckdb",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf2.open(cmd.Context(), cmd, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			runs, err := st.Runs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			counts := map[string]int{}
+			for _, x := range st.CountByStatus() {
+				counts[x.Status] += x.N
+			}
+			out := map[string]any{"store": sf2.path, "schema_version": casestore.SchemaVersion(), "cases": st.Count(),
+				"by_status": counts, "runs": runs, "params": st.Params()}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+	sf2.add(info)
+
+	var sf3 storeFlags
+	refresh := &cobra.Command{
+		Use:     "refresh",
+		Short:   "Recompute deadlines, rule precision and priorities of open cases",
+		Example: "  crosscheck cases refresh --store cases.duckdb",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf3.open(cmd.Context(), cmd, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return st.Refresh(cmd.Context())
+		},
+	}
+	sf3.add(refresh)
+	c.AddCommand(imp, info, refresh)
+	return c
+}

@@ -1,0 +1,233 @@
+// Package review is the web UI and JSON API where departments review
+// cases: login, the case queue of the reviewer's department and region,
+// case detail with evidence, actions, the per-rule dashboard, .xlsx export,
+// stop-lists and outcomes for the 一卡通 platform, /metrics and /healthz.
+// Pages are rendered on the server in Chinese (with an English switch);
+// templates and static assets are embedded.
+package review
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crosscheck/crosscheck/casestore"
+)
+
+// User is a person or system that may sign in.
+type User struct {
+	Username string         `mapstructure:"username"`
+	Name     string         `mapstructure:"name"`
+	Role     casestore.Role `mapstructure:"role"`
+	// Department and Region (a region code prefix) scope a reviewer; for a
+	// platform user they are optional restrictions.
+	Department string `mapstructure:"department"`
+	Region     string `mapstructure:"region"`
+	// PasswordHash is a bcrypt ($2a$/$2b$/$2y$) or argon2id
+	// ($argon2id$v=19$m=…,t=…,p=…$salt$hash) hash.
+	PasswordHash string `mapstructure:"password_hash"`
+	// TokenSHA256 is the hex SHA-256 of an API bearer token (for the platform).
+	TokenSHA256 string `mapstructure:"token_sha256"`
+	// Disabled users cannot sign in.
+	Disabled bool `mapstructure:"disabled"`
+}
+
+// Scope is the user's case scope.
+func (u *User) Scope() casestore.Scope {
+	switch u.Role {
+	case casestore.RoleAdmin, casestore.RoleAnalyst:
+		return casestore.Scope{All: true}
+	case casestore.RolePlatform:
+		if u.Department == "" && u.Region == "" {
+			return casestore.Scope{All: true}
+		}
+	}
+	return casestore.Scope{Department: u.Department, RegionPrefix: u.Region}
+}
+
+// Users is the users file.
+type Users struct {
+	// SessionTTL is how long a session lasts without activity (default 8h).
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	Users      []*User       `mapstructure:"users"`
+
+	byName  map[string]*User
+	byToken map[string]*User
+}
+
+var regionRE = regexp.MustCompile(`^[0-9]{2,12}$`)
+
+// LoadUsers reads and validates a users file (YAML). Unknown keys are errors.
+func LoadUsers(path string) (*Users, error) {
+	v := viper.NewWithOptions(viper.KeyDelimiter("::"))
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("users %s: %w", path, err)
+	}
+	u := &Users{}
+	if err := v.UnmarshalExact(u); err != nil {
+		return nil, fmt.Errorf("users %s: %w", path, err)
+	}
+	if err := u.init(); err != nil {
+		return nil, fmt.Errorf("users %s: %w", path, err)
+	}
+	return u, nil
+}
+
+// NewUsers validates a user list built in code.
+func NewUsers(list []*User, ttl time.Duration) (*Users, error) {
+	u := &Users{Users: list, SessionTTL: ttl}
+	return u, u.init()
+}
+
+func (u *Users) init() error {
+	if u.SessionTTL == 0 {
+		u.SessionTTL = 8 * time.Hour
+	}
+	u.byName, u.byToken = map[string]*User{}, map[string]*User{}
+	if len(u.Users) == 0 {
+		return errors.New("no users")
+	}
+	for i, x := range u.Users {
+		where := fmt.Sprintf("users[%d] (%s)", i, x.Username)
+		if x.Username == "" || strings.ContainsAny(x.Username, " \t\r\n/") {
+			return fmt.Errorf("%s: username must be non-empty without spaces or slashes", where)
+		}
+		if u.byName[x.Username] != nil {
+			return fmt.Errorf("%s: duplicate username", where)
+		}
+		if !x.Role.Valid() {
+			return fmt.Errorf("%s: role %q is not admin, analyst, reviewer or platform", where, x.Role)
+		}
+		if x.Role == casestore.RoleReviewer && (x.Department == "" || x.Region == "") {
+			return fmt.Errorf("%s: a reviewer needs department and region", where)
+		}
+		if x.Region != "" && !regionRE.MatchString(x.Region) {
+			return fmt.Errorf("%s: region %q is not a division code prefix (2 to 12 digits)", where, x.Region)
+		}
+		if x.PasswordHash == "" && x.TokenSHA256 == "" {
+			return fmt.Errorf("%s: needs password_hash or token_sha256", where)
+		}
+		if x.PasswordHash != "" && !strings.HasPrefix(x.PasswordHash, "$2") && !strings.HasPrefix(x.PasswordHash, "$argon2id$") {
+			return fmt.Errorf("%s: password_hash is not a bcrypt or argon2id hash (make one with: crosscheck serve hash-password)", where)
+		}
+		if x.TokenSHA256 != "" {
+			b, err := hex.DecodeString(x.TokenSHA256)
+			if err != nil || len(b) != 32 {
+				return fmt.Errorf("%s: token_sha256 is not 64 hex digits", where)
+			}
+			u.byToken[strings.ToLower(x.TokenSHA256)] = x
+		}
+		if x.Name == "" {
+			x.Name = x.Username
+		}
+		u.byName[x.Username] = x
+	}
+	return nil
+}
+
+// Get returns a user by name.
+func (u *Users) Get(name string) *User { return u.byName[name] }
+
+// dummy hash compared for unknown users so timing does not tell them apart.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("crosscheck-dummy"), bcrypt.DefaultCost)
+
+// Authenticate checks a username and password.
+func (u *Users) Authenticate(name, password string) (*User, bool) {
+	x := u.byName[name]
+	if x == nil || x.Disabled || x.PasswordHash == "" {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, false
+	}
+	if !CheckPassword(x.PasswordHash, password) {
+		return nil, false
+	}
+	return x, true
+}
+
+// ByToken returns the user of an API bearer token.
+func (u *Users) ByToken(token string) *User {
+	if token == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(token))
+	x := u.byToken[hex.EncodeToString(sum[:])]
+	if x == nil || x.Disabled {
+		return nil
+	}
+	return x
+}
+
+// HashPassword returns a bcrypt hash for the users file.
+func HashPassword(password string, cost int) (string, error) {
+	if cost == 0 {
+		cost = 12
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	return string(b), err
+}
+
+// CheckPassword compares a password with a bcrypt or argon2id hash.
+func CheckPassword(hash, password string) bool {
+	if strings.HasPrefix(hash, "$argon2id$") {
+		return checkArgon2id(hash, password)
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// $argon2id$v=19$m=65536,t=3,p=2$salt$hash (base64 without padding)
+func checkArgon2id(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[2] != "v=19" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 1<<22 {
+		return false
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return false
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// HashArgon2id returns an argon2id hash in the PHC string format.
+func HashArgon2id(password string, salt []byte) string {
+	const m, t, p = 64 * 1024, 3, 2
+	key := argon2.IDKey([]byte(password), salt, t, m, p, 32)
+	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, t, p,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// CanBeAssigned reports whether the user may be assigned the case: a
+// reviewer (or admin) whose scope covers it.
+func (u *User) CanBeAssigned(c *casestore.Case) bool {
+	if u == nil || u.Disabled {
+		return false
+	}
+	switch u.Role {
+	case casestore.RoleAdmin:
+		return true
+	case casestore.RoleReviewer:
+		return u.Scope().Allows(c)
+	}
+	return false
+}
