@@ -30,7 +30,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -68,20 +67,7 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 	return &Source{name: cfg.Source, pattern: cfg.Path, sample: n}, nil
 }
 
-func (s *Source) files() ([]string, error) {
-	files, err := filepath.Glob(s.pattern)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: path %s: %w", s.name, s.pattern, err)
-	}
-	if len(files) == 0 {
-		if _, err := os.Stat(s.pattern); err != nil {
-			return nil, fmt.Errorf("source %s: file %s: %w", s.name, s.pattern, os.ErrNotExist)
-		}
-		files = []string{s.pattern}
-	}
-	sort.Strings(files)
-	return files, nil
-}
+func (s *Source) files() ([]string, error) { return connectors.Files(s.name, s.pattern) }
 
 // Headers samples the first lines of every file.
 func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
@@ -96,7 +82,7 @@ func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
 		}
 		h, err := s.header(f)
 		if err != nil {
-			return nil, fatal(err)
+			return nil, connectors.Fatal(err)
 		}
 		out = append(out, *h)
 	}
@@ -342,7 +328,7 @@ type reader struct {
 
 func (r *reader) Next() (connectors.Record, error) {
 	rec, err := r.read()
-	return rec, fatal(err)
+	return rec, connectors.Fatal(err)
 }
 
 func (r *reader) read() (connectors.Record, error) {
@@ -451,20 +437,4 @@ func (r *reader) Close() error {
 		r.cur = nil
 	}
 	return nil
-}
-
-// truncated is a fatal error whose chain held io.EOF (an empty or cut
-// gzip stream, a short zip part): callers take io.EOF from Next as the
-// clean end of the data, so the chain is cut and io.ErrUnexpectedEOF put in
-// its place.
-type truncated struct{ err error }
-
-func (e truncated) Error() string { return e.err.Error() }
-func (e truncated) Unwrap() error { return io.ErrUnexpectedEOF }
-
-func fatal(err error) error {
-	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
-		return truncated{err}
-	}
-	return err
 }

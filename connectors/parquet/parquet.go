@@ -7,13 +7,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,17 +55,7 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 	return &Source{name: cfg.Source, pattern: cfg.Path, batch: b}, nil
 }
 
-func (s *Source) files() ([]string, error) {
-	files, err := filepath.Glob(s.pattern)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: path %s: %w", s.name, s.pattern, err)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("source %s: file %s: %w", s.name, s.pattern, os.ErrNotExist)
-	}
-	sort.Strings(files)
-	return files, nil
-}
+func (s *Source) files() ([]string, error) { return connectors.Files(s.name, s.pattern) }
 
 type openFile struct {
 	pf     *file.Reader
@@ -110,7 +98,7 @@ func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
 		}
 		of, err := s.open(f)
 		if err != nil {
-			return nil, fatal(err)
+			return nil, connectors.Fatal(err)
 		}
 		out = append(out, *of.header)
 		of.pf.Close()
@@ -142,7 +130,7 @@ type reader struct {
 
 func (r *reader) Next() (connectors.Record, error) {
 	rec, err := r.read()
-	return rec, fatal(err)
+	return rec, connectors.Fatal(err)
 }
 
 func (r *reader) read() (connectors.Record, error) {
@@ -274,21 +262,6 @@ func float(v float64, bits int) string {
 		return strconv.FormatFloat(v, 'E', -1, bits)
 	}
 	return strconv.FormatFloat(v, 'f', -1, bits)
-}
-
-// truncated is a fatal error whose chain held io.EOF (a short footer, a
-// short page): callers take io.EOF from Next as the clean end of the data,
-// so the chain is cut and io.ErrUnexpectedEOF put in its place.
-type truncated struct{ err error }
-
-func (e truncated) Error() string { return e.err.Error() }
-func (e truncated) Unwrap() error { return io.ErrUnexpectedEOF }
-
-func fatal(err error) error {
-	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
-		return truncated{err}
-	}
-	return err
 }
 
 func (r *reader) Inputs() []connectors.Input { return append([]connectors.Input(nil), r.inputs...) }

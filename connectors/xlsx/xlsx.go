@@ -56,7 +56,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -106,20 +105,7 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 	return &Source{name: cfg.Source, pattern: cfg.Path, sheet: strings.TrimSpace(cfg.Options.String("sheet")), headerRow: hr, headerRows: hn}, nil
 }
 
-func (s *Source) files() ([]string, error) {
-	files, err := filepath.Glob(s.pattern)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: path %s: %w", s.name, s.pattern, err)
-	}
-	if len(files) == 0 {
-		if _, err := os.Stat(s.pattern); err != nil {
-			return nil, fmt.Errorf("source %s: file %s: %w", s.name, s.pattern, os.ErrNotExist)
-		}
-		files = []string{s.pattern}
-	}
-	sort.Strings(files)
-	return files, nil
-}
+func (s *Source) files() ([]string, error) { return connectors.Files(s.name, s.pattern) }
 
 // Headers reads the header rows of the sheet of every file.
 func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
@@ -134,7 +120,7 @@ func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
 		}
 		fr, err := s.openFile(f)
 		if err != nil {
-			return nil, fatal(err)
+			return nil, connectors.Fatal(err)
 		}
 		out = append(out, *fr.header)
 		fr.close()
@@ -694,7 +680,7 @@ type reader struct {
 
 func (r *reader) Next() (connectors.Record, error) {
 	rec, err := r.read()
-	return rec, fatal(err)
+	return rec, connectors.Fatal(err)
 }
 
 func (r *reader) read() (connectors.Record, error) {
@@ -801,20 +787,4 @@ func colName(c int) string {
 		c /= 26
 	}
 	return s
-}
-
-// truncated is a fatal error whose chain held io.EOF (an empty or cut
-// gzip stream, a short zip part): callers take io.EOF from Next as the
-// clean end of the data, so the chain is cut and io.ErrUnexpectedEOF put in
-// its place.
-type truncated struct{ err error }
-
-func (e truncated) Error() string { return e.err.Error() }
-func (e truncated) Unwrap() error { return io.ErrUnexpectedEOF }
-
-func fatal(err error) error {
-	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
-		return truncated{err}
-	}
-	return err
 }
