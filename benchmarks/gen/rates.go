@@ -37,7 +37,19 @@ const (
 
 // EngineFamilies are the families the engine has a rule for.
 var EngineFamilies = map[string]bool{FamDeceased: true, FamDuplicate: true, FamExclusive: true, FamAge: true,
-	FamInvalidID: true, FamNameMismatch: true}
+	FamInvalidID: true, FamNameMismatch: true, FamAttribute: true, FamRequires: true, FamAccountType: true,
+	FamHolder: true, FamShared: true}
+
+// RuleFamily maps engine rule ids that are not family names themselves
+// to the family of truth.csv they find.
+var RuleFamily = map[string]string{
+	"staff_on_assistance":            FamAttribute,
+	"vehicle_on_assistance":          FamAttribute,
+	"business_on_assistance":         FamAttribute,
+	"disability_certificate_missing": FamRequires,
+	"severe_disability_level":        FamRequires,
+	"account_not_ssc":                FamAccountType,
+}
 
 // FamilyCategory is the category of each family.
 var FamilyCategory = map[string]string{

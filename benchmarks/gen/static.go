@@ -9,13 +9,16 @@ import (
 // province.
 const ProgramFile = "caizheng/butie_zhengce_qingdan.csv"
 
+// programCSV is the program list. Tiered programs (高龄津贴 by age, 护理补贴
+// by disability level) have no single standard amount, so 补助标准 is empty
+// for them and amount_off_standard does not screen them.
 const programCSV = "\uFEFF项目编码,项目名称,主管部门,发放频次,最低年龄,最高年龄,互斥项目,前置条件,须发放至社保卡,死亡后可发放,补助标准\n" +
-	"gaoling,高龄津贴,民政局,按月,80,,,,是,否,50\n" +
+	"gaoling,高龄津贴,民政局,按月,80,,,,是,否,\n" +
 	"dibao,城乡低保,民政局,按月,,,tekun,,否,否,\n" +
 	"tekun,特困供养,民政局,按月,,,dibao,,否,否,650\n" +
 	"cxjm,城乡居民基本养老保险,人力资源和社会保障局,按月,60,,,,是,否,\n" +
 	"cjsh,困难残疾人生活补贴,民政局,按月,,,,持有残疾人证,是,否,80\n" +
-	"cjhl,重度残疾人护理补贴,民政局,按月,,,,持有残疾人证,是,否,80\n" +
+	"cjhl,重度残疾人护理补贴,民政局,按月,,,,持有残疾人证,是,否,\n" +
 	"gengdi,耕地地力保护补贴,农业农村局,按年,,,,,否,否,108.5\n"
 
 // jobYAML runs the generated province as is: crosscheck run --config job.yaml.

@@ -147,6 +147,9 @@ func ReadHits(path string) ([]Hit, error) {
 			}
 		}
 		hit := Hit{PaymentID: rec[idx[0]], Category: rec[idx[1]], Rule: rec[idx[2]]}
+		if f, ok := gen.RuleFamily[hit.Rule]; ok {
+			hit.Rule = f
+		}
 		if expl >= 0 {
 			hit.Explanation = rec[expl]
 		}
