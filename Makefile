@@ -38,6 +38,7 @@ demo-sample: build
 PERSONS ?= 200000
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -short ./normalize/... ./connectors/csv ./benchmarks/gen
+	CROSSCHECK_LINKAGE_1M=1 $(GO) test -count=1 -run 'TestChinese1M|TestFEBRL' -v ./benchmarks/linkage
 	$(BIN) bench --persons $(PERSONS) --dir out/bench-$(PERSONS) --baselines duckdb,postgres --reuse
 
 fuzz:
