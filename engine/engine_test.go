@@ -3,9 +3,11 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -209,4 +211,42 @@ func TestParallelLoadIsDeterministic(t *testing.T) {
 	if !strings.Contains(quarantine[1], "pay.csv,2,金额,bad_number") {
 		t.Errorf("quarantine lacks the first bad row (line 2):\n%.300s", quarantine[1])
 	}
+}
+
+// With a progress writer the loader draws one line per source with rows
+// and bytes, ending with the source's total.
+func TestProgressBar(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"job.yaml": smallJob,
+		"huji.csv": "身份证号,姓名,出生日期\n11010519491231002X,张三,1949-12-31\n",
+		"pay.csv":  "编号,项目,期间,身份证号,姓名,金额\nP1,gaoling,202405,11010519491231002X,张三,200\n",
+	})
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	if _, err := engine.Run(context.Background(), j, engine.Options{OutDir: filepath.Join(dir, "out"), Progress: &lockedWriter{w: &buf}}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"huji", "pay", "1 rows", "MB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress output lacks %q:\n%q", want, out)
+		}
+	}
+	if strings.Count(out, "\n") != 2 {
+		t.Errorf("want one finished line per source, got %q", out)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

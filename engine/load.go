@@ -178,6 +178,7 @@ type stream struct {
 	stats  *mapping.Stats
 	wg     sync.WaitGroup
 	onRows func(n int64)
+	rows   atomic.Int64 // rows read so far, for the progress bar
 }
 
 type chunk struct {
@@ -383,6 +384,7 @@ func (st *stream) Next() bool {
 		}
 		st.next++
 		st.stats.Merge(res.stats)
+		st.rows.Store(st.stats.RowsRead)
 		for _, q := range res.quarantine {
 			if err := st.sink.Quarantine(q); err != nil && res.err == nil {
 				res.err = err
@@ -430,7 +432,7 @@ func (st *stream) close() {
 
 // loadSources loads every planned source into its role table and returns
 // the per-source statistics.
-func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDir string, raw bool, workers int, log *slog.Logger) ([]*mapping.Stats, error) {
+func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDir string, raw bool, workers int, log *slog.Logger, progress io.Writer) ([]*mapping.Stats, error) {
 	if workers < 1 {
 		workers = 1
 	}
@@ -464,8 +466,16 @@ func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDi
 			qf.Close()
 			return nil, err
 		}
-		st.onRows = func(n int64) { log.Info("loading", "source", p.src.Name, "rows", n) }
+		var bar *progressBar
+		if progress != nil {
+			bar = startProgress(progress, p.src.Name, &st.rows, rd)
+		} else {
+			st.onRows = func(n int64) { log.Info("loading", "source", p.src.Name, "rows", n) }
+		}
 		err = s.InsertArrow(ctx, Table(p.role), st, personKeyExpr(p.role))
+		if bar != nil {
+			bar.stop()
+		}
 		st.close()
 		rd.Close()
 		if cerr := qf.Close(); err == nil && cerr != nil {

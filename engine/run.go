@@ -32,6 +32,9 @@ type Options struct {
 	Registry *connectors.Registry
 	// Log receives progress; discarded when nil.
 	Log *slog.Logger
+	// Progress, when set (a terminal), gets a progress bar per source
+	// instead of log lines.
+	Progress io.Writer
 }
 
 // Timing is the wall time of one stage.
@@ -178,7 +181,7 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, log)
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, log, opt.Progress)
 	if err != nil {
 		return fail(err)
 	}

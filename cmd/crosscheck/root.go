@@ -77,7 +77,8 @@ quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unle
 			if err != nil {
 				return err
 			}
-			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, Log: newLogger(cmd.ErrOrStderr(), quiet)})
+			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, Log: newLogger(cmd.ErrOrStderr(), quiet),
+				Progress: terminal(cmd.ErrOrStderr(), quiet)})
 			if err != nil {
 				return err
 			}
@@ -130,4 +131,18 @@ func newVersion() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), "crosscheck", engine.Version)
 		},
 	}
+}
+
+// terminal returns w when it is a terminal (progress bars), nil otherwise
+// (plain log lines).
+func terminal(w io.Writer, quiet bool) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok || quiet {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return w
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -98,7 +99,13 @@ func (s *Source) Open(ctx context.Context) (connectors.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reader{src: s, ctx: ctx, files: files}, nil
+	r := &reader{src: s, ctx: ctx, files: files}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			r.total += st.Size()
+		}
+	}
+	return r, nil
 }
 
 type fileReader struct {
@@ -120,15 +127,19 @@ func (fr *fileReader) close() {
 }
 
 type countingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r    io.Reader
+	h    hash.Hash
+	n    int64
+	read *atomic.Int64 // bytes of the whole source, for Progress
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.h.Write(p[:n])
 	c.n += int64(n)
+	if c.read != nil {
+		c.read.Add(int64(n))
+	}
 	return n, err
 }
 
@@ -221,7 +232,15 @@ type reader struct {
 	cur    *fileReader
 	inputs []connectors.Input
 	rows   int64
+	total  int64
+	bytes  atomic.Int64
 }
+
+var _ connectors.Progress = (*reader)(nil)
+
+// Progress reports the bytes read (compressed bytes for .gz files) and
+// the total size of the files.
+func (r *reader) Progress() (done, total int64) { return r.bytes.Load(), r.total }
 
 func (r *reader) Next() (connectors.Record, error) {
 	rec, err := r.read()
@@ -243,6 +262,8 @@ func (r *reader) read() (connectors.Record, error) {
 			if err != nil {
 				return connectors.Record{}, err
 			}
+			fr.counter.read = &r.bytes
+			r.bytes.Add(fr.counter.n)
 			r.next++
 			r.cur = fr
 		}
