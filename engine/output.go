@@ -298,6 +298,8 @@ type Manifest struct {
 	Cases         int64            `json:"cases"`
 	Timings       []Timing         `json:"timings"`
 	PeakRSSBytes  int64            `json:"peak_rss_bytes"`
+	// Watermarks: per incremental source, [before, after] this run.
+	Watermarks map[string][2]string `json:"watermarks,omitempty"`
 }
 
 // ManifestRule is a rule as run.
@@ -322,7 +324,7 @@ type ManifestSource struct {
 func writeManifest(j *job.Job, res *Result, comp []rules.Compiled, out string) error {
 	m := Manifest{RunID: res.RunID, EngineVersion: Version, Job: j, JobFile: j.File, Started: res.Started.UTC(),
 		Seconds: res.Elapsed.Seconds(), RuleSet: res.RuleSet, Hits: res.Hits, Cases: res.Cases, Timings: res.Timings,
-		PeakRSSBytes: res.PeakRSS}
+		PeakRSSBytes: res.PeakRSS, Watermarks: res.Watermarks}
 	for _, c := range comp {
 		m.Rules = append(m.Rules, ManifestRule{ID: c.ID, Category: c.Category, Version: c.Version, File: c.File, Params: c.Params})
 	}

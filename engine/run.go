@@ -58,6 +58,9 @@ type Result struct {
 	Started   time.Time
 	Elapsed   time.Duration
 	Identity  *identity.Summary
+	// Watermarks holds, per incremental source, the watermark before and
+	// after this run.
+	Watermarks map[string][2]string
 }
 
 // CategoryCount is the number of hits of a category for a program.
@@ -113,6 +116,8 @@ type Prepared struct {
 	Result   *Result
 	Identity *identity.Summary
 	comp     []rules.Compiled
+	state    *State
+	incs     map[string]connectors.Incremental
 	out      string
 	raw      bool
 	log      *slog.Logger
@@ -174,6 +179,18 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	roles := rolesOf(j)
 	if err := sess.createTables(ctx, roles); err != nil {
 		return fail(err)
+	}
+
+	state, err := loadState(StatePath(j))
+	if err != nil {
+		return fail(err)
+	}
+	p.state, p.incs = state, map[string]connectors.Incremental{}
+	for _, pl := range plans {
+		if inc, ok := incremental(pl); ok {
+			inc.SetWatermark(state.Watermarks[pl.src.Name])
+			p.incs[pl.src.Name] = inc
+		}
 	}
 
 	t0 = time.Now()
@@ -294,8 +311,20 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 	stage("write", t0)
 	res.PeakRSS = PeakRSS()
 	res.Elapsed = time.Since(res.Started)
+	if len(p.incs) > 0 {
+		res.Watermarks = map[string][2]string{}
+		for name, inc := range p.incs {
+			res.Watermarks[name] = [2]string{p.state.Watermarks[name], inc.Watermark()}
+			p.state.Watermarks[name] = inc.Watermark()
+		}
+	}
 	if err := writeManifest(j, res, comp, p.out); err != nil {
 		return nil, err
+	}
+	if len(p.incs) > 0 {
+		if err := p.state.save(StatePath(j)); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -6,7 +6,6 @@ package job
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -49,6 +48,7 @@ type Engine struct {
 	MemoryLimit   string `mapstructure:"memory_limit"`
 	Threads       int    `mapstructure:"threads"`
 	TempDirectory string `mapstructure:"temp_directory"`
+	StateFile     string `mapstructure:"state_file"`
 }
 
 // Rules selects the rule set and its parameters.
@@ -231,7 +231,8 @@ func (j *Job) Validate() error {
 		if s.Connector == "" {
 			add("%s: connector is missing (csv, parquet, …)", at)
 		}
-		if s.Path == "" {
+		// Database connectors name a table or query in their options.
+		if s.Path == "" && s.Connector != "postgres" && s.Connector != "mysql" {
 			add("%s: path is missing", at)
 		}
 		role, err := j.SourceRole(s)
@@ -355,19 +356,4 @@ func (j *Job) Resolve(p string) string {
 		return p
 	}
 	return filepath.Join(j.Dir, p)
-}
-
-// CheckFiles reports whether each source's path exists (globs must match).
-func (j *Job) CheckFiles() error {
-	var errs []error
-	for _, s := range j.Sources {
-		p := j.Resolve(s.Path)
-		m, _ := filepath.Glob(p)
-		if len(m) == 0 {
-			if _, err := os.Stat(p); err != nil {
-				errs = append(errs, fmt.Errorf("source %s: file %s does not exist", s.Name, p))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
