@@ -208,6 +208,19 @@ func (g *chunk) inject() {
 					hd.tags |= kbit("noise_lapsed_asset")
 				}
 			}
+			// A business within the ceiling: a 个体工商户 (no registered
+			// capital) or a small company (at most 10 万元).
+			if g.chance(g.rate("noise_small_business")) {
+				m := &g.ps[hd.members[g.r.IntN(len(hd.members))]]
+				if a := ageAt(m.birth, refDay); a >= 20 && a <= 70 && m.biz == 0 {
+					m.biz = 1
+					m.bizKind = uint8(g.r.IntN(9))
+					if g.chance(0.2) {
+						m.bizKind = bizSmallCompany
+					}
+					hd.tags |= kbit("noise_small_business")
+				}
+			}
 			continue
 		}
 		var cand []int32
@@ -227,8 +240,10 @@ func (g *chunk) inject() {
 		case "attr_vehicle":
 			m.car = 1
 		case "attr_business":
+			// Legal representative or shareholder of a company above the
+			// ¥100,000 capital ceiling (business_on_assistance).
 			m.biz = 1
-			m.bizKind = uint8(g.r.IntN(10))
+			m.bizKind = bizCompany
 		}
 		hd.tags |= kbit(kind)
 		for _, x := range hd.members {

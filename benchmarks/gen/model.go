@@ -569,6 +569,11 @@ func (p *person) evidence() day {
 	return e
 }
 
+// bizExcludes reports whether p has a business that excludes 低保 and 特困:
+// an active company role above the ¥100,000 capital ceiling. 个体工商户
+// operators and small companies are within it (noise_small_business).
+func (p *person) bizExcludes() bool { return p.biz == 1 && p.bizKind == bizCompany }
+
 func (p *person) aliveOn(t day) bool { return p.death == 0 || p.death >= t }
 
 // attributes assigns cards, pensions, jobs, disabilities, businesses and

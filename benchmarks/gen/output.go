@@ -170,6 +170,13 @@ var genderText = [2]string{"女", "男"}
 var nationText = []string{"汉族", "回族", "维吾尔族"}
 var disCats = []string{"", "视力残疾", "听力残疾", "言语残疾", "肢体残疾", "智力残疾", "精神残疾", "多重残疾"}
 var disLevels = []string{"", "一级", "二级", "三级", "四级"}
+
+// bizKind values: 0-8 index bizNames (个体工商户), then companies.
+const (
+	bizCompany      = 9  // 有限公司, capital 30-140 万元
+	bizSmallCompany = 10 // 有限公司, capital 1-10 万元 (within the 低保 ceiling)
+)
+
 var bizNames = []string{"便利店", "农资经营部", "养殖场", "餐馆", "五金店", "理发店", "服装店", "建材门市部", "农机修理部", "粮食收购点"}
 var acctTypeText = []string{"社会保障卡", "一折通", "银行卡"}
 var plateLetter = map[string]string{"4101": "A", "4102": "B", "4103": "C", "4104": "D", "4105": "E", "4106": "F", "4107": "G",
@@ -405,7 +412,7 @@ func (g *chunk) serialize() (*chunkOut, error) {
 		}
 		row.start(o.csv[oBiz])
 		row.str(creditCode(cty.code, p.serial))
-		company := p.bizKind == 9
+		company := p.bizKind >= bizCompany
 		if company {
 			row.str(cty.name + surnameOf(p.name) + "氏农业发展有限公司")
 			row.str("有限责任公司(自然人投资或控股)")
@@ -419,6 +426,9 @@ func (g *chunk) serialize() (*chunkOut, error) {
 		case !company:
 			row.str("经营者")
 			row.str("")
+		case p.bizKind == bizSmallCompany:
+			row.str([]string{"法定代表人", "股东"}[p.serial%2])
+			row.str(strconv.Itoa(1 + int(p.serial%10)))
 		case p.serial%2 == 0:
 			row.str("法定代表人")
 			row.str(strconv.Itoa(50 + int(p.serial%10)*10))

@@ -380,13 +380,13 @@ func (g *chunk) truth() []truthRow {
 		switch int(pa.prog) {
 		case pDibao:
 			for _, m := range hd.members {
-				if x := &g.ps[m]; x.staff == 1 || x.car == 1 || x.biz == 1 {
+				if x := &g.ps[m]; x.staff == 1 || x.car == 1 || x.bizExcludes() {
 					add(FamAttribute)
 					break
 				}
 			}
 		case pTekun:
-			if p.staff == 1 || p.car == 1 || p.biz == 1 {
+			if p.staff == 1 || p.car == 1 || p.bizExcludes() {
 				add(FamAttribute)
 			}
 		case pCjsh, pCjhl:

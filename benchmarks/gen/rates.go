@@ -87,7 +87,7 @@ var Kinds = []Kind{
 	{"name_mismatch", FamNameMismatch, 0.001, "recipient", "roll name differs from the registry: a wrong character, or a household member's name"},
 	{"attr_staff", FamAttribute, 0.02, "dibao household", "低保 household with a member on the state-funded staff roll"},
 	{"attr_vehicle", FamAttribute, 0.03, "dibao household", "低保 household with a member owning a car (not an exempt type)"},
-	{"attr_business", FamAttribute, 0.015, "dibao household", "低保 household with a member running a registered business"},
+	{"attr_business", FamAttribute, 0.015, "dibao household", "低保 household with a member who is legal representative or shareholder of a company with registered capital above ¥100,000 (30-140 万元)"},
 	{"requires_cert", FamRequires, 0.02, "disability recipient", "残疾人两项补贴 paid without an active disability certificate"},
 	{"account_type", FamAccountType, 0.005, "ssc-program recipient", "program requiring the social-security card paid to another bank account"},
 	{"holder_mismatch", FamHolder, 0.003, "recipient", "paid to an account held by someone outside the household"},
@@ -104,6 +104,7 @@ var Kinds = []Kind{
 	{"noise_lapsed_asset", "", 0.02, "dibao household", "a scrapped car or a deregistered business in a 低保 household"},
 	{"noise_exempt_vehicle", "", 0.2, "dibao household without one", "a two-wheel motorcycle, three-wheeler or low-speed truck in a 低保 household (households also have them naturally; all are tagged)"},
 	{"noise_death_after", "", 0.003, "recipient", "died in 2024-07 or 2024-08, after the screened periods, death recorded"},
+	{"noise_small_business", "", 0.02, "dibao household", "a member registered as 个体工商户 operator (no registered capital) or with a company of at most ¥100,000 capital: within the 低保 business ceiling, its income is assessed in the means test"},
 }
 
 // kindIndex maps names to bit positions.

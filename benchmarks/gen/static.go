@@ -29,6 +29,10 @@ periods: ["2024-04", "2024-05", "2024-06"]
 output:
   dir: out
   formats: [parquet, csv]
+rules:
+  params:
+    # 市场监管 注册资本 is in 万元 here: the ceiling is ¥100,000.
+    business_on_assistance: {above_value: 10}
 programs:
   - from_source: program_list
   - code: cxjm

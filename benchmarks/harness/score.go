@@ -280,9 +280,7 @@ func Evaluate(system string, truth []TruthRow, noise map[string][]string, hits [
 		}
 	}
 	for k := range hitPC {
-		if k.cat != gen.CatOneCard {
-			hr[k.pid+"|"+k.cat] = true
-		}
+		hr[k.pid+"|"+k.cat] = true
 	}
 	for k := range hr {
 		// a hit in ineligible on a payment whose ineligibility is of a family
