@@ -29,13 +29,13 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/connectors/redact"
 )
 
 func init() {
@@ -209,7 +209,7 @@ func (s *Source) connect(ctx context.Context) (*session, error) {
 	cfg, err := driver.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: mysql: the DSN in %s cannot be parsed: %s (expected user:password@tcp(host:3306)/database)",
-			s.name, from, redact(err.Error(), secrets))
+			s.name, from, redact.Message(err.Error(), secrets))
 	}
 	if cfg.Passwd != "" {
 		secrets = append(secrets, cfg.Passwd, url.QueryEscape(cfg.Passwd), url.PathEscape(cfg.Passwd))
@@ -230,14 +230,14 @@ func (s *Source) connect(ctx context.Context) (*session, error) {
 	where := cfg.Addr + "/" + cfg.DBName
 	connector, err := driver.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: mysql %s: %s", s.name, where, redact(err.Error(), secrets))
+		return nil, fmt.Errorf("source %s: mysql %s: %s", s.name, where, redact.Message(err.Error(), secrets))
 	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		db.Close()
-		return nil, &dbError{msg: fmt.Sprintf("source %s: mysql %s: connect: %s", s.name, where, redact(err.Error(), secrets)), cause: ctxCause(ctx, err)}
+		return nil, redact.NewError(ctx, fmt.Sprintf("source %s: mysql %s: connect: %s", s.name, where, redact.Message(err.Error(), secrets)), err)
 	}
 	return &session{db: db, conn: conn, where: where, secrets: secrets}, nil
 }
@@ -268,8 +268,7 @@ func (s *Source) label() string {
 }
 
 func (s *Source) fail(ctx context.Context, ss *session, what string, err error) error {
-	return &dbError{msg: fmt.Sprintf("source %s: mysql %s: %s %s: %s", s.name, ss.where, s.inputName(), what, redact(err.Error(), ss.secrets)),
-		cause: ctxCause(ctx, err)}
+	return redact.NewError(ctx, fmt.Sprintf("source %s: mysql %s: %s %s: %s", s.name, ss.where, s.inputName(), what, redact.Message(err.Error(), ss.secrets)), err)
 }
 
 func (s *Source) header(ss *session, names []string) *connectors.Header {
@@ -477,43 +476,4 @@ func (r *reader) Close() error {
 		r.err = errors.New("reader closed")
 	}
 	return nil
-}
-
-// dbError is an error whose text has been cleaned of credentials; it keeps
-// context cancellation visible to errors.Is but does not unwrap to the
-// driver's error.
-type dbError struct {
-	msg   string
-	cause error
-}
-
-func (e *dbError) Error() string { return e.msg }
-func (e *dbError) Unwrap() error { return e.cause }
-
-func ctxCause(ctx context.Context, err error) error {
-	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case errors.Is(err, context.Canceled):
-		return context.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
-var (
-	dsnPassword = regexp.MustCompile(`([^:@/\s]+:)[^@\s]*@(tcp|unix|\()`)
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
-)
-
-// redact removes secrets and user:password@ pairs from a message.
-func redact(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) >= 3 {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	msg = urlPassword.ReplaceAllString(msg, "${1}xxxxx@")
-	return dsnPassword.ReplaceAllString(msg, "${1}xxxxx@${2}")
 }

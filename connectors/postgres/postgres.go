@@ -27,7 +27,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +35,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/connectors/redact"
 )
 
 func init() {
@@ -221,7 +221,7 @@ func (s *Source) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		msg := "expected postgres://user:password@host:port/database or key=value pairs"
 		if inner := errors.Unwrap(err); inner != nil {
-			msg = redact(inner.Error(), secrets)
+			msg = redact.Message(inner.Error(), secrets)
 		}
 		return nil, fmt.Errorf("source %s: postgres: the DSN in %s cannot be parsed: %s", s.name, from, msg)
 	}
@@ -237,7 +237,7 @@ func (s *Source) connect(ctx context.Context) (*session, error) {
 	where := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, &dbError{msg: fmt.Sprintf("source %s: postgres %s: connect: %s", s.name, where, oneLine(redact(err.Error(), secrets))), cause: ctxCause(ctx, err)}
+		return nil, redact.NewError(ctx, fmt.Sprintf("source %s: postgres %s: connect: %s", s.name, where, oneLine(redact.Message(err.Error(), secrets))), err)
 	}
 	return &session{conn: conn, where: where, secrets: secrets}, nil
 }
@@ -254,12 +254,12 @@ func (ss *session) close() {
 // fail builds an error for a failed statement, naming the table and without
 // credentials.
 func (s *Source) fail(ctx context.Context, ss *session, what string, err error) error {
-	msg := redact(err.Error(), ss.secrets)
+	msg := redact.Message(err.Error(), ss.secrets)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Position > 0 {
 		msg += fmt.Sprintf(" (SQLSTATE %s at character %d)", pe.Code, pe.Position)
 	}
-	return &dbError{msg: fmt.Sprintf("source %s: postgres %s: %s %s: %s", s.name, ss.where, s.inputName(), what, msg), cause: ctxCause(ctx, err)}
+	return redact.NewError(ctx, fmt.Sprintf("source %s: postgres %s: %s %s: %s", s.name, ss.where, s.inputName(), what, msg), err)
 }
 
 func (s *Source) inputName() string {
@@ -487,31 +487,6 @@ func (r *reader) Close() error {
 	return nil
 }
 
-// dbError is an error whose text has been cleaned of credentials. It keeps
-// context cancellation visible to errors.Is but does not unwrap to the
-// driver's error, whose text may hold the DSN.
-type dbError struct {
-	msg   string
-	cause error
-}
-
-func (e *dbError) Error() string { return e.msg }
-func (e *dbError) Unwrap() error { return e.cause }
-
-// ctxCause returns the context's error when the failure came from
-// cancellation, so callers can tell a cancelled run from a broken source.
-func ctxCause(ctx context.Context, err error) error {
-	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case errors.Is(err, context.Canceled):
-		return context.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
 // oneLine joins the lines of a driver message (pgx reports one line per
 // connection attempt), dropping repeats.
 func oneLine(msg string) string {
@@ -525,21 +500,4 @@ func oneLine(msg string) string {
 		}
 	}
 	return strings.Join(out, " ")
-}
-
-var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
-	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-)
-
-// redact removes secrets, URL passwords and password=… pairs from a
-// message.
-func redact(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) >= 3 {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	msg = urlPassword.ReplaceAllString(msg, "${1}xxxxx@")
-	return kvPassword.ReplaceAllString(msg, "${1}xxxxx")
 }
