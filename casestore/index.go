@@ -209,6 +209,16 @@ func (ix *index) each(sc Scope, f func(c *Case)) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	lo, hi := ix.span(sc)
+	if !sc.All && sc.Department != "" {
+		// The span is exactly the scope: one department, region codes from
+		// the prefix up to prefix+"\xff" (the cases are sorted by both).
+		for _, c := range ix.cases[lo:hi] {
+			if strings.HasPrefix(c.RegionCode, sc.RegionPrefix) {
+				f(c)
+			}
+		}
+		return
+	}
 	for _, c := range ix.cases[lo:hi] {
 		if sc.Allows(c) {
 			f(c)

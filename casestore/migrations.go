@@ -89,6 +89,9 @@ var Migrations = []Migration{
 			version INTEGER PRIMARY KEY, value VARCHAR NOT NULL,
 			changed_at TIMESTAMP NOT NULL, changed_by VARCHAR NOT NULL, reason VARCHAR)`,
 	}},
+	{2, "audit_log.journal_id: views are journaled first and copied into audit_log", []string{
+		`ALTER TABLE audit_log ADD COLUMN journal_id BIGINT`,
+	}},
 }
 
 // SchemaVersion is the version a migrated store has.

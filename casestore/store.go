@@ -57,8 +57,9 @@ type Options struct {
 	// ReadConcurrency bounds concurrent DuckDB read queries (default 4):
 	// queueing in Go keeps the latency tail short under load.
 	ReadConcurrency int
-	// AuditFlushEvery bounds how long a view's audit entry may wait to be
-	// grouped with others before it is committed (default 2ms).
+	// AuditFlushEvery is how long a view's audit entry may wait to be
+	// grouped with others before the journal is fsync'd (default 0: the
+	// entries that arrive during one fsync go together into the next).
 	AuditFlushEvery time.Duration
 	// DetailCache is how many cases' hits and history are kept in memory
 	// (default 20000; negative disables).
@@ -151,15 +152,15 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: load cases: %w", path, err)
 	}
-	fl := o.AuditFlushEvery
-	if fl <= 0 {
-		fl = 2 * time.Millisecond
+	if s.audit, err = openAuditWriter(ctx, db, s.log, path, o.AuditFlushEvery); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	s.audit = newAuditWriter(db, s.log, fl)
 	return s, nil
 }
 
-// Close flushes pending audit entries and closes the database
+// Close copies pending audit entries into audit_log, empties the audit
+// journal and closes the database
 // (checkpointing the file).
 func (s *Store) Close() error {
 	s.audit.close()

@@ -2,6 +2,7 @@ package review_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +71,7 @@ func browserLogin(user string, base string) chromedp.Action[chromedp.Void] {
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password),
-		chromedp.Click(chromedp.ID("login-submit")),
+		clickAndLoad(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(chromedp.ID("queue")),
 	)
 }
@@ -92,6 +93,45 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
 	return strings.TrimSpace(s)
+}
+
+// clickAndLoad clicks an element that submits a form or follows a link,
+// and waits until the new document replaced the old one. Without it a
+// WaitVisible after the click can match the old page's element, and the
+// next step then queries a node that is gone ("No node with given id").
+// While the page navigates, evaluations fail ("target navigated"); those
+// are retried until the new document answers.
+func clickAndLoad(sel chromedp.ID) chromedp.Action[chromedp.Void] {
+	return clickThenLoad(chromedp.Click(sel))
+}
+
+func clickCSSAndLoad(sel chromedp.CSS) chromedp.Action[chromedp.Void] {
+	return clickThenLoad(chromedp.Click(sel))
+}
+
+func clickThenLoad(click chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := chromedp.Evaluate[chromedp.Void](`window.__ccOldPage = true`)(ctx, tg); err != nil {
+			return err
+		}
+		if _, err := click(ctx, tg); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			loaded, err := chromedp.Evaluate[bool](`window.__ccOldPage === undefined && document.readyState === "complete"`)(ctx, tg)
+			if err == nil && loaded {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("page did not load after the click (last error: %v)", err)
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+	})
 }
 
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
@@ -116,7 +156,7 @@ func TestBrowserReview(t *testing.T) {
 	// Filter by rule.
 	do(t, ctx,
 		chromedp.SetValue(chromedp.ID("f-rule"), "deceased_after_death"),
-		chromedp.Click(chromedp.ID("f-submit")),
+		clickAndLoad(chromedp.ID("f-submit")),
 		chromedp.WaitVisible(chromedp.ID("queue")))
 	if total := text(t, ctx, "#total"); total != "1" {
 		t.Fatalf("filtered total %q", total)
@@ -124,7 +164,7 @@ func TestBrowserReview(t *testing.T) {
 
 	// Open the case, assign it to me, record the village check, confirm with an outcome.
 	do(t, ctx,
-		chromedp.Click(chromedp.CSS("a.case-link")),
+		clickCSSAndLoad(chromedp.CSS("a.case-link")),
 		chromedp.WaitVisible(chromedp.ID("facts")))
 	caseURL, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
@@ -132,14 +172,14 @@ func TestBrowserReview(t *testing.T) {
 	}
 	evidence := text(t, ctx, ".evidence")
 	do(t, ctx,
-		chromedp.Click(chromedp.ID("btn-assign")),
+		clickAndLoad(chromedp.ID("btn-assign")),
 		chromedp.WaitVisible(chromedp.ID("flash")),
-		chromedp.Click(chromedp.ID("btn-verify")),
+		clickAndLoad(chromedp.ID("btn-verify")),
 		chromedp.WaitVisible(chromedp.ID("form-confirm")),
 		chromedp.Click(chromedp.ID("payment-stopped")),
 		chromedp.SendKeys(chromedp.ID("to-recover"), "2800"),
 		chromedp.SendKeys(chromedp.ID("recovered"), "0"),
-		chromedp.Click(chromedp.ID("btn-confirm")),
+		clickAndLoad(chromedp.ID("btn-confirm")),
 		chromedp.WaitVisible(chromedp.ID("outcome")))
 	st, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("status"), "data-status"))
 	if err != nil {
@@ -202,7 +242,7 @@ func TestBrowserReview(t *testing.T) {
 	}
 
 	// The English switch.
-	do(t, ctx2, chromedp.Click(chromedp.ID("lang")), chromedp.WaitVisible(chromedp.CSS("main")),
+	do(t, ctx2, clickAndLoad(chromedp.ID("lang")), chromedp.WaitVisible(chromedp.CSS("main")),
 		chromedp.Navigate(e.URL+"/cases"), chromedp.WaitVisible(chromedp.ID("nav-queue")))
 	if h := text(t, ctx2, "#nav-queue"); h != "Cases" {
 		t.Errorf("English nav %q", h)

@@ -105,6 +105,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 1 << 30
 	}
+	tuneGC(cfg.Log)
 	s := &Server{cfg: cfg, store: cfg.Store, users: cfg.Users, log: cfg.Log, mux: http.NewServeMux(),
 		sessions: map[string]*session{}, failures: map[string]*failure{}, stopRefresh: make(chan struct{})}
 	var err error
