@@ -30,7 +30,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 
 	driver "github.com/go-sql-driver/mysql"
 
@@ -67,9 +66,7 @@ type Source struct {
 	watermark string
 	orderBy   []string
 
-	mu      sync.Mutex
-	since   string
-	highest string
+	connectors.WatermarkState
 }
 
 var (
@@ -122,22 +119,6 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 		}
 	}
 	return s, nil
-}
-
-// SetWatermark makes the next Open return only rows whose watermark column
-// is greater than w ("" = all rows).
-func (s *Source) SetWatermark(w string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.since = w
-}
-
-// Watermark returns the highest watermark value read by the last completed
-// read, or the value given to SetWatermark when that read found no newer row.
-func (s *Source) Watermark() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.highest
 }
 
 // ident quotes an identifier with backticks.
@@ -319,9 +300,7 @@ func (s *Source) Open(ctx context.Context) (connectors.Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	since := s.since
-	s.mu.Unlock()
+	since := s.Since()
 	if since != "" && s.watermark == "" {
 		return nil, fmt.Errorf("source %s: mysql: a watermark was set but option watermark_column is empty", s.name)
 	}
@@ -440,13 +419,7 @@ func (r *reader) finish() error {
 	r.input.Rows = r.n
 	r.inputs = append(r.inputs, r.input)
 	if r.src.watermark != "" {
-		w := r.highest
-		if w == "" {
-			w = r.since
-		}
-		r.src.mu.Lock()
-		r.src.highest = w
-		r.src.mu.Unlock()
+		r.src.Completed(r.since, r.highest)
 	}
 	return io.EOF
 }

@@ -28,7 +28,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,9 +68,7 @@ type Source struct {
 	orderBy   []string
 	fetch     int
 
-	mu      sync.Mutex
-	since   string // watermark for the next Open
-	highest string // watermark after the last completed read
+	connectors.WatermarkState
 }
 
 var (
@@ -128,22 +125,6 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 		}
 	}
 	return s, nil
-}
-
-// SetWatermark makes the next Open return only rows whose watermark column
-// is greater than w ("" = all rows).
-func (s *Source) SetWatermark(w string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.since = w
-}
-
-// Watermark returns the highest watermark value read by the last completed
-// read, or the value given to SetWatermark when that read found no newer row.
-func (s *Source) Watermark() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.highest
 }
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
@@ -325,9 +306,7 @@ func (s *Source) Open(ctx context.Context) (connectors.Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	since := s.since
-	s.mu.Unlock()
+	since := s.Since()
 	if since != "" && s.watermark == "" {
 		return nil, fmt.Errorf("source %s: postgres: a watermark was set but option watermark_column is empty", s.name)
 	}
@@ -451,13 +430,7 @@ func (r *reader) finish() error {
 	r.input.Rows = r.n
 	r.inputs = append(r.inputs, r.input)
 	if r.src.watermark != "" {
-		w := r.highest
-		if w == "" {
-			w = r.since
-		}
-		r.src.mu.Lock()
-		r.src.highest = w
-		r.src.mu.Unlock()
+		r.src.Completed(r.since, r.highest)
 	}
 	return io.EOF
 }
