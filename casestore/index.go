@@ -1,7 +1,6 @@
 package casestore
 
 import (
-	"container/heap"
 	"context"
 	"database/sql"
 	"fmt"
@@ -115,6 +114,7 @@ type index struct {
 	mu    sync.RWMutex
 	cases []*Case
 	pos   map[string]int
+	gen   uint64 // counts changes (replace, upsert), under mu
 }
 
 func newIndex() *index { return &index{pos: map[string]int{}} }
@@ -138,6 +138,7 @@ func (ix *index) replace(cs []*Case) {
 	}
 	ix.mu.Lock()
 	ix.cases, ix.pos = cs, pos
+	ix.gen++
 	ix.mu.Unlock()
 }
 
@@ -145,6 +146,7 @@ func (ix *index) replace(cs []*Case) {
 func (ix *index) upsert(cs []*Case) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen++
 	var added bool
 	for _, c := range cs {
 		if i, ok := ix.pos[c.ID]; ok && ix.cases[i].Department == c.Department && ix.cases[i].RegionCode == c.RegionCode {
@@ -211,11 +213,12 @@ func (ix *index) each(sc Scope, f func(c *Case)) {
 	lo, hi := ix.span(sc)
 	if !sc.All && sc.Department != "" {
 		// The span is exactly the scope: one department, region codes from
-		// the prefix up to prefix+"\xff" (the cases are sorted by both).
+		// the prefix up to prefix+"\xff" (the cases are sorted by both),
+		// and every string s with prefix <= s < prefix+"\xff" starts with
+		// the prefix. So no case is checked again (which would read each
+		// case's region code: a cache miss per case on a large index).
 		for _, c := range ix.cases[lo:hi] {
-			if strings.HasPrefix(c.RegionCode, sc.RegionPrefix) {
-				f(c)
-			}
+			f(c)
 		}
 		return
 	}
@@ -368,18 +371,65 @@ func dueKey(c *Case) time.Time {
 	return *c.DueAt
 }
 
-// worst-first heap of the best n cases.
-type caseHeap []*Case
+// queueKey is a case's place in the queue order (see before), kept next to
+// the case so that ordering the queue reads each case only once.
+type queueKey struct {
+	score   float64
+	dueSec  int64 // deadline (farFuture if none), as Unix seconds and nanoseconds
+	dueNsec int32
+	c       *Case
+}
 
-func (h caseHeap) Len() int           { return len(h) }
-func (h caseHeap) Less(i, j int) bool { return before(h[j], h[i]) }
-func (h caseHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *caseHeap) Push(x any)        { *h = append(*h, x.(*Case)) }
-func (h *caseHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func keyOf(c *Case) queueKey {
+	d := dueKey(c)
+	return queueKey{score: c.Priority.Score, dueSec: d.Unix(), dueNsec: int32(d.Nanosecond()), c: c}
+}
+
+// keyBefore is before on keys.
+func keyBefore(a, b *queueKey) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	if a.dueSec != b.dueSec {
+		return a.dueSec < b.dueSec
+	}
+	if a.dueNsec != b.dueNsec {
+		return a.dueNsec < b.dueNsec
+	}
+	return a.c.ID < b.c.ID
+}
+
+// keyHeap is a worst-first heap of the best cases seen: h[0] is the one
+// that comes last in the queue.
+type keyHeap []queueKey
+
+func (h keyHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !keyBefore(&h[i], &h[j]) { // parent is not better: in place
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		j = i
+	}
+}
+
+func (h keyHeap) down(i int) {
+	n := len(h)
+	for {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if j2 := j + 1; j2 < n && keyBefore(&h[j], &h[j2]) {
+			j = j2 // the worse child
+		}
+		if !keyBefore(&h[i], &h[j]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // MaxPageSize bounds a queue page.
@@ -388,8 +438,24 @@ const MaxPageSize = 500
 // Queue returns one page of the cases in scope that match the filter, in
 // priority order. page counts from 1.
 func (s *Store) Queue(sc Scope, f Filter, page, size int) (*Page, error) {
+	p, _, err := s.queue(sc, f, page, size, nil)
+	return p, err
+}
+
+// QueueFacets is Queue and Facets(sc) together, in one pass over the scope.
+func (s *Store) QueueFacets(sc Scope, f Filter, page, size int) (*Page, Facets, error) {
+	fa := newFacetAcc()
+	p, _, err := s.queue(sc, f, page, size, fa)
+	if err != nil {
+		return nil, Facets{}, err
+	}
+	return p, fa.result(), nil
+}
+
+// queue is Queue, also adding every case in scope to fa if not nil.
+func (s *Store) queue(sc Scope, f Filter, page, size int, fa *facetAcc) (*Page, *facetAcc, error) {
 	if err := f.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if size <= 0 {
 		size = 50
@@ -402,29 +468,44 @@ func (s *Store) Queue(sc Scope, f Filter, page, size int) (*Page, error) {
 	}
 	ck := s.Clock()
 	keep := page * size
-	h := make(caseHeap, 0, min(keep, 1024))
+	h := make(keyHeap, 0, min(keep, 1024))
 	total := 0
 	s.idx.each(sc, func(c *Case) {
+		if fa != nil {
+			fa.add(c)
+		}
 		if !f.match(c, ck) {
 			return
 		}
 		total++
 		if len(h) < keep {
-			heap.Push(&h, c)
-		} else if before(c, h[0]) {
-			h[0] = c
-			heap.Fix(&h, 0)
+			h = append(h, keyOf(c))
+			h.up(len(h) - 1)
+			return
+		}
+		if c.Priority.Score < h[0].score { // cannot beat the worst kept
+			return
+		}
+		if k := keyOf(c); keyBefore(&k, &h[0]) {
+			h[0] = k
+			h.down(0)
 		}
 	})
-	sorted := make([]*Case, len(h))
-	for i := len(h) - 1; i >= 0; i-- {
-		sorted[i] = heap.Pop(&h).(*Case)
-	}
 	from := (page - 1) * size
-	if from > len(sorted) {
-		from = len(sorted)
+	if from >= len(h) {
+		return &Page{Total: total, Page: page, PageSize: size, Cases: []*Case{}}, fa, nil
 	}
-	return &Page{Total: total, Page: page, PageSize: size, Cases: sorted[from:]}, nil
+	// The heap holds the best page*size cases; the page is its worst
+	// len(h)-from, which come off the top worst first.
+	sorted := make([]*Case, len(h)-from)
+	for i := len(sorted) - 1; i >= 0; i-- {
+		sorted[i] = h[0].c
+		n := len(h) - 1
+		h[0] = h[n]
+		h = h[:n]
+		h.down(0)
+	}
+	return &Page{Total: total, Page: page, PageSize: size, Cases: sorted}, fa, nil
 }
 
 // Select returns every case in scope that matches the filter, in priority
@@ -456,6 +537,16 @@ func (s *Store) Get(sc Scope, id string) (*Case, error) {
 	return c, nil
 }
 
+// IndexVersion changes whenever a case of the queue index changes (import,
+// reload, any action). Results derived from the index, such as Facets, can
+// be cached under it: a value computed after reading version v is at
+// least as new as v.
+func (s *Store) IndexVersion() uint64 {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	return s.idx.gen
+}
+
 // Count returns the number of cases in the store.
 func (s *Store) Count() int { return s.idx.len() }
 
@@ -468,19 +559,53 @@ type Facets struct {
 
 // Facets returns the programs, rules and counties of the cases in scope.
 func (s *Store) Facets(sc Scope) Facets {
-	f := Facets{Programs: map[string]string{}}
-	rules, counties := map[string]bool{}, map[string]bool{}
-	s.idx.each(sc, func(c *Case) {
-		f.Programs[c.ProgramCode] = c.ProgramName
-		for _, r := range c.RuleIDs {
-			rules[r] = true
+	fa := newFacetAcc()
+	s.idx.each(sc, fa.add)
+	return fa.result()
+}
+
+// facetAcc collects Facets case by case. Neighbouring cases mostly share
+// their county and rules (and the strings are interned), so a value equal
+// to the previous case's is not looked up again.
+type facetAcc struct {
+	programs           map[string]string
+	rules, counties    map[string]bool
+	lastCode, lastName string
+	lastRule           string
+	lastCounty         string
+	any                bool
+}
+
+func newFacetAcc() *facetAcc {
+	return &facetAcc{programs: map[string]string{}, rules: map[string]bool{}, counties: map[string]bool{}}
+}
+
+func (a *facetAcc) add(c *Case) {
+	first := !a.any
+	a.any = true
+	// The last name written for a code wins, as the cases come.
+	if first || c.ProgramCode != a.lastCode || c.ProgramName != a.lastName {
+		a.programs[c.ProgramCode] = c.ProgramName
+		a.lastCode, a.lastName = c.ProgramCode, c.ProgramName
+	}
+	for _, r := range c.RuleIDs {
+		if first || r != a.lastRule {
+			a.rules[r] = true
+			a.lastRule = r
 		}
-		counties[c.CountyCode] = true
-	})
-	for r := range rules {
+	}
+	if first || c.CountyCode != a.lastCounty {
+		a.counties[c.CountyCode] = true
+		a.lastCounty = c.CountyCode
+	}
+}
+
+func (a *facetAcc) result() Facets {
+	f := Facets{Programs: a.programs}
+	for r := range a.rules {
 		f.Rules = append(f.Rules, r)
 	}
-	for c := range counties {
+	for c := range a.counties {
 		f.Counties = append(f.Counties, c)
 	}
 	sort.Strings(f.Rules)

@@ -86,7 +86,7 @@ func wantRaw(r *http.Request, rc *reqCtx) bool {
 }
 
 func (s *Server) apiCases(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	p, _, err := s.queue(r, rc)
+	p, _, _, err := s.queue(r, rc, false)
 	if err != nil {
 		s.fail(w, err)
 		return

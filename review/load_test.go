@@ -85,7 +85,7 @@ func TestLoadReview(t *testing.T) {
 	var mu sync.Mutex
 	var samples []sample
 	var errs int
-	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	deadline := time.Now().Add(time.Duration(secs)*time.Second + 2*think)
 	var count int64
 	var wg sync.WaitGroup
 	if pf := os.Getenv("CROSSCHECK_LOAD_CPUPROFILE"); pf != "" {
@@ -98,13 +98,20 @@ func TestLoadReview(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			// With a think time, reviewers arrive at random moments within
+			// the first pause, as their later requests do, instead of all
+			// signing in within the same millisecond (CROSSCHECK_LOAD_BURST=1
+			// keeps the burst).
+			if think > 0 && os.Getenv("CROSSCHECK_LOAD_BURST") == "" {
+				time.Sleep(time.Duration(r.Int64N(int64(2 * think))))
+			}
 			c := login(t, e.URL, fmt.Sprintf("load%02d", i))
 			cl := c.cases("page_size=200")
 			if len(cl.Cases) == 0 {
 				t.Errorf("reviewer %d has no cases", i)
 				return
 			}
-			r := rand.New(rand.NewPCG(uint64(i), 7))
 			pages := max(1, (cl.Total+49)/50)
 			for k := 0; time.Now().Before(deadline); k++ {
 				mu.Lock()

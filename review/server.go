@@ -62,6 +62,8 @@ type Server struct {
 	mux   *http.ServeMux
 	m     *metrics
 
+	facetCache facetCache
+
 	mu       sync.Mutex
 	sessions map[string]*session
 	failures map[string]*failure

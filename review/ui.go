@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +97,7 @@ type page struct {
 	D       any
 }
 
-func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, code int, name string, d any, errMsg string) {
+func (s *Server) pageOf(r *http.Request, rc *reqCtx, d any, errMsg string) page {
 	p := page{Lang: langOf(r), Path: r.URL.RequestURI(), D: d, Error: errMsg}
 	if rc != nil {
 		p.User, p.IsAdmin = rc.user, rc.user.Role == casestore.RoleAdmin
@@ -109,6 +108,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, code
 	if r.URL.Query().Get("done") != "" {
 		p.Flash = T(p.Lang, "done")
 	}
+	return p
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, code int, name string, d any, errMsg string) {
+	p := s.pageOf(r, rc, d, errMsg)
 	var buf bytes.Buffer
 	if err := s.tmpl[p.Lang].ExecuteTemplate(&buf, name, p); err != nil {
 		s.log.Error("render", "template", name, "err", err)
@@ -201,17 +205,13 @@ func filterQuery(f casestore.Filter) url.Values {
 	return v
 }
 
-type queueRow struct {
-	*casestore.Case
-	Due       string
-	Escalated bool
-}
-
+// queueData is the data of the queue page (templates/queue.html, written
+// by writeQueueBody).
 type queueData struct {
 	F         casestore.Filter
 	Facets    casestore.Facets
 	Programs  []kv
-	Rows      []queueRow
+	Rows      []*casestore.Case
 	Total     int
 	Page      int
 	Pages     int
@@ -223,40 +223,42 @@ type queueData struct {
 
 type kv struct{ K, V string }
 
-func (s *Server) queue(r *http.Request, rc *reqCtx) (*casestore.Page, casestore.Filter, error) {
+// queue reads the requested page of the queue and records the view; with
+// facets, it also returns the scope's filter choices.
+func (s *Server) queue(r *http.Request, rc *reqCtx, facets bool) (*casestore.Page, casestore.Filter, *scopeFacets, error) {
 	q := r.URL.Query()
 	f := filterOf(q)
 	pg, _ := strconv.Atoi(q.Get("page"))
 	size, _ := strconv.Atoi(q.Get("page_size"))
-	p, err := s.store.Queue(rc.actor.Scope, f, pg, size)
+	var p *casestore.Page
+	var fc *scopeFacets
+	var err error
+	if facets {
+		p, fc, err = s.queueFacets(rc.actor.Scope, f, pg, size)
+	} else {
+		p, err = s.store.Queue(rc.actor.Scope, f, pg, size)
+	}
 	if err != nil {
-		return nil, f, err
+		return nil, f, nil, err
 	}
 	ids := make([]string, len(p.Cases))
 	for i, c := range p.Cases {
 		ids[i] = c.ID
 	}
 	if err := s.view(r, rc, "view.queue", "queue", "", map[string]any{"filter": f, "page": p.Page, "total": p.Total, "cases": ids}, ""); err != nil {
-		return nil, f, err
+		return nil, f, nil, err
 	}
-	return p, f, nil
+	return p, f, fc, nil
 }
 
 func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	p, f, err := s.queue(r, rc)
+	p, f, fc, err := s.queue(r, rc, true)
+	ck := s.store.Clock()
 	if err != nil {
-		s.render(w, r, rc, statusOf(err), "queue.html", &queueData{F: f, Statuses: casestore.Statuses}, err.Error())
+		s.renderQueue(w, r, rc, statusOf(err), &queueData{F: f, Statuses: casestore.Statuses}, ck, err.Error())
 		return
 	}
-	ck := s.store.Clock()
-	d := &queueData{F: f, Facets: s.store.Facets(rc.actor.Scope), Total: p.Total, Page: p.Page, Statuses: casestore.Statuses}
-	for code, name := range d.Facets.Programs {
-		d.Programs = append(d.Programs, kv{code, name})
-	}
-	sort.Slice(d.Programs, func(i, j int) bool { return d.Programs[i].K < d.Programs[j].K })
-	for _, c := range p.Cases {
-		d.Rows = append(d.Rows, queueRow{Case: c, Due: ck.DueState(c), Escalated: ck.Escalated(c)})
-	}
+	d := &queueData{F: f, Facets: fc.facets, Programs: fc.programs, Rows: p.Cases, Total: p.Total, Page: p.Page, Statuses: casestore.Statuses}
 	d.Pages = (p.Total + p.PageSize - 1) / p.PageSize
 	v := filterQuery(f)
 	if p.Page > 1 {
@@ -269,7 +271,7 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	v.Del("page")
 	d.ExportURL = "/export.xlsx?" + v.Encode()
-	s.render(w, r, rc, http.StatusOK, "queue.html", d, "")
+	s.renderQueue(w, r, rc, http.StatusOK, d, ck, "")
 }
 
 // ---- case detail ----
