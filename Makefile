@@ -34,10 +34,13 @@ demo-sample: build
 	$(BIN) run --config examples/henan-sample/job.yaml --out out/demo-sample
 
 # Go benchmarks of the hot paths, then the accuracy and performance harness
-# (PERSONS=200000 by default) with the naive DuckDB and PostgreSQL baselines.
+# (PERSONS=200000 by default) with the naive DuckDB and PostgreSQL baselines;
+# CSV_MB sets the size of the CSV load benchmark (default 2048 MB).
 PERSONS ?= 200000
+CSV_MB ?= 2048
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -short ./normalize/... ./connectors/csv ./benchmarks/gen
+	CROSSCHECK_BENCH_CSV_MB=$(CSV_MB) $(GO) test -run '^$$' -bench CSVLoad -benchtime 1x -timeout 60m ./engine/
 	CROSSCHECK_LINKAGE_1M=1 $(GO) test -count=1 -run 'TestChinese1M|TestFEBRL' -v ./benchmarks/linkage
 	$(BIN) bench --persons $(PERSONS) --dir out/bench-$(PERSONS) --baselines duckdb,postgres --reuse
 

@@ -35,6 +35,9 @@ type Options struct {
 	// Progress, when set (a terminal), gets a progress bar per source
 	// instead of log lines.
 	Progress io.Writer
+	// LoadOnly makes Prepare stop after loading the sources (no ID repair
+	// or identity resolution): for benchmarks of the load stage.
+	LoadOnly bool
 }
 
 // Timing is the wall time of one stage.
@@ -204,6 +207,9 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	}
 	res.Sources = stats
 	stage("load", t0)
+	if opt.LoadOnly {
+		return p, nil
+	}
 
 	t0 = time.Now()
 	repaired, err := sess.repairIDs(ctx, roles)

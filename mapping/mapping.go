@@ -450,8 +450,14 @@ func appendOrig(buf []byte, header, values []string) []byte {
 func AppendJSONString(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	buf = append(buf, '"')
+	start := 0 // bytes from start to i need no escaping: copied in one go
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		start = i + 1
 		switch {
 		case c == '"' || c == '\\':
 			buf = append(buf, '\\', c)
@@ -461,12 +467,11 @@ func AppendJSONString(buf []byte, s string) []byte {
 			buf = append(buf, '\\', 'r')
 		case c == '\t':
 			buf = append(buf, '\\', 't')
-		case c < 0x20:
-			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		default:
-			buf = append(buf, c)
+			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
 	}
+	buf = append(buf, s[start:]...)
 	return append(buf, '"')
 }
 

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -172,5 +173,18 @@ func TestAppendJSONString(t *testing.T) {
 	got := string(AppendJSONString(nil, "a\"b\\c\n\x01中"))
 	if got != `"a\"b\\c\n\u0001中"` {
 		t.Errorf("got %s", got)
+	}
+}
+
+// AppendJSONString gives what encoding/json decodes back to the input, for
+// every control character, quote and backslash at every position.
+func TestAppendJSONStringRoundTrip(t *testing.T) {
+	for c := 0; c < 0x80; c++ {
+		for _, s := range []string{string(rune(c)), "前" + string(rune(c)), string(rune(c)) + "后", "a" + string(rune(c)) + "b" + string(rune(c))} {
+			var got string
+			if err := json.Unmarshal(AppendJSONString(nil, s), &got); err != nil || got != s {
+				t.Fatalf("%q: decoded %q, %v", s, got, err)
+			}
+		}
 	}
 }

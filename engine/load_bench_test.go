@@ -1,0 +1,183 @@
+package engine_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/crosscheck/crosscheck/engine"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
+)
+
+// benchPayments writes a payment roll of about mb megabytes in UTF-8 (13
+// columns, like the generated province's rolls) and the same rows in GBK.
+func benchPayments(b *testing.B, dir string, mb int) (utf8Path, gbkPath string) {
+	b.Helper()
+	utf8Path = filepath.Join(dir, "pay.csv")
+	gbkPath = filepath.Join(dir, "pay_gbk.csv")
+	f, err := os.Create(utf8Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := os.Create(gbkPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	gw := bufio.NewWriterSize(simplifiedchinese.GBK.NewEncoder().Writer(g), 1<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	surnames := []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"}
+	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟"}
+	programs := []string{"高龄津贴", "城乡低保", "特困供养"}
+	header := "流水号,项目名称,发放年月,区划代码,户号,姓名,身份证号,开户名,银行账号,账户类型,开户银行,发放金额,发放日期\n"
+	w.WriteString(header)
+	gw.WriteString(header)
+	var size int64
+	for i := 0; size < int64(mb)<<20; i++ {
+		body := fmt.Sprintf("4101%02d%04d%02d%02d%03d", 1+r.IntN(20), 1930+r.IntN(70), 1+r.IntN(12), 1+r.IntN(28), r.IntN(1000))
+		name := surnames[r.IntN(len(surnames))] + given[r.IntN(len(given))]
+		line := fmt.Sprintf("MZ2024%013d,%s,2024年5月,4101%02d%03d%03d,4101%011d,%s,%s%c,%s,62170%014d,社会保障卡,中国建设银行,%d.00,2024/5/%d\n",
+			i, programs[r.IntN(3)], 1+r.IntN(20), r.IntN(100), r.IntN(300), r.IntN(1e9), name, body, idnumber.CheckChar(body), name,
+			r.Int64N(1e14), 50+r.IntN(500), 1+r.IntN(28))
+		w.WriteString(line)
+		gw.WriteString(line)
+		size += int64(len(line))
+	}
+	for _, c := range []interface{ Flush() error }{w, gw} {
+		if err := c.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f.Close()
+	g.Close()
+	return utf8Path, gbkPath
+}
+
+const benchLoadJob = `
+periods: ["2024-05"]
+sources:
+  - name: pay
+    role: payment
+    connector: csv
+    path: %s
+    options: {encoding: %s}
+    columns:
+      payment_id: 流水号
+      program_code: {column: 项目名称, map: {高龄津贴: gaoling, 城乡低保: dibao, 特困供养: tekun}}
+      period: 发放年月
+      region_code: 区划代码
+      household_id: 户号
+      name: 姓名
+      id_number: 身份证号
+      account_holder: 开户名
+      account_no: 银行账号
+      account_type: {column: 账户类型, map: {社会保障卡: ssc}, default: other}
+      bank: 开户银行
+      amount: 发放金额
+      paid_date: 发放日期
+`
+
+// clearPeakRSS resets the process's peak resident set size (Linux).
+func clearPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is the process's peak resident set size in bytes (Linux).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(l, "VmHWM:"), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// BenchmarkCSVLoad compares loading a payment roll into DuckDB (reading,
+// mapping, normalising, inserting) with DuckDB's own read_csv into a
+// table, on the same file in the same run. Size: CROSSCHECK_BENCH_CSV_MB
+// (default 100; the issue's figures use 2048 and 5120), DuckDB's
+// memory_limit CROSSCHECK_BENCH_MEMORY_LIMIT (default 4GiB). Reports MB/s of the UTF-8
+// file for each way and the ratio to read_csv.
+//
+//	go test -run '^$' -bench CSVLoad -benchtime 1x ./engine/
+func BenchmarkCSVLoad(b *testing.B) {
+	memLimit := os.Getenv("CROSSCHECK_BENCH_MEMORY_LIMIT")
+	if memLimit == "" {
+		memLimit = "4GiB"
+	}
+	mb := 100
+	if v, err := strconv.Atoi(os.Getenv("CROSSCHECK_BENCH_CSV_MB")); err == nil && v > 0 {
+		mb = v
+	}
+	dir := b.TempDir()
+	utf8Path, gbkPath := benchPayments(b, dir, mb)
+	st, _ := os.Stat(utf8Path)
+	size := float64(st.Size()) / (1 << 20)
+	ctx := context.Background()
+	readCSV := func(q string) float64 {
+		s, err := engine.Open(ctx, job.Engine{Database: ":memory:"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		t0 := time.Now()
+		if _, err := s.DB.Exec(q); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0).Seconds()
+	}
+	load := func(path, enc string) float64 {
+		jd := b.TempDir()
+		os.WriteFile(filepath.Join(jd, "job.yaml"), []byte(fmt.Sprintf(benchLoadJob, path, enc)), 0o644)
+		j, err := job.Load(filepath.Join(jd, "job.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		j.Engine.MemoryLimit = memLimit
+		clearPeakRSS()
+		p, err := engine.Prepare(ctx, j, engine.Options{OutDir: filepath.Join(jd, "out"), LoadOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		if st := p.Result.Sources[0]; st.RowsQuarantined != 0 {
+			b.Fatalf("%d rows quarantined", st.RowsQuarantined)
+		}
+		for _, t := range p.Result.Timings {
+			if t.Stage == "load" {
+				b.Logf("  %s: load %.1f s, peak RSS %.0f MiB (memory_limit %s)", enc, t.Seconds, float64(peakRSS())/(1<<20), memLimit)
+				return t.Seconds
+			}
+		}
+		b.Fatal("no load stage")
+		return 0
+	}
+	b.Logf("file: %.0f MB UTF-8", size)
+	for i := 0; i < b.N; i++ {
+		base := readCSV(fmt.Sprintf("CREATE TABLE t AS FROM read_csv('%s')", utf8Path))
+		baseVarchar := readCSV(fmt.Sprintf("CREATE TABLE t AS FROM read_csv('%s', all_varchar = true)", utf8Path))
+		conn := load(utf8Path, "utf-8")
+		gbk := load(gbkPath, "gbk")
+		b.Logf("read_csv into a table:              %6.1f s  %6.1f MB/s", base, size/base)
+		b.Logf("read_csv(all_varchar) into a table: %6.1f s  %6.1f MB/s", baseVarchar, size/baseVarchar)
+		b.Logf("crosscheck, UTF-8:                  %6.1f s  %6.1f MB/s  %.0f%% of read_csv", conn, size/conn, 100*base/conn)
+		b.Logf("crosscheck, GBK (same rows):        %6.1f s  %6.1f MB/s of UTF-8 text  %.0f%% of the UTF-8 load", gbk, size/gbk, 100*conn/gbk)
+		b.ReportMetric(size/base, "read_csv-MB/s")
+		b.ReportMetric(size/conn, "utf8-MB/s")
+		b.ReportMetric(size/gbk, "gbk-MB/s")
+		b.ReportMetric(base/conn, "ratio")
+	}
+}
