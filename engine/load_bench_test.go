@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/crosscheck/crosscheck/engine"
@@ -179,5 +180,89 @@ func BenchmarkCSVLoad(b *testing.B) {
 		b.ReportMetric(size/conn, "utf8-MB/s")
 		b.ReportMetric(size/gbk, "gbk-MB/s")
 		b.ReportMetric(base/conn, "ratio")
+	}
+}
+
+// BenchmarkXLSXLoad loads a generated workbook of CROSSCHECK_BENCH_XLSX_ROWS
+// payment rows (default 200,000; random values so that it compresses like
+// a real roll) through the xlsx connector into DuckDB and reports the load
+// time, the file size and the process's peak RSS with memory_limit
+// CROSSCHECK_BENCH_MEMORY_LIMIT (default 4GiB): the streaming reader keeps
+// memory flat as the file grows.
+//
+//	CROSSCHECK_BENCH_XLSX_ROWS=2000000 go test -run '^$' -bench XLSXLoad -benchtime 1x -timeout 60m ./engine/
+func BenchmarkXLSXLoad(b *testing.B) {
+	rows := 200000
+	if v, err := strconv.Atoi(os.Getenv("CROSSCHECK_BENCH_XLSX_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	memLimit := os.Getenv("CROSSCHECK_BENCH_MEMORY_LIMIT")
+	if memLimit == "" {
+		memLimit = "4GiB"
+	}
+	dir := b.TempDir()
+	path := filepath.Join(dir, "pay.xlsx")
+	f := excelize.NewFile()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sw.SetRow("A1", []any{"流水号", "姓名", "身份证号", "银行账号", "发放金额", "发放日期"})
+	r := rand.New(rand.NewPCG(3, 4))
+	surnames := []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"}
+	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军"}
+	for i := 1; i <= rows; i++ {
+		body := fmt.Sprintf("4101%02d%04d%02d%02d%03d", 1+r.IntN(20), 1930+r.IntN(70), 1+r.IntN(12), 1+r.IntN(28), r.IntN(1000))
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := sw.SetRow(cell, []any{fmt.Sprintf("MZ%012d", i), surnames[r.IntN(10)] + given[r.IntN(10)], body + string(idnumber.CheckChar(body)),
+			fmt.Sprintf("62170%014d", r.Int64N(1e14)), float64(50 + r.IntN(500)), fmt.Sprintf("2024-05-%02d", 1+r.IntN(28))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.SaveAs(path); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	st, _ := os.Stat(path)
+	jobText := fmt.Sprintf(`
+periods: ["2024-05"]
+engine: {memory_limit: %s}
+sources:
+  - name: pay
+    role: payment
+    connector: xlsx
+    path: %s
+    columns: {payment_id: 流水号, program_code: {constant: dibao}, period: {constant: "2024-05"}, name: 姓名, id_number: 身份证号, account_no: 银行账号, amount: 发放金额, paid_date: 发放日期}
+`, memLimit, path)
+	for i := 0; i < b.N; i++ {
+		jd := b.TempDir()
+		os.WriteFile(filepath.Join(jd, "job.yaml"), []byte(jobText), 0o644)
+		j, err := job.Load(filepath.Join(jd, "job.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		clearPeakRSS()
+		p, err := engine.Prepare(context.Background(), j, engine.Options{OutDir: filepath.Join(jd, "out"), LoadOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := p.Result.Sources[0]
+		var secs float64
+		for _, t := range p.Result.Timings {
+			if t.Stage == "load" {
+				secs = t.Seconds
+			}
+		}
+		p.Close()
+		if src.RowsRead != int64(rows) || src.RowsQuarantined != 0 {
+			b.Fatalf("read %d, quarantined %d", src.RowsRead, src.RowsQuarantined)
+		}
+		b.Logf("%d rows, %.0f MB .xlsx: load %.1f s (%.0f rows/s), peak RSS %.0f MiB (memory_limit %s)",
+			rows, float64(st.Size())/(1<<20), secs, float64(rows)/secs, float64(peakRSS())/(1<<20), memLimit)
+		b.ReportMetric(float64(rows)/secs, "rows/s")
+		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
 	}
 }

@@ -277,14 +277,20 @@ var duplicatePayment = &template{
 	body: func(b *build) string {
 		return `
 WITH grp AS (
-	SELECT person_key, program_code, period, count(*) AS n, sum(amount) AS total,
-		list(ev(_source, _file, _row, _orig) ORDER BY _source, _file, _row) AS evs
+	SELECT person_key, program_code, period, count(*) AS n, sum(amount) AS total
 	FROM screened WHERE person_key IS NOT NULL
 	GROUP BY person_key, program_code, period HAVING count(*) > 1
+), dup AS (
+	SELECT p.*, g.n, g.total FROM screened p JOIN grp g USING (person_key, program_code, period)
+), evs AS (
+	-- Evidence is built for the duplicated payments only, not in the
+	-- aggregate over every payment.
+	SELECT person_key, program_code, period, list(ev(_source, _file, _row, _orig) ORDER BY _source, _file, _row) AS evs
+	FROM dup GROUP BY person_key, program_code, period
 )
-SELECT p._rid, ` + b.severity() + ` AS severity, p.period_start, p.program_name, g.n AS times, g.total,
-	to_json(g.evs) AS evidence
-FROM screened p JOIN grp g USING (person_key, program_code, period)`
+SELECT d._rid, ` + b.severity() + ` AS severity, d.period_start, d.program_name, d.n AS times, d.total,
+	to_json(e.evs) AS evidence
+FROM dup d JOIN evs e USING (person_key, program_code, period)`
 	},
 }
 
@@ -348,23 +354,29 @@ var ageRange = &template{
 	body: func(b *build) string {
 		return `
 WITH reg AS (
-	SELECT person_key, arg_min(birth_date, _rid) AS birth_date, arg_min(ev(_source, _file, _row, _orig), _rid) AS e
+	SELECT person_key, arg_min(birth_date, _rid) AS birth_date, min(_rid) AS erid
 	FROM person WHERE person_key IS NOT NULL AND birth_date IS NOT NULL GROUP BY person_key
 ), b AS (
 	SELECT p.*, coalesce(r.birth_date, try_strptime(substr(p.person_key, 7, 8), '%Y%m%d')::DATE) AS bd,
-		CASE WHEN r.birth_date IS NULL THEN '身份证号码中的出生日期' ELSE '户籍登记出生日期' END AS bsrc, r.e AS re
+		CASE WHEN r.birth_date IS NULL THEN '身份证号码中的出生日期' ELSE '户籍登记出生日期' END AS bsrc, r.erid AS erid
 	FROM screened p LEFT JOIN reg r USING (person_key)
 	WHERE p.person_key IS NOT NULL AND (p.min_age IS NOT NULL OR p.max_age IS NOT NULL)
 ), a AS (
 	SELECT *, year(period_start) - year(bd)
 		- CASE WHEN month(period_start) < month(bd) OR (month(period_start) = month(bd) AND day(period_start) < day(bd)) THEN 1 ELSE 0 END AS age
 	FROM b WHERE bd IS NOT NULL
+), hit AS (
+	SELECT _rid, ` + b.severity() + ` AS severity, bsrc AS birth_source, bd AS birth_date, period_start, age, program_name, min_age, max_age,
+		CASE WHEN age < min_age THEN printf('不满%s的最低年龄%d周岁', program_name, min_age)
+		     ELSE printf('超过%s的最高年龄%d周岁', program_name, max_age) END AS age_problem,
+		ev(_source, _file, _row, _orig) AS pev, erid
+	FROM a WHERE age < min_age OR age > max_age
 )
-SELECT _rid, ` + b.severity() + ` AS severity, bsrc AS birth_source, bd AS birth_date, period_start, age, program_name, min_age, max_age,
-	CASE WHEN age < min_age THEN printf('不满%s的最低年龄%d周岁', program_name, min_age)
-	     ELSE printf('超过%s的最高年龄%d周岁', program_name, max_age) END AS age_problem,
-	to_json(CASE WHEN re IS NULL THEN [ev(_source, _file, _row, _orig)] ELSE [ev(_source, _file, _row, _orig), re] END) AS evidence
-FROM a WHERE age < min_age OR age > max_age`
+-- The registry row's evidence is built for hits only (the aggregate keeps
+-- its record id): building it for every person does not scale.
+SELECT h.* EXCLUDE (pev, erid),
+	to_json(CASE WHEN pe._rid IS NULL THEN [h.pev] ELSE [h.pev, ev(pe._source, pe._file, pe._row, pe._orig)] END) AS evidence
+FROM hit h LEFT JOIN person pe ON pe._rid = h.erid`
 	},
 }
 
@@ -397,14 +409,17 @@ var nameMismatch = &template{
 	body: func(b *build) string {
 		return `
 WITH reg AS (
-	SELECT person_key, list(DISTINCT name_norm) AS names, arg_min(name, _rid) AS rname, arg_min(src_title(_source), _rid) AS title,
-		arg_min(ev(_source, _file, _row, _orig), _rid) AS e
+	SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
 	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
+), hit AS (
+	SELECT p._rid, ` + b.severity() + ` AS severity, p.name AS roll_name, ev(p._source, p._file, p._row, p._orig) AS pev, r.erid
+	FROM screened p JOIN reg r USING (person_key)
+	WHERE p.name_norm IS NOT NULL AND NOT list_contains(r.names, p.name_norm)
 )
-SELECT p._rid, ` + b.severity() + ` AS severity, p.name AS roll_name, r.title AS registry_title, r.rname AS registry_name,
-	to_json([ev(p._source, p._file, p._row, p._orig), r.e]) AS evidence
-FROM screened p JOIN reg r USING (person_key)
-WHERE p.name_norm IS NOT NULL AND NOT list_contains(r.names, p.name_norm)`
+-- The registry row (the first with a name) is read for hits only.
+SELECT h._rid, h.severity, h.roll_name, src_title(pe._source) AS registry_title, pe.name AS registry_name,
+	to_json([h.pev, ev(pe._source, pe._file, pe._row, pe._orig)]) AS evidence
+FROM hit h JOIN person pe ON pe._rid = h.erid`
 	},
 }
 
@@ -595,22 +610,25 @@ var holderMismatch = &template{
 		}
 		return `
 WITH reg AS (
-	SELECT person_key, list(DISTINCT name_norm) AS names, arg_min(name, _rid) AS rname,
-		arg_min(ev(_source, _file, _row, _orig), _rid) AS e
+	SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
 	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
 ), hh_names AS (
 	SELECT DISTINCT a.person_key, m.name_norm
 	FROM person a JOIN person m ON m.household_id = a.household_id
 	WHERE a.person_key IS NOT NULL AND a.household_id IS NOT NULL AND m.name_norm IS NOT NULL
 		AND a.person_key IN (SELECT person_key FROM screened WHERE account_holder_norm IS NOT NULL)
+), hit AS (
+	SELECT p._rid, ` + b.severity() + ` AS severity, p.period_start, p.program_name, p.account_holder AS holder,
+		p.name AS roll_name, ev(p._source, p._file, p._row, p._orig) AS pev, r.erid
+	FROM screened p LEFT JOIN reg r USING (person_key)
+	WHERE p.person_key IS NOT NULL AND p.account_holder_norm IS NOT NULL
+		AND p.account_holder_norm IS DISTINCT FROM p.name_norm
+		AND NOT coalesce(list_contains(r.names, p.account_holder_norm), false)` + hh + `
 )
-SELECT p._rid, ` + b.severity() + ` AS severity, p.period_start, p.program_name, p.account_holder AS holder,
-	p.name AS roll_name, r.rname AS registry_name,
-	to_json(CASE WHEN r.e IS NULL THEN [ev(p._source, p._file, p._row, p._orig)] ELSE [ev(p._source, p._file, p._row, p._orig), r.e] END) AS evidence
-FROM screened p LEFT JOIN reg r USING (person_key)
-WHERE p.person_key IS NOT NULL AND p.account_holder_norm IS NOT NULL
-	AND p.account_holder_norm IS DISTINCT FROM p.name_norm
-	AND NOT coalesce(list_contains(r.names, p.account_holder_norm), false)` + hh
+-- The registry row (the first with a name) is read for hits only.
+SELECT h._rid, h.severity, h.period_start, h.program_name, h.holder, h.roll_name, pe.name AS registry_name,
+	to_json(CASE WHEN pe._rid IS NULL THEN [h.pev] ELSE [h.pev, ev(pe._source, pe._file, pe._row, pe._orig)] END) AS evidence
+FROM hit h LEFT JOIN person pe ON pe._rid = h.erid`
 	},
 }
 
