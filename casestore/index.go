@@ -352,14 +352,8 @@ type Page struct {
 
 // queue order: priority desc, then earliest deadline, then id.
 func before(a, b *Case) bool {
-	if a.Priority.Score != b.Priority.Score {
-		return a.Priority.Score > b.Priority.Score
-	}
-	ad, bd := dueKey(a), dueKey(b)
-	if !ad.Equal(bd) {
-		return ad.Before(bd)
-	}
-	return a.ID < b.ID
+	ka, kb := keyOf(a), keyOf(b)
+	return keyBefore(&ka, &kb)
 }
 
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -385,7 +379,8 @@ func keyOf(c *Case) queueKey {
 	return queueKey{score: c.Priority.Score, dueSec: d.Unix(), dueNsec: int32(d.Nanosecond()), c: c}
 }
 
-// keyBefore is before on keys.
+// keyBefore orders two queue keys (the one definition of the queue order:
+// before uses it too).
 func keyBefore(a, b *queueKey) bool {
 	if a.score != b.score {
 		return a.score > b.score

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 )
 
@@ -106,6 +107,45 @@ func peakRSS() int64 {
 	return 0
 }
 
+// benchMemoryLimit is DuckDB's memory_limit for the load benchmarks:
+// CROSSCHECK_BENCH_MEMORY_LIMIT, default 4GiB.
+func benchMemoryLimit() string {
+	if v := os.Getenv("CROSSCHECK_BENCH_MEMORY_LIMIT"); v != "" {
+		return v
+	}
+	return "4GiB"
+}
+
+// loadStage runs the load stage of a one-source job (jobText, with
+// DuckDB's memory_limit memLimit) and returns its seconds, the source's
+// counts and the process's peak RSS in bytes during it.
+func loadStage(b *testing.B, jobText, memLimit string) (float64, *mapping.Stats, int64) {
+	b.Helper()
+	jd := b.TempDir()
+	if err := os.WriteFile(filepath.Join(jd, "job.yaml"), []byte(jobText), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	j, err := job.Load(filepath.Join(jd, "job.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	j.Engine.MemoryLimit = memLimit
+	clearPeakRSS()
+	p, err := engine.Prepare(context.Background(), j, engine.Options{OutDir: filepath.Join(jd, "out"), LoadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	rss := peakRSS()
+	for _, t := range p.Result.Timings {
+		if t.Stage == "load" {
+			return t.Seconds, p.Result.Sources[0], rss
+		}
+	}
+	b.Fatal("no load stage")
+	return 0, nil, 0
+}
+
 // BenchmarkCSVLoad compares loading a payment roll into DuckDB (reading,
 // mapping, normalising, inserting) with DuckDB's own read_csv into a
 // table, on the same file in the same run. Size: CROSSCHECK_BENCH_CSV_MB
@@ -115,10 +155,7 @@ func peakRSS() int64 {
 //
 //	go test -run '^$' -bench CSVLoad -benchtime 1x ./engine/
 func BenchmarkCSVLoad(b *testing.B) {
-	memLimit := os.Getenv("CROSSCHECK_BENCH_MEMORY_LIMIT")
-	if memLimit == "" {
-		memLimit = "4GiB"
-	}
+	memLimit := benchMemoryLimit()
 	mb := 100
 	if v, err := strconv.Atoi(os.Getenv("CROSSCHECK_BENCH_CSV_MB")); err == nil && v > 0 {
 		mb = v
@@ -141,30 +178,12 @@ func BenchmarkCSVLoad(b *testing.B) {
 		return time.Since(t0).Seconds()
 	}
 	load := func(path, enc string) float64 {
-		jd := b.TempDir()
-		os.WriteFile(filepath.Join(jd, "job.yaml"), []byte(fmt.Sprintf(benchLoadJob, path, enc)), 0o644)
-		j, err := job.Load(filepath.Join(jd, "job.yaml"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		j.Engine.MemoryLimit = memLimit
-		clearPeakRSS()
-		p, err := engine.Prepare(ctx, j, engine.Options{OutDir: filepath.Join(jd, "out"), LoadOnly: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer p.Close()
-		if st := p.Result.Sources[0]; st.RowsQuarantined != 0 {
+		secs, st, rss := loadStage(b, fmt.Sprintf(benchLoadJob, path, enc), memLimit)
+		if st.RowsQuarantined != 0 {
 			b.Fatalf("%d rows quarantined", st.RowsQuarantined)
 		}
-		for _, t := range p.Result.Timings {
-			if t.Stage == "load" {
-				b.Logf("  %s: load %.1f s, peak RSS %.0f MiB (memory_limit %s)", enc, t.Seconds, float64(peakRSS())/(1<<20), memLimit)
-				return t.Seconds
-			}
-		}
-		b.Fatal("no load stage")
-		return 0
+		b.Logf("  %s: load %.1f s, peak RSS %.0f MiB (memory_limit %s)", enc, secs, float64(rss)/(1<<20), memLimit)
+		return secs
 	}
 	b.Logf("file: %.0f MB UTF-8", size)
 	for i := 0; i < b.N; i++ {
@@ -199,10 +218,7 @@ func BenchmarkXLSXLoad(b *testing.B) {
 	if rows > 1<<20-1 {
 		b.Fatalf("a sheet holds at most %d data rows", 1<<20-1)
 	}
-	memLimit := os.Getenv("CROSSCHECK_BENCH_MEMORY_LIMIT")
-	if memLimit == "" {
-		memLimit = "4GiB"
-	}
+	memLimit := benchMemoryLimit()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "pay.xlsx")
 	f := excelize.NewFile()
@@ -232,40 +248,21 @@ func BenchmarkXLSXLoad(b *testing.B) {
 	st, _ := os.Stat(path)
 	jobText := fmt.Sprintf(`
 periods: ["2024-05"]
-engine: {memory_limit: %s}
 sources:
   - name: pay
     role: payment
     connector: xlsx
     path: %s
     columns: {payment_id: 流水号, program_code: {constant: dibao}, period: {constant: "2024-05"}, name: 姓名, id_number: 身份证号, account_no: 银行账号, amount: 发放金额, paid_date: 发放日期}
-`, memLimit, path)
+`, path)
 	for i := 0; i < b.N; i++ {
-		jd := b.TempDir()
-		os.WriteFile(filepath.Join(jd, "job.yaml"), []byte(jobText), 0o644)
-		j, err := job.Load(filepath.Join(jd, "job.yaml"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		clearPeakRSS()
-		p, err := engine.Prepare(context.Background(), j, engine.Options{OutDir: filepath.Join(jd, "out"), LoadOnly: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		src := p.Result.Sources[0]
-		var secs float64
-		for _, t := range p.Result.Timings {
-			if t.Stage == "load" {
-				secs = t.Seconds
-			}
-		}
-		p.Close()
+		secs, src, rss := loadStage(b, jobText, memLimit)
 		if src.RowsRead != int64(rows) || src.RowsQuarantined != 0 {
 			b.Fatalf("read %d, quarantined %d", src.RowsRead, src.RowsQuarantined)
 		}
 		b.Logf("%d rows, %.0f MB .xlsx: load %.1f s (%.0f rows/s), peak RSS %.0f MiB (memory_limit %s)",
-			rows, float64(st.Size())/(1<<20), secs, float64(rows)/secs, float64(peakRSS())/(1<<20), memLimit)
+			rows, float64(st.Size())/(1<<20), secs, float64(rows)/secs, float64(rss)/(1<<20), memLimit)
 		b.ReportMetric(float64(rows)/secs, "rows/s")
-		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 	}
 }

@@ -107,7 +107,8 @@ func isHexByte(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// ruleTitleOf is the template function ruleTitle.
+// ruleTitleOf is a rule's title in lang (Chinese titles only; the id
+// otherwise): the template function ruleTitle and the queue writer's.
 func ruleTitleOf(lang, id string) string {
 	if lang == "zh" {
 		if t, ok := ruleTitles[id]; ok {

@@ -44,14 +44,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 			"pct":  func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" },
 			"f1":   func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
 			"band": casestore.Band,
-			"ruleTitle": func(id string) string {
-				if lang == "zh" {
-					if t, ok := ruleTitles[id]; ok {
-						return t
-					}
-				}
-				return id
-			},
+			"ruleTitle": func(id string) string { return ruleTitleOf(lang, id) },
 			"time": func(t any) string {
 				switch x := t.(type) {
 				case time.Time:

@@ -402,16 +402,21 @@ FROM screened WHERE person_key IS NULL`
 	},
 }
 
+// registryNamesCTE gives each registered person's normalised names and the
+// record id of the first registry row with a name (its evidence is built
+// for hits only, by joining person on erid).
+const registryNamesCTE = `reg AS (
+	SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
+	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
+)`
+
 var nameMismatch = &template{
 	name:   "name_mismatch",
 	doc:    "The payment's ID number is valid and registered, but the name differs from every registry name for it after normalisation (spaces, width, traditional characters, separators).",
 	fields: []string{"roll_name", "registry_title", "registry_name"},
 	body: func(b *build) string {
 		return `
-WITH reg AS (
-	SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
-	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
-), hit AS (
+WITH ` + registryNamesCTE + `, hit AS (
 	SELECT p._rid, ` + b.severity() + ` AS severity, p.name AS roll_name, ev(p._source, p._file, p._row, p._orig) AS pev, r.erid
 	FROM screened p JOIN reg r USING (person_key)
 	WHERE p.name_norm IS NOT NULL AND NOT list_contains(r.names, p.name_norm)
@@ -609,10 +614,7 @@ var holderMismatch = &template{
 	AND NOT EXISTS (SELECT 1 FROM hh_names h WHERE h.person_key = p.person_key AND h.name_norm = p.account_holder_norm)`
 		}
 		return `
-WITH reg AS (
-	SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
-	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
-), hh_names AS (
+WITH ` + registryNamesCTE + `, hh_names AS (
 	SELECT DISTINCT a.person_key, m.name_norm
 	FROM person a JOIN person m ON m.household_id = a.household_id
 	WHERE a.person_key IS NOT NULL AND a.household_id IS NOT NULL AND m.name_norm IS NOT NULL

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 
 	driver "github.com/go-sql-driver/mysql"
@@ -155,25 +154,6 @@ func (s *Source) selectSQL(since string) string {
 	return q + " ORDER BY " + strings.Join(order, ", ")
 }
 
-func (s *Source) dsn() (string, string, error) {
-	if s.dsnFile != "" {
-		b, err := os.ReadFile(s.dsnFile)
-		if err != nil {
-			return "", "", fmt.Errorf("source %s: mysql: dsn_file: %w", s.name, err)
-		}
-		d := strings.TrimSpace(string(b))
-		if d == "" {
-			return "", "", fmt.Errorf("source %s: mysql: dsn_file %s is empty", s.name, s.dsnFile)
-		}
-		return d, "file " + s.dsnFile, nil
-	}
-	d := strings.TrimSpace(os.Getenv(s.dsnEnv))
-	if d == "" {
-		return "", "", fmt.Errorf("source %s: mysql: environment variable %s is not set (it must hold the DSN; or set option dsn_file)", s.name, s.dsnEnv)
-	}
-	return d, "environment variable " + s.dsnEnv, nil
-}
-
 type session struct {
 	db      *sql.DB
 	conn    *sql.Conn
@@ -182,7 +162,7 @@ type session struct {
 }
 
 func (s *Source) connect(ctx context.Context) (*session, error) {
-	dsn, from, err := s.dsn()
+	dsn, from, err := connectors.DSN(s.name, "mysql", s.dsnFile, s.dsnEnv)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -165,26 +164,6 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// dsn reads the connection string.
-func (s *Source) dsn() (string, string, error) {
-	if s.dsnFile != "" {
-		b, err := os.ReadFile(s.dsnFile)
-		if err != nil {
-			return "", "", fmt.Errorf("source %s: postgres: dsn_file: %w", s.name, err)
-		}
-		d := strings.TrimSpace(string(b))
-		if d == "" {
-			return "", "", fmt.Errorf("source %s: postgres: dsn_file %s is empty", s.name, s.dsnFile)
-		}
-		return d, "file " + s.dsnFile, nil
-	}
-	d := strings.TrimSpace(os.Getenv(s.dsnEnv))
-	if d == "" {
-		return "", "", fmt.Errorf("source %s: postgres: environment variable %s is not set (it must hold the DSN; or set option dsn_file)", s.name, s.dsnEnv)
-	}
-	return d, "environment variable " + s.dsnEnv, nil
-}
-
 // session is one open connection with what errors may show about it.
 type session struct {
 	conn    *pgx.Conn
@@ -193,7 +172,7 @@ type session struct {
 }
 
 func (s *Source) connect(ctx context.Context) (*session, error) {
-	dsn, from, err := s.dsn()
+	dsn, from, err := connectors.DSN(s.name, "postgres", s.dsnFile, s.dsnEnv)
 	if err != nil {
 		return nil, err
 	}
