@@ -180,6 +180,15 @@ func (r *Rule) resolve(given map[string]any) (map[string]any, map[string]string,
 	return vals, keys, el
 }
 
+// applies returns the programs the rule screens: the job's applies_to for
+// the rule when it sets one, else the rule's own.
+func (r *Rule) applies(c Context) AppliesTo {
+	if codes, ok := c.AppliesTo[r.ID]; ok {
+		return AppliesTo{Programs: codes}
+	}
+	return r.AppliesTo
+}
+
 // body builds the rule's SELECT (before the explanation and applies_to
 // are added) with parameters vals.
 func (r *Rule) body(vals map[string]any, keys map[string]string, c Context) (string, ErrorList) {
@@ -193,7 +202,7 @@ func (r *Rule) body(vals map[string]any, keys map[string]string, c Context) (str
 	for _, ro := range c.roles() {
 		roles[ro.Name] = ro
 	}
-	b := &build{rule: r, params: vals, rosters: c.Rosters, roles: roles, jobKeys: keys, e: e}
+	b := &build{rule: r, params: vals, rosters: c.Rosters, roles: roles, jobKeys: keys, applies: r.applies(c), e: e}
 	if r.tmpl.check != nil {
 		r.tmpl.check(b)
 		if len(e.list) > 0 {
@@ -257,10 +266,7 @@ func compileRule(ctx context.Context, chk *checker, r *Rule, c Context) (Compile
 	if len(e.list) > 0 {
 		return Compiled{}, e.list
 	}
-	applies := r.AppliesTo
-	if codes, ok := c.AppliesTo[r.ID]; ok {
-		applies = AppliesTo{Programs: codes}
-	}
+	applies := r.applies(c)
 	q := wrap(r, body, shape, names, applies)
 	if cols, _, err := chk.describe(ctx, q); err != nil {
 		// The body binds: what is added around it is the explanation.
@@ -332,22 +338,31 @@ func wrap(r *Rule, body string, s bodyShape, fields []string, applies AppliesTo)
 		fj = "json_object(" + strings.Join(args, ", ") + ")"
 	}
 	where := ""
+	if c := appliesCond(applies, "s.program_code"); c != "" {
+		where = "\nWHERE h._rid IN (SELECT s._rid FROM screened s WHERE " + c + ")"
+	}
+	return fmt.Sprintf("SELECT h._rid,\n\t%s AS severity,\n\t%s AS explanation,\n\t%s AS evidence,\n\t%s AS fields\nFROM (%s\n) AS h%s%s",
+		sev, r.explain.sql("h"), evidence, fj, body, join, where)
+}
+
+// appliesCond returns the SQL condition on the program code expression col
+// that holds for the programs applies selects, or "" when it selects all.
+func appliesCond(applies AppliesTo, col string) string {
 	switch {
 	case len(applies.Programs) > 0:
 		codes := make([]string, len(applies.Programs))
 		for i, p := range applies.Programs {
 			codes[i] = lit(p)
 		}
-		where = "\nWHERE h._rid IN (SELECT s._rid FROM screened s WHERE s.program_code IN (" + strings.Join(codes, ", ") + "))"
+		return col + " IN (" + strings.Join(codes, ", ") + ")"
 	case applies.Property != "":
 		cond := catalogueProperties[applies.Property]
 		if strings.Contains(cond, "%s") {
 			cond = fmt.Sprintf(cond, lit(applies.Equals))
 		}
-		where = "\nWHERE h._rid IN (SELECT s._rid FROM screened s WHERE s.program_code IN (SELECT c.program_code FROM program_catalogue c WHERE " + cond + "))"
+		return col + " IN (SELECT c.program_code FROM program_catalogue c WHERE " + cond + ")"
 	}
-	return fmt.Sprintf("SELECT h._rid,\n\t%s AS severity,\n\t%s AS explanation,\n\t%s AS evidence,\n\t%s AS fields\nFROM (%s\n) AS h%s%s",
-		sev, r.explain.sql("h"), evidence, fj, body, join, where)
+	return ""
 }
 
 // Lint loads the rule files of dirs (the built-in library when dirs is

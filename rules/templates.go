@@ -84,6 +84,8 @@ type build struct {
 	roles   map[string]dataset.Role
 	// jobKeys names the job key of parameters the job set.
 	jobKeys map[string]string
+	// applies is the rule's applies_to after the job's override.
+	applies AppliesTo
 	e       *errs
 }
 
@@ -95,6 +97,17 @@ func (b *build) list(n string) []string     { return b.params[n].([]string) }
 func (b *build) sqlv(n string) string       { return sqlValue(b.params[n]) }
 func (b *build) severity() string           { return lit(b.rule.Severity) }
 func (b *build) role(n string) dataset.Role { return b.roles[n] }
+
+// subject returns the conditions restricting the screened payments alias
+// to the programs the rule applies to (none when it applies to all). The
+// result is filtered again after the body; templates that read screened
+// only for the flagged payment use this to screen fewer rows.
+func (b *build) subject(alias string) []string {
+	if c := appliesCond(b.applies, alias+".program_code"); c != "" {
+		return []string{c}
+	}
+	return nil
+}
 
 // fail reports a bad parameter value at the line that set it.
 func (b *build) fail(param, format string, a ...any) {
@@ -428,19 +441,25 @@ FROM hit h JOIN person pe ON pe._rid = h.erid`
 	},
 }
 
-// householdCTE lists, for every paid person, the persons whose records
-// count: the person, and with household the members of the person's
-// registered households (person.household_id), with the member's name.
-const householdCTE = `members AS (
+// householdCTE lists, for every screened recipient (payments p meeting
+// subject), the persons whose records count: the recipient, and the
+// members of the recipient's registered households (person.household_id)
+// who have a row in table, with the member's name.
+func householdCTE(subject []string, table string) string {
+	where := strings.Join(append([]string{"p.person_key IS NOT NULL"}, subject...), " AND ")
+	return `members AS (
 	SELECT DISTINCT a.person_key AS recipient, m.person_key AS member
 	FROM person a JOIN person m ON m.household_id = a.household_id
 	WHERE a.person_key IS NOT NULL AND m.person_key IS NOT NULL AND a.household_id IS NOT NULL
-		AND a.person_key IN (SELECT person_key FROM screened)
+		AND a.person_key IN (SELECT p.person_key FROM screened p WHERE ` + where + `)
+		AND m.person_key IN (SELECT t.person_key FROM ` + table + ` t)
 	UNION
-	SELECT DISTINCT person_key, person_key FROM screened WHERE person_key IS NOT NULL
+	SELECT DISTINCT p.person_key, p.person_key FROM screened p WHERE ` + where + `
 ), member_name AS (
-	SELECT person_key, arg_min(name, _rid) AS name FROM person WHERE person_key IS NOT NULL GROUP BY person_key
+	SELECT person_key, arg_min(name, _rid) AS name FROM person
+	WHERE person_key IN (SELECT member FROM members) GROUP BY person_key
 )`
+}
 
 var attributeExclusion = &template{
 	name: "attribute_exclusion",
@@ -482,7 +501,7 @@ var attributeExclusion = &template{
 	},
 	body: func(b *build) string {
 		role := b.role(b.str("dataset"))
-		cond := []string{"p.person_key IS NOT NULL"}
+		cond := append([]string{"p.person_key IS NOT NULL"}, b.subject("p")...)
 		if b.flag("active_only") {
 			cond = append(cond, active(role, "t")...)
 		}
@@ -501,7 +520,7 @@ var attributeExclusion = &template{
 		join, who, member := "t.person_key = p.person_key", "'本人'", "p.person_key"
 		with := "WITH "
 		if b.flag("household") {
-			with += householdCTE + ",\n"
+			with += householdCTE(b.subject("p"), ident(role.Name)) + ",\n"
 			join = "t.person_key = m.member"
 			member = "m.member"
 			who = "CASE WHEN m.member = p.person_key THEN '本人' ELSE '家庭成员' || coalesce(n.name, '') END"
@@ -564,20 +583,32 @@ var requiresAttribute = &template{
 		if c := b.str("level_column"); c != "" {
 			best = "min(t." + ident(c) + ")::BIGINT"
 			qualifies = fmt.Sprintf("(r._rid IS NULL OR r.best IS NULL OR r.best > %d)", b.int("max_level"))
-			finding = fmt.Sprintf("CASE WHEN r.best IS NULL THEN %s ELSE printf(%s, r.best) END", b.sqlv("missing_text"), b.sqlv("level_text"))
+			finding = fmt.Sprintf("CASE WHEN h.best IS NULL THEN %s ELSE printf(%s, h.best) END", b.sqlv("missing_text"), b.sqlv("level_text"))
 		}
+		subject := strings.Join(append([]string{"p.person_key IS NOT NULL"}, b.subject("p")...), " AND ")
+		table, where := ident(role.Name), strings.Join(cond, "\n\t\tAND ")
+		// The records' evidence is read for hits only (a hit has records
+		// when their best level does not qualify).
 		return fmt.Sprintf(`
 WITH rec AS (
-	SELECT p._rid, %s AS best, list(ev(t._source, t._file, t._row, t._orig) ORDER BY t._source, t._file, t._row) AS evs
+	SELECT p._rid, %s AS best
 	FROM screened p JOIN %s t ON t.person_key = p.person_key
 	WHERE %s
 	GROUP BY p._rid
+), hit AS (
+	SELECT p._rid, r._rid IS NOT NULL AS has, r.best
+	FROM screened p LEFT JOIN rec r ON r._rid = p._rid
+	WHERE %s AND EXISTS (SELECT 1 FROM %s) AND %s
+), hev AS (
+	SELECT p._rid, list(ev(t._source, t._file, t._row, t._orig) ORDER BY t._source, t._file, t._row) AS evs
+	FROM hit h JOIN screened p ON p._rid = h._rid JOIN %s t ON t.person_key = p.person_key
+	WHERE h.has AND %s
+	GROUP BY p._rid
 )
-SELECT p._rid, %s AS severity, p.period_start, p.program_name, r.best AS best_level, %s AS finding,
-	to_json(list_concat([ev(p._source, p._file, p._row, p._orig)], coalesce(r.evs, []))) AS evidence
-FROM screened p LEFT JOIN rec r ON r._rid = p._rid
-WHERE p.person_key IS NOT NULL AND EXISTS (SELECT 1 FROM %s)
-	AND %s`, best, ident(role.Name), strings.Join(cond, "\n\t\tAND "), b.severity(), finding, ident(role.Name), qualifies)
+SELECT p._rid, %s AS severity, p.period_start, p.program_name, h.best AS best_level, %s AS finding,
+	to_json(list_concat([ev(p._source, p._file, p._row, p._orig)], coalesce(e.evs, []))) AS evidence
+FROM hit h JOIN screened p ON p._rid = h._rid LEFT JOIN hev e ON e._rid = h._rid`,
+			best, table, where, subject, table, qualifies, table, where, b.severity(), finding)
 	},
 }
 
