@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -83,6 +84,25 @@ type plan struct {
 	valueMap map[string]string // lower-cased keys
 	formats  []dates.Format
 	builders []array.Builder
+	// cache holds parsed values by raw value for the kinds whose values
+	// repeat (dates, periods, numbers, value-mapped codes): a roll has one
+	// period, a few payment dates and standard amounts. Successes only;
+	// it stops growing at cacheSize entries.
+	cache map[string]value
+}
+
+// cacheSize bounds a plan's cache of parsed values.
+const cacheSize = 4096
+
+// cached reports whether a column's parsed values are worth caching.
+func (p *plan) cached() bool {
+	switch p.col.Kind {
+	case dataset.ID, dataset.Name:
+		return false
+	case dataset.Date, dataset.Period, dataset.Number, dataset.Int, dataset.Bool:
+		return true
+	}
+	return p.valueMap != nil
 }
 
 // Mapper maps records of one source.
@@ -98,6 +118,7 @@ type Mapper struct {
 	pending int
 	rid     int64
 	buf     []byte
+	vals    []value
 	// IDColumns are the source columns holding ID numbers or accounts
 	// (masked in quarantine files unless raw values are asked for).
 	sensitive map[string]bool
@@ -148,6 +169,9 @@ func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) 
 			}
 		} else {
 			p.m = job.Mapping{}
+		}
+		if p.cached() {
+			p.cache = map[string]value{}
 		}
 		m.plans = append(m.plans, p)
 	}
@@ -221,7 +245,11 @@ func (m *Mapper) Add(rec connectors.Record) error {
 	if err != nil {
 		return err
 	}
-	vals := make([]value, len(m.plans))
+	if m.vals == nil {
+		m.vals = make([]value, len(m.plans))
+	}
+	vals := m.vals
+	clear(vals)
 	for i, p := range m.plans {
 		raw := ""
 		switch {
@@ -236,7 +264,14 @@ func (m *Mapper) Add(rec connectors.Record) error {
 			}
 			continue
 		}
-		v, reason, detail := m.parse(p, raw)
+		v, hit := p.cache[raw]
+		reason, detail := "", ""
+		if !hit {
+			v, reason, detail = m.parse(p, raw)
+			if reason == "" && p.cache != nil && len(p.cache) < cacheSize {
+				p.cache[raw] = v
+			}
+		}
 		if reason != "" {
 			if reason == ReasonBadDate {
 				m.Stats.DateFailures[p.col.Name]++
@@ -290,12 +325,29 @@ func (m *Mapper) quarantine(rec connectors.Record, column, reason, detail string
 func (m *Mapper) Pending() int { return m.pending }
 
 // Flush returns the rows appended so far as a record batch (nil if none).
+// The builders are then sized for a batch like this one, so that the next
+// batch's appends do not grow (copy and clear) their buffers step by step.
 func (m *Mapper) Flush() arrow.RecordBatch {
 	if m.pending == 0 {
 		return nil
 	}
+	n := m.pending
 	m.pending = 0
-	return m.rb.NewRecordBatch()
+	data := make([]int, m.rb.Schema().NumFields())
+	for i := range data {
+		if b, ok := m.rb.Field(i).(*array.StringBuilder); ok {
+			data[i] = b.DataLen()
+		}
+	}
+	rec := m.rb.NewRecordBatch()
+	for i, d := range data {
+		f := m.rb.Field(i)
+		f.Reserve(n)
+		if b, ok := f.(*array.StringBuilder); ok {
+			b.ReserveData(d + d/8)
+		}
+	}
+	return rec
 }
 
 // Schema is the Arrow schema of the batches.
@@ -305,8 +357,26 @@ func (m *Mapper) Schema() *arrow.Schema { return m.rb.Schema() }
 func (m *Mapper) Release() { m.rb.Release() }
 
 func clean(s string) string {
+	// Most values start and end with a character neither trim removes.
+	if f, _ := utf8.DecodeRuneInString(s); keeps(f) {
+		if l, _ := utf8.DecodeLastRuneInString(s); keeps(l) {
+			return s
+		}
+	}
 	s = strings.TrimSpace(s)
 	return strings.Trim(s, "\u200b\ufeff\u3000\u00a0")
+}
+
+// keeps reports whether clean leaves r at either end of a value.
+func keeps(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r > ' '
+	}
+	switch r {
+	case '\u200b', '\ufeff', '\u3000', '\u00a0', utf8.RuneError:
+		return false
+	}
+	return !unicode.IsSpace(r)
 }
 
 func (m *Mapper) parse(p *plan, raw string) (value, string, string) {
@@ -378,10 +448,28 @@ func truncate(s string) string {
 }
 
 func parseNumber(s string) (float64, error) {
+	if plainNumber(s) {
+		return strconv.ParseFloat(s, 64)
+	}
 	s = width.Narrow.String(s)
 	s = strings.TrimSuffix(strings.TrimSpace(s), "元")
 	s = strings.ReplaceAll(s, ",", "")
 	return strconv.ParseFloat(s, 64)
+}
+
+// plainNumber reports whether s is ASCII digits with at most a sign and a
+// decimal point, which strconv reads as is.
+func plainNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && c != '.' && !(i == 0 && (c == '-' || c == '+')) {
+			return false
+		}
+	}
+	return true
 }
 
 func appendValue(p *plan, v value) {

@@ -2,8 +2,13 @@ package mapping
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/width"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -187,4 +192,111 @@ func TestAppendJSONStringRoundTrip(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFastPathsMatchSlowPaths checks clean's and parseNumber's shortcuts
+// against the full trims and the width folding on values built from the
+// characters they treat specially.
+func TestFastPathsMatchSlowPaths(t *testing.T) {
+	parts := []string{"", " ", "\t", "\u3000", "\u00a0", "\u200b", "\ufeff", "\u0085", "\u2028", "a", "王", "1", "-", ".", ",", "元", "１", "\xff", "\x7f"}
+	slowClean := func(s string) string { return strings.Trim(strings.TrimSpace(s), "\u200b\ufeff\u3000\u00a0") }
+	n := 0
+	for _, a := range parts {
+		for _, b := range parts {
+			for _, c := range parts {
+				s := a + b + c
+				if got, want := clean(s), slowClean(s); got != want {
+					t.Errorf("clean(%q) = %q, want %q", s, got, want)
+				}
+				f, err := parseNumber(s)
+				wf, werr := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSuffix(strings.TrimSpace(width.Narrow.String(s)), "元"), ",", ""), 64)
+				if (err == nil) != (werr == nil) || (err == nil && f != wf) {
+					t.Errorf("parseNumber(%q) = %v, %v; want %v, %v", s, f, err, wf, werr)
+				}
+				n++
+			}
+		}
+	}
+	if n != len(parts)*len(parts)*len(parts) {
+		t.Fatal("not every value was checked")
+	}
+}
+
+// TestCacheKeepsResults maps rows with repeating dates, periods, amounts
+// and codes through one mapper (values come from its cache after the
+// first time) and each row through a new mapper (always parsed), and
+// requires the same batches and the same quarantine.
+func TestCacheKeepsResults(t *testing.T) {
+	role, _ := dataset.Lookup("payment")
+	periods := []string{"202405", "2024-05", " 2024年5月 ", "五月", "2024-05"}
+	amounts := []string{"200", "1,200.50", "二百", "200", "３００元"}
+	dates := []string{"20240510", "", "2024-05-10", "20240510", "20240230"}
+	programs := []string{"高龄津贴", "低保", "未知", "高龄津贴", " 低保"}
+	types := []string{"社会保障卡", "银行卡", "社会保障卡", "", "银行卡"}
+	var rows [][]string
+	for i := 0; i < 200; i++ {
+		rows = append(rows, []string{fmt.Sprintf("P%d", i), programs[i%5], periods[(i/5)%5], "11010519491231002X", "张三",
+			amounts[(i/25)%5], dates[(i/3)%5], types[(i/7)%5]})
+	}
+	run := func(fresh bool) (string, []QuarantineRow) {
+		s := &sink{}
+		var out []string
+		m, _ := New(role, paymentSource(), s, 0)
+		for i, r := range rows {
+			if fresh {
+				if b := m.Flush(); b != nil {
+					out = append(out, batchJSON(t, b))
+				}
+				m.Release()
+				m, _ = New(role, paymentSource(), s, int64(len(out)))
+			}
+			if err := m.Add(connectors.Record{Header: header, Row: int64(i + 2), Values: r}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b := m.Flush(); b != nil {
+			out = append(out, batchJSON(t, b))
+		}
+		m.Release()
+		return strings.Join(out, ""), s.rows
+	}
+	cached, cq := run(false)
+	fresh, fq := run(true)
+	if len(cq) == 0 || len(cq) == len(rows) {
+		t.Fatalf("the rows must mix accepted and quarantined values, got %d quarantined of %d", len(cq), len(rows))
+	}
+	if len(cq) != len(fq) {
+		t.Fatalf("quarantined %d rows with the cache, %d without", len(cq), len(fq))
+	}
+	for i := range cq {
+		if cq[i].Row != fq[i].Row || cq[i].Reason != fq[i].Reason || cq[i].Column != fq[i].Column {
+			t.Errorf("quarantine row %d: %+v with the cache, %+v without", i, cq[i], fq[i])
+		}
+	}
+	// Records ids differ by design (one base per fresh mapper); compare
+	// the rows without them.
+	strip := regexp.MustCompile(`"_rid":[0-9]+`)
+	if strip.ReplaceAllString(cached, "") != strip.ReplaceAllString(fresh, "") {
+		t.Errorf("mapped values differ with the cache:\n%s\n%s", cached[:min(len(cached), 2000)], fresh[:min(len(fresh), 2000)])
+	}
+}
+
+// batchJSON renders a batch's rows as JSON lines and releases it.
+func batchJSON(t *testing.T, b arrow.RecordBatch) string {
+	t.Helper()
+	defer b.Release()
+	var sb strings.Builder
+	for i := 0; i < int(b.NumRows()); i++ {
+		row := map[string]any{}
+		for c := 0; c < int(b.NumCols()); c++ {
+			row[b.ColumnName(c)] = b.Column(c).GetOneForMarshal(i)
+		}
+		j, err := json.Marshal(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb.Write(j)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
 }

@@ -179,7 +179,9 @@ func (s *Source) openFile(path string) (*fileReader, error) {
 	c := stdcsv.NewReader(text)
 	c.Comma = s.delimiter
 	c.FieldsPerRecord = -1
-	c.ReuseRecord = false
+	// The fields are copied into the reader's arena (one allocation for
+	// many records instead of one slice per record).
+	c.ReuseRecord = true
 	fr.csv = c
 	for line := 1; ; line++ {
 		rec, err := c.Read()
@@ -234,6 +236,24 @@ type reader struct {
 	rows   int64
 	total  int64
 	bytes  atomic.Int64
+	// arena holds the field slices of records handed out: each record's
+	// Values is a piece of it, so a record costs no allocation of its own.
+	arena []string
+}
+
+// arenaSize is the number of fields allocated at once for records.
+const arenaSize = 1 << 16
+
+// keep copies a record's fields (valid until the csv reader's next Read)
+// into the arena and returns the copy.
+func (r *reader) keep(rec []string) []string {
+	if len(rec) > len(r.arena) {
+		r.arena = make([]string, max(arenaSize, len(rec)))
+	}
+	out := r.arena[:len(rec):len(rec)]
+	copy(out, rec)
+	r.arena = r.arena[len(rec):]
+	return out
 }
 
 var _ connectors.Progress = (*reader)(nil)
@@ -268,6 +288,9 @@ func (r *reader) read() (connectors.Record, error) {
 			r.cur = fr
 		}
 		rec, err := r.cur.csv.Read()
+		if rec != nil {
+			rec = r.keep(rec)
+		}
 		if errors.Is(err, io.EOF) {
 			if err := r.finishFile(); err != nil {
 				return connectors.Record{}, err
