@@ -366,7 +366,10 @@ func (g *chunk) serialize() (*chunkOut, error) {
 		b.str(p.name)
 		b.str(cty.name + []string{"教育局", "卫生健康委员会", "乡镇人民政府", "农业农村局", "财政局"}[p.serial%5])
 		b.str([]string{"行政编制", "事业编制"}[p.serial%2])
-		b.date(mkday(p.birth.year()+22+int(p.serial%5), 7, 1))
+		// Joined at 22 to 26, and by 2023 at the latest: a case injected
+		// for a member of 22 must be on the staff roll in the screened
+		// periods (2024), not join in 2025.
+		b.date(mkday(min(p.birth.year()+22+int(p.serial%5), 2023), 7, 1))
 		b.str([]string{"", "在职", "退休"}[p.staff])
 		b.end()
 		o.rows[oStaff]++
