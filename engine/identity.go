@@ -62,7 +62,7 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 	// the record's own normalised name.
 	var stmts []string
 	for _, t := range tables {
-		stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s SET person_key = r.candidate, id_number_status = 'repaired'
+		stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s SET person_key = r.candidate, id_number_status = 'repaired', link_method = 'repaired'
 			FROM (
 				SELECT x.id_number, x.name_norm, min(c.candidate) AS candidate
 				FROM (SELECT DISTINCT id_number, name_norm FROM %[1]s WHERE id_number_status = 'invalid') x

@@ -498,11 +498,14 @@ func hasPersonKey(r dataset.Role) bool {
 	return ok && c.Kind == dataset.ID
 }
 
-// personKeyExpr computes person_key at load: the canonical ID number when
-// it is valid or was upgraded from 15 digits. Repair fills in more later.
+// personKeyExpr computes person_key at load, the canonical ID number when
+// it is valid or was upgraded from 15 digits, and link_method for those
+// rows (what identity resolution gives them). Repair and linkage fill in
+// more later.
 func personKeyExpr(r dataset.Role) string {
 	if !hasPersonKey(r) {
 		return ""
 	}
-	return "CASE WHEN id_number_status IN ('valid', 'upgraded') THEN id_number END AS person_key"
+	return "CASE WHEN id_number_status IN ('valid', 'upgraded') THEN id_number END AS person_key, " +
+		"CASE id_number_status WHEN 'valid' THEN 'exact' WHEN 'upgraded' THEN 'upgraded' END AS link_method"
 }

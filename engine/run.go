@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -149,6 +150,12 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	raw := opt.RawIDs || j.Output.RawIDs
 	res := &Result{OutDir: out, Started: started}
 	stage := func(name string, t0 time.Time) {
+		// Give the Go heap a stage left behind back to the system (the
+		// pinyin keys of millions of names, the load's Arrow batches):
+		// without new allocations the collector would not run, and the
+		// garbage would count in the process's memory while DuckDB works
+		// up to its own limit in the next stage.
+		debug.FreeOSMemory()
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
 	}
 
@@ -213,6 +220,7 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 
 	t0 = time.Now()
 	repaired, err := sess.repairIDs(ctx, roles)
+	log.Info("identity: ID numbers repaired", "seconds", time.Since(t0).Seconds())
 	if err != nil {
 		return fail(fmt.Errorf("ID repair: %w", err))
 	}
@@ -230,9 +238,11 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
 	p.Identity = sum
+	t1 := time.Now()
 	if err := sess.applyLinks(ctx, roles); err != nil {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
+	log.Info("identity: links applied to the tables", "seconds", time.Since(t1).Seconds())
 	stage("identity", t0)
 	return p, nil
 }
@@ -248,13 +258,18 @@ func (s *Session) applyLinks(ctx context.Context, roles []dataset.Role) error {
 			continue
 		}
 		t := Ident(Table(r))
+		// Rows keyed by their ID number got their method at load (and in
+		// repairIDs); only the rows whose values change are updated, which
+		// at 10M records is a few hundred thousand instead of all.
+		set, changed := "", ""
+		if r.Name != "payment" && r.Name != "person" {
+			set = ", person_key = coalesce(" + t + ".person_key, CASE WHEN pl.method = 'probabilistic' THEN pl.person_key END)"
+			changed = " OR (" + t + ".person_key IS NULL AND pl.method = 'probabilistic')"
+		}
 		q := fmt.Sprintf(`UPDATE %[1]s SET link_method = pl.method, link_probability = pl.match_probability%[3]s
-			FROM person_link pl WHERE pl.table_name = %[2]s AND pl._rid = %[1]s._rid`, t, Lit(Table(r)), func() string {
-			if r.Name == "payment" || r.Name == "person" {
-				return ""
-			}
-			return ", person_key = coalesce(" + t + ".person_key, CASE WHEN pl.method = 'probabilistic' THEN pl.person_key END)"
-		}())
+			FROM person_link pl WHERE pl.table_name = %[2]s AND pl._rid = %[1]s._rid
+				AND (%[1]s.link_method IS DISTINCT FROM pl.method OR %[1]s.link_probability IS DISTINCT FROM pl.match_probability%[4]s)`,
+			t, Lit(Table(r)), set, changed)
 		if err := s.Exec(ctx, q); err != nil {
 			return err
 		}
@@ -284,6 +299,7 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 	if err := sess.prepareRules(ctx, j); err != nil {
 		return nil, err
 	}
+	log.Info("rules: catalogue and screened payments prepared", "seconds", time.Since(t0).Seconds())
 	sqls := map[string]string{}
 	for _, c := range comp {
 		sqls[c.ID] = c.SQL

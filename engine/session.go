@@ -54,6 +54,9 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 		q.Set("temp_directory", e.TempDirectory)
 	}
 	q.Set("preserve_insertion_order", "false")
+	// Let the allocator's background threads return freed memory to the
+	// system, so that the process's memory follows memory_limit.
+	q.Set("allocator_background_threads", "true")
 	dsn := path
 	if len(q) > 0 {
 		dsn += "?" + q.Encode()

@@ -368,6 +368,7 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 	if train {
 		namesQ += " UNION SELECT name FROM " + tTrain
 	}
+	log.Info("identity: records", "registry", nRef, "training", nTrain, "seconds", time.Since(started).Seconds())
 	t0 := time.Now()
 	nNames, err := LoadPinyin(ctx, db, namesQ, tPinyin)
 	if err != nil {
@@ -427,12 +428,14 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 	log.Info("identity: scored", "pairs", sum.Pairs, "seconds", time.Since(t0).Seconds())
 
 	// 7. Decide and write the outputs.
+	t0 = time.Now()
 	if err := writeOutputs(ctx, db, cfg, model, hasReg); err != nil {
 		return nil, err
 	}
 	if err := summarise(ctx, db, sum, cfg); err != nil {
 		return nil, err
 	}
+	log.Info("identity: links written", "seconds", time.Since(t0).Seconds())
 	sum.Elapsed = time.Since(started)
 	return sum, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crosscheck/crosscheck/identity/pinyin"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/normalize/names"
 )
@@ -308,6 +309,54 @@ func TestLoadPinyin(t *testing.T) {
 		if name == "買買提·艾力" && nk != "买买提艾力" {
 			t.Errorf("name_key %q", nk)
 		}
+	}
+}
+
+// TestLoadPinyinBlocks loads more names than one block holds and checks
+// every row against the keys computed for it directly.
+func TestLoadPinyinBlocks(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	// 70,000 distinct names: surname, two given characters and a letter
+	// (5 × 24 × 24 × 26 = 74,880 combinations).
+	q := `SELECT ['王', '李', '张', '欧阳', '單'][i % 5 + 1]
+		|| substr('伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华', i // 5 % 24 + 1, 1)
+		|| substr('伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华', i // 120 % 24 + 1, 1)
+		|| chr((97 + i // 2880 % 26)::INTEGER) FROM range(70000) r(i)`
+	n, err := LoadPinyin(ctx, db, q, "py_blocks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n <= pinyinBlock {
+		t.Fatalf("only %d names, want more than one block (%d)", n, pinyinBlock)
+	}
+	var rowsN int
+	db.QueryRow("SELECT count(*) FROM py_blocks").Scan(&rowsN)
+	if rowsN != n {
+		t.Fatalf("py_blocks has %d rows for %d names", rowsN, n)
+	}
+	rows, err := db.Query("SELECT name, name_key, py_full, py_key, py_folded, py_initials, coalesce(py_surname, ''), coalesce(py_given, '') FROM py_blocks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	checked := 0
+	for rows.Next() {
+		var name string
+		got := make([]string, 7)
+		if err := rows.Scan(&name, &got[0], &got[1], &got[2], &got[3], &got[4], &got[5], &got[6]); err != nil {
+			t.Fatal(err)
+		}
+		nn := names.Normalize(name)
+		k := pinyin.Romanize(nn)
+		want := []string{names.Compact(nn), k.Full, k.Key, k.Folded, k.Initials, k.Surname, k.Given}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("%s: %v, want %v", name, got, want)
+		}
+		checked++
+	}
+	if checked != n {
+		t.Fatalf("checked %d of %d names", checked, n)
 	}
 }
 

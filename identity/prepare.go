@@ -82,69 +82,14 @@ func LoadPinyin(ctx context.Context, db *sql.DB, namesQuery, dst string) (int, e
 		return 0, fmt.Errorf("identity: names for pinyin: %w", err)
 	}
 
-	// Romanise in parallel.
-	ncol := len(pinyinColumns)
-	out := make([][7]string, len(list))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(list)/5000))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(list); i += workers {
-				n := names.Normalize(list[i])
-				k := pinyin.Romanize(n)
-				out[i] = [7]string{names.Compact(n), k.Full, k.Key, k.Folded, k.Initials, k.Surname, k.Given}
-			}
-		}()
-	}
-	wg.Wait()
-
-	// Hand the keys to DuckDB as Arrow batches and copy them into dst.
+	// Romanise and hand to DuckDB one block of names at a time, so that
+	// the keys of millions of names are never all held in Go memory.
 	fields := []arrow.Field{{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true}}
 	for _, c := range pinyinColumns {
 		fields = append(fields, arrow.Field{Name: c, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
-	schema := arrow.NewSchema(fields, nil)
-	const batch = 65536
-	var recs []arrow.RecordBatch
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
-	for lo := 0; lo < len(list); lo += batch {
-		hi := min(lo+batch, len(list))
-		bs := make([]*array.StringBuilder, ncol+1)
-		cols := make([]arrow.Array, ncol+1)
-		for j := range bs {
-			bs[j] = array.NewStringBuilder(memory.DefaultAllocator)
-			bs[j].Reserve(hi - lo)
-		}
-		for i := lo; i < hi; i++ {
-			bs[0].Append(list[i])
-			for j, v := range out[i] {
-				if v == "" {
-					bs[j+1].AppendNull()
-				} else {
-					bs[j+1].Append(v)
-				}
-			}
-		}
-		for j := range bs {
-			cols[j] = bs[j].NewArray()
-			bs[j].Release()
-		}
-		recs = append(recs, array.NewRecordBatch(schema, cols, int64(hi-lo)))
-		for _, c := range cols {
-			c.Release()
-		}
-	}
-	rdr, err := array.NewRecordReader(schema, recs)
-	if err != nil {
-		return 0, err
-	}
-	defer rdr.Release()
+	rdr := &pinyinReader{schema: arrow.NewSchema(fields, nil), list: list}
+	defer rdr.close()
 	view := fmt.Sprintf("_idl_arrow_%s_%d", dst, viewSeq.Add(1))
 	var release func()
 	err = conn.Raw(func(dc any) error {
@@ -171,6 +116,89 @@ func LoadPinyin(ctx context.Context, db *sql.DB, namesQuery, dst string) (int, e
 }
 
 var viewSeq atomic.Int64
+
+// pinyinBlock is the number of names romanised into one Arrow batch.
+const pinyinBlock = 65536
+
+// pinyinReader is the Arrow record reader of LoadPinyin: each Next
+// romanises the next block of names (in parallel) into one batch.
+type pinyinReader struct {
+	schema *arrow.Schema
+	list   []string
+	next   int
+	cur    arrow.RecordBatch
+	keys   [][7]string
+}
+
+var _ array.RecordReader = (*pinyinReader)(nil)
+
+func (r *pinyinReader) Retain()                        {}
+func (r *pinyinReader) Release()                       {}
+func (r *pinyinReader) Schema() *arrow.Schema          { return r.schema }
+func (r *pinyinReader) Record() arrow.RecordBatch      { return r.cur }
+func (r *pinyinReader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *pinyinReader) Err() error                     { return nil }
+
+func (r *pinyinReader) close() {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+}
+
+func (r *pinyinReader) Next() bool {
+	r.close()
+	if r.next >= len(r.list) {
+		return false
+	}
+	lo, hi := r.next, min(r.next+pinyinBlock, len(r.list))
+	r.next = hi
+	block := r.list[lo:hi]
+	if cap(r.keys) < len(block) {
+		r.keys = make([][7]string, len(block))
+	}
+	keys := r.keys[:len(block)]
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(block)/5000))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(block); i += workers {
+				n := names.Normalize(block[i])
+				k := pinyin.Romanize(n)
+				keys[i] = [7]string{names.Compact(n), k.Full, k.Key, k.Folded, k.Initials, k.Surname, k.Given}
+			}
+		}()
+	}
+	wg.Wait()
+	ncol := len(pinyinColumns)
+	bs := make([]*array.StringBuilder, ncol+1)
+	cols := make([]arrow.Array, ncol+1)
+	for j := range bs {
+		bs[j] = array.NewStringBuilder(memory.DefaultAllocator)
+		bs[j].Reserve(len(block))
+	}
+	for i, name := range block {
+		bs[0].Append(name)
+		for j, v := range keys[i] {
+			if v == "" {
+				bs[j+1].AppendNull()
+			} else {
+				bs[j+1].Append(v)
+			}
+		}
+	}
+	for j := range bs {
+		cols[j] = bs[j].NewArray()
+		bs[j].Release()
+	}
+	r.cur = array.NewRecordBatch(r.schema, cols, int64(len(block)))
+	for _, c := range cols {
+		c.Release()
+	}
+	return true
+}
 
 // Prepare creates table dst with the prepared columns PersonModel reads,
 // from src, a table name or a parenthesised query with the columns

@@ -42,7 +42,10 @@ type Options struct {
 	Postgres string
 	// MemoryLimit overrides the job's engine.memory_limit when set.
 	MemoryLimit string
-	Log         io.Writer
+	// Database, when set, is the DuckDB database file crosscheck runs in
+	// (engine.database) instead of memory; it is replaced at each run.
+	Database string
+	Log      io.Writer
 }
 
 // Generation describes the data generation.
@@ -65,8 +68,11 @@ type Performance struct {
 	RowsPerSec float64         `json:"rows_per_second"`
 	PeakRSS    int64           `json:"peak_rss_bytes"`
 	SpillBytes int64           `json:"spill_bytes"`
-	Hits       int64           `json:"hits"`
-	Cases      int64           `json:"cases"`
+	// DatabaseBytes is the size of the database file after the run
+	// (with Options.Database).
+	DatabaseBytes int64 `json:"database_bytes,omitempty"`
+	Hits          int64 `json:"hits"`
+	Cases         int64 `json:"cases"`
 }
 
 // Baseline is a naive baseline's run.
@@ -170,6 +176,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.MemoryLimit != "" {
 		j.Engine.MemoryLimit = o.MemoryLimit
 	}
+	if o.Database != "" {
+		for _, f := range []string{o.Database, o.Database + ".wal"} {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+				return nil, err
+			}
+		}
+		j.Engine.Database = o.Database
+	}
 	spillDir := j.Engine.TempDirectory
 	if spillDir == "" {
 		spillDir = filepath.Join(benchDir, "duckdb_tmp")
@@ -218,6 +232,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	perf.RowsPerSec = float64(perf.RowsRead) / perf.Seconds
 	perf.PeakRSS = res.PeakRSS
 	perf.SpillBytes = spillMax
+	if o.Database != "" {
+		if st, err := os.Stat(o.Database); err == nil {
+			perf.DatabaseBytes = st.Size()
+		}
+	}
 	perf.Hits, perf.Cases = res.Hits, res.Cases
 	o.logf("crosscheck: %d hits in %.1fs", res.Hits, perf.Seconds)
 	hits, err := ReadHits(filepath.Join(outDir, "hits.csv"))

@@ -135,6 +135,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "| rows read | %d (%.0f rows/s) |\n", c.RowsRead, c.RowsPerSec)
 	fmt.Fprintf(&b, "| peak RSS | %s MiB |\n", mib(c.PeakRSS))
 	fmt.Fprintf(&b, "| spilled to disk (peak size of the DuckDB temp folder) | %s MiB |\n", mib(c.SpillBytes))
+	if c.DatabaseBytes > 0 {
+		fmt.Fprintf(&b, "| database file after the run | %s MiB |\n", mib(c.DatabaseBytes))
+	}
 	fmt.Fprintf(&b, "| hits / cases | %d / %d |\n", c.Hits, c.Cases)
 	if len(r.Baselines) > 0 {
 		b.WriteString("\n## Baselines\n\n| baseline | time | crosscheck / baseline | prepare (not counted) | note |\n|---|---:|---:|---:|---|\n")

@@ -29,7 +29,8 @@ SQL joining on the raw ID strings (benchmarks/baselines/*.sql).
 It writes DIR/bench/bench.json, DIR/bench/bench.md and DIR/bench/problems.csv (every miss and false
 hit with its case or noise).`,
 		Example: `  crosscheck bench --persons 200000 --dir /tmp/bench200k --baselines duckdb,postgres
-  crosscheck bench --persons 200000 --dir /tmp/bench200k --reuse`,
+  crosscheck bench --persons 200000 --dir /tmp/bench200k --reuse
+  crosscheck bench --persons 30000000 --dir /data/bench30m --memory-limit 8GiB --database /data/bench30m.duckdb`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Rates = gen.DefaultRates()
@@ -70,6 +71,7 @@ hit with its case or noise).`,
 	c.Flags().StringVar(&baselines, "baselines", "", "naive baselines to run on the same data: duckdb, postgres")
 	c.Flags().StringVar(&o.Postgres, "postgres", "host=127.0.0.1 port=5432 dbname=test", "psql connection string for the postgres baseline")
 	c.Flags().StringVar(&o.MemoryLimit, "memory-limit", "", "override the job's engine.memory_limit (e.g. 4GiB)")
+	c.Flags().StringVar(&o.Database, "database", "", "run crosscheck in this DuckDB database file instead of memory (replaced at each run)")
 	c.Flags().StringVar(&ratesFile, "rates", "", "YAML file of kind: rate for generation")
 	c.Flags().StringArrayVar(&rates, "rate", nil, "kind=rate for generation (repeatable)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
