@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,15 +160,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Generation.Payments = sum.Payments
 	rep.Generation.TruthRows = sum.TruthRows
 
-	truth, err := ReadTruth(filepath.Join(o.Dir, gen.TruthFile))
-	if err != nil {
-		return nil, err
-	}
-	noise, err := ReadNoise(filepath.Join(o.Dir, gen.NoiseFile))
-	if err != nil {
-		return nil, err
-	}
-
 	// 2. crosscheck.
 	j, err := job.Load(filepath.Join(o.Dir, gen.JobFile))
 	if err != nil {
@@ -212,6 +204,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}()
 	outDir := filepath.Join(benchDir, "crosscheck_out")
 	o.logf("running crosscheck")
+	debug.FreeOSMemory() // what generation left behind
 	resetPeakRSS()
 	var logger *slog.Logger
 	if o.Log != nil {
@@ -240,6 +233,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	perf.Hits, perf.Cases = res.Hits, res.Cases
 	o.logf("crosscheck: %d hits in %.1fs", res.Hits, perf.Seconds)
 	hits, err := ReadHits(filepath.Join(outDir, "hits.csv"))
+	if err != nil {
+		return nil, err
+	}
+	// The truth is read after the run, so that its memory is not counted
+	// in crosscheck's peak RSS.
+	truth, err := ReadTruth(filepath.Join(o.Dir, gen.TruthFile))
+	if err != nil {
+		return nil, err
+	}
+	noise, err := ReadNoise(filepath.Join(o.Dir, gen.NoiseFile))
 	if err != nil {
 		return nil, err
 	}
