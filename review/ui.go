@@ -41,9 +41,9 @@ func parseTemplates() (map[string]*template.Template, error) {
 			"money": func(x float64) string {
 				return strconv.FormatFloat(x, 'f', 2, 64)
 			},
-			"pct":  func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" },
-			"f1":   func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
-			"band": casestore.Band,
+			"pct":       func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" },
+			"f1":        func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
+			"band":      casestore.Band,
 			"ruleTitle": func(id string) string { return ruleTitleOf(lang, id) },
 			"time": func(t any) string {
 				switch x := t.(type) {
