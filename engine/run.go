@@ -220,10 +220,10 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 
 	t0 = time.Now()
 	repaired, err := sess.repairIDs(ctx, roles)
-	log.Info("identity: ID numbers repaired", "seconds", time.Since(t0).Seconds())
 	if err != nil {
 		return fail(fmt.Errorf("ID repair: %w", err))
 	}
+	log.Info("identity: ID numbers repaired", "seconds", time.Since(t0).Seconds())
 	for _, st := range stats {
 		if n := repaired[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
 			st.IDStatus["id_number"]["repaired"] = n

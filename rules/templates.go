@@ -98,15 +98,16 @@ func (b *build) sqlv(n string) string       { return sqlValue(b.params[n]) }
 func (b *build) severity() string           { return lit(b.rule.Severity) }
 func (b *build) role(n string) dataset.Role { return b.roles[n] }
 
-// subject returns the conditions restricting the screened payments alias
-// to the programs the rule applies to (none when it applies to all). The
-// result is filtered again after the body; templates that read screened
-// only for the flagged payment use this to screen fewer rows.
+// subject returns the conditions on the screened payments alias that a
+// template reading screened only for the flagged payment screens: a
+// person key, and a program the rule applies to. wrap filters the
+// programs again after the body; here they make the body read fewer rows.
 func (b *build) subject(alias string) []string {
+	out := []string{alias + ".person_key IS NOT NULL"}
 	if c := appliesCond(b.applies, alias+".program_code"); c != "" {
-		return []string{c}
+		out = append(out, c)
 	}
-	return nil
+	return out
 }
 
 // fail reports a bad parameter value at the line that set it.
@@ -446,7 +447,7 @@ FROM hit h JOIN person pe ON pe._rid = h.erid`
 // members of the recipient's registered households (person.household_id)
 // who have a row in table, with the member's name.
 func householdCTE(subject []string, table string) string {
-	where := strings.Join(append([]string{"p.person_key IS NOT NULL"}, subject...), " AND ")
+	where := strings.Join(subject, " AND ")
 	return `members AS (
 	SELECT DISTINCT a.person_key AS recipient, m.person_key AS member
 	FROM person a JOIN person m ON m.household_id = a.household_id
@@ -501,7 +502,7 @@ var attributeExclusion = &template{
 	},
 	body: func(b *build) string {
 		role := b.role(b.str("dataset"))
-		cond := append([]string{"p.person_key IS NOT NULL"}, b.subject("p")...)
+		cond := b.subject("p")
 		if b.flag("active_only") {
 			cond = append(cond, active(role, "t")...)
 		}
@@ -575,7 +576,7 @@ var requiresAttribute = &template{
 	},
 	body: func(b *build) string {
 		role := b.role(b.str("dataset"))
-		cond := []string{"p.person_key IS NOT NULL"}
+		cond := b.subject("p")
 		if b.flag("active_only") {
 			cond = append(cond, active(role, "t")...)
 		}
@@ -585,7 +586,7 @@ var requiresAttribute = &template{
 			qualifies = fmt.Sprintf("(r._rid IS NULL OR r.best IS NULL OR r.best > %d)", b.int("max_level"))
 			finding = fmt.Sprintf("CASE WHEN h.best IS NULL THEN %s ELSE printf(%s, h.best) END", b.sqlv("missing_text"), b.sqlv("level_text"))
 		}
-		subject := strings.Join(append([]string{"p.person_key IS NOT NULL"}, b.subject("p")...), " AND ")
+		subject := strings.Join(b.subject("p"), " AND ")
 		table, where := ident(role.Name), strings.Join(cond, "\n\t\tAND ")
 		// The records' evidence is read for hits only (a hit has records
 		// when their best level does not qualify).
