@@ -269,7 +269,7 @@ func (m *Mapper) Add(rec connectors.Record) error {
 		if !hit {
 			v, reason, detail = m.parse(p, raw)
 			if reason == "" && p.cache != nil && len(p.cache) < cacheSize {
-				p.cache[raw] = v
+				p.cache[strings.Clone(raw)] = v // raw shares the record's memory
 			}
 		}
 		if reason != "" {
