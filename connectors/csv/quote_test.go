@@ -2,9 +2,11 @@ package csv
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -149,11 +151,8 @@ func TestCutFileCoversEveryLine(t *testing.T) {
 	i := bytes.Index(cut, []byte("\n500,\"张500\""))
 	cut[i+len("\n500,\"张500")] = ' '        // drop the closing quote: 500,"张500 ,500
 	lines := bytes.Count(cut, []byte("\n")) // the header's line end, and the cut line has none
-	p := write(t, t.TempDir(), "cut.csv", cut)
-	recs := readAll(t, build(t, p, nil))
-	if len(recs) != lines {
-		t.Fatalf("read %d records, the file has %d lines after the header", len(recs), lines)
-	}
+	dir := t.TempDir()
+	recs := conformance.CoversAll(t, build(t, write(t, dir, "cut.csv", cut), nil), lines)
 	var bad []int64
 	for _, r := range recs {
 		if r.Problem != "" {
@@ -162,5 +161,20 @@ func TestCutFileCoversEveryLine(t *testing.T) {
 	}
 	if len(bad) != 2 || bad[0] != 501 || bad[1] != int64(lines+1) {
 		t.Errorf("bad rows %v, want 501 (the corrupted quote) and %d (the cut line)", bad, lines+1)
+	}
+
+	// The same rows gzip-compressed and the compressed file cut in the
+	// middle: the source stops, naming the file and the last line read.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	p := filepath.Join(dir, "cut.csv.gz")
+	if err := os.WriteFile(p, gz.Bytes()[:gz.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err, n := conformance.StopsNaming(t, build(t, p, nil), "source 户籍", "cut.csv.gz", "after line")
+	if !strings.Contains(fmt.Sprint(err), fmt.Sprintf("after line %d:", n+1)) {
+		t.Errorf("error %v after %d records, want it to name line %d", err, n, n+1)
 	}
 }
