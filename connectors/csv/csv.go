@@ -1,6 +1,16 @@
 // Package csv is the connector for delimited text files in UTF-8 (with or
 // without BOM), GBK or GB18030, optionally gzip-compressed, one file or a
 // glob of files read as one source.
+//
+// Every line after the header ends up in exactly one record, accepted or
+// with a Problem (see scanner). A bad quote is quarantined and reading goes
+// on (resync) rather than stopping the run: one mistyped name in a roll of
+// a million rows must not block the month's screening, the quarantine and
+// quality report show it with file, line, column and reason, and the
+// engine's quarantine guards decide when too many rows are bad. Stopping is
+// kept for damage that leaves no line to resynchronise at: a stream that
+// breaks (a .gz file cut short) is an error naming the file and the last
+// line read.
 package csv
 
 import (
@@ -28,7 +38,10 @@ import (
 func init() {
 	connectors.Default.Register(connectors.Spec{
 		Name:    "csv",
-		Doc:     "Delimited text files (UTF-8 with or without BOM, GBK, GB18030; .gz compressed files too). The path may be a glob; all files must share the mapped columns.",
+		Doc: "Delimited text files (UTF-8 with or without BOM, GBK, GB18030; .gz compressed files too). The path may be a glob; all files must share the mapped columns. " +
+			"Quoted values may hold delimiters, doubled quotes and line breaks. A quote that is not closed (or closes on a later line into a record without the header's number of fields) " +
+			"does not take the rest of the file: the line where it opened is quarantined as bad_quoting, naming the column and the line, and reading goes on with the next line. " +
+			"A header that names a column twice is an error naming the file and both positions; a .gz file cut short stops the run naming the file and the last line read.",
 		Example: "connector: csv\npath: data/户籍*.csv\noptions: {encoding: gbk, delimiter: \",\", header_row: 1}",
 		Options: []connectors.Option{
 			{Name: "encoding", Kind: "string", Default: "auto", Allowed: []string{"auto", "utf-8", "gbk", "gb18030"},
