@@ -37,7 +37,7 @@ import (
 
 func init() {
 	connectors.Default.Register(connectors.Spec{
-		Name:    "csv",
+		Name: "csv",
 		Doc: "Delimited text files (UTF-8 with or without BOM, GBK, GB18030; .gz compressed files too). The path may be a glob; all files must share the mapped columns. " +
 			"Quoted values may hold delimiters, doubled quotes and line breaks. A quote that is not closed (or closes on a later line into a record without the header's number of fields) " +
 			"does not take the rest of the file: the line where it opened is quarantined as bad_quoting, naming the column and the line, and reading goes on with the next line. " +
