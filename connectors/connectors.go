@@ -38,6 +38,9 @@ type Record struct {
 	// with Detail.
 	Problem string
 	Detail  string
+	// Column, when the Problem is in one column, is that column's header
+	// name; Detail then names it too, with its position.
+	Column string
 }
 
 // Input describes a file or table read, for the run manifest.

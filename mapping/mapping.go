@@ -201,11 +201,13 @@ func (m *Mapper) indexFor(h *connectors.Header) ([]int, error) {
 	if idx, ok := m.index[h]; ok {
 		return idx, nil
 	}
+	if err := connectors.CheckNames(h.Names); err != nil {
+		// Which of two columns with one name a mapping means cannot be told.
+		return nil, fmt.Errorf("source %s: file %s: %w", m.src.Name, h.Input, err)
+	}
 	pos := map[string]int{}
 	for i, n := range h.Names {
-		if _, dup := pos[n]; !dup {
-			pos[n] = i
-		}
+		pos[n] = i
 	}
 	idx := make([]int, len(m.plans))
 	for i, p := range m.plans {
@@ -239,7 +241,7 @@ type value struct {
 func (m *Mapper) Add(rec connectors.Record) error {
 	m.Stats.RowsRead++
 	if rec.Problem != "" {
-		return m.quarantine(rec, "", rec.Problem, rec.Detail)
+		return m.quarantine(rec, rec.Column, rec.Problem, rec.Detail)
 	}
 	idx, err := m.indexFor(rec.Header)
 	if err != nil {

@@ -1,6 +1,16 @@
 // Package csv is the connector for delimited text files in UTF-8 (with or
 // without BOM), GBK or GB18030, optionally gzip-compressed, one file or a
 // glob of files read as one source.
+//
+// Every line after the header ends up in exactly one record, accepted or
+// with a Problem (see scanner). A bad quote is quarantined and reading goes
+// on (resync) rather than stopping the run: one mistyped name in a roll of
+// a million rows must not block the month's screening, the quarantine and
+// quality report show it with file, line, column and reason, and the
+// engine's quarantine guards decide when too many rows are bad. Stopping is
+// kept for damage that leaves no line to resynchronise at: a stream that
+// breaks (a .gz file cut short) is an error naming the file and the last
+// line read.
 package csv
 
 import (
@@ -8,7 +18,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	stdcsv "encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,14 +37,19 @@ import (
 
 func init() {
 	connectors.Default.Register(connectors.Spec{
-		Name:    "csv",
-		Doc:     "Delimited text files (UTF-8 with or without BOM, GBK, GB18030; .gz compressed files too). The path may be a glob; all files must share the mapped columns.",
+		Name: "csv",
+		Doc: "Delimited text files (UTF-8 with or without BOM, GBK, GB18030; .gz compressed files too). The path may be a glob; all files must share the mapped columns. " +
+			"Quoted values may hold delimiters, doubled quotes and line breaks. A quote that is not closed (or closes on a later line into a record without the header's number of fields) " +
+			"does not take the rest of the file: the line where it opened is quarantined as bad_quoting, naming the column and the line, and reading goes on with the next line. " +
+			"A header that names a column twice is an error naming the file and both positions; a .gz file cut short stops the run naming the file and the last line read.",
 		Example: "connector: csv\npath: data/户籍*.csv\noptions: {encoding: gbk, delimiter: \",\", header_row: 1}",
 		Options: []connectors.Option{
 			{Name: "encoding", Kind: "string", Default: "auto", Allowed: []string{"auto", "utf-8", "gbk", "gb18030"},
 				Doc: "text encoding; auto picks UTF-8 when the first 64 KiB are valid UTF-8 (or start with a BOM), GB18030 otherwise"},
 			{Name: "delimiter", Kind: "string", Default: ",", Doc: "field separator, one character (\\t for tab)"},
 			{Name: "header_row", Kind: "int", Default: 1, Doc: "line number of the header; lines before it are skipped"},
+			{Name: "max_record_lines", Kind: "int", Default: 1000,
+				Doc: "most lines one record may span through quoted values with line breaks; a quote still open after this many lines is taken as unclosed"},
 		},
 		New: New,
 	})
@@ -48,6 +62,7 @@ type Source struct {
 	encoding  string
 	delimiter rune
 	headerRow int
+	maxLines  int
 }
 
 var _ connectors.Source = (*Source)(nil)
@@ -66,7 +81,14 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 		return nil, fmt.Errorf("source %s: option header_row: must be 1 or more, got %d", cfg.Source, hr)
 	}
 	r, _ := utf8.DecodeRuneInString(d)
-	return &Source{name: cfg.Source, pattern: cfg.Path, encoding: cfg.Options.String("encoding"), delimiter: r, headerRow: hr}, nil
+	if r == '"' || r == '\r' || r == '\n' || r == utf8.RuneError {
+		return nil, fmt.Errorf("source %s: option delimiter: %q cannot separate fields", cfg.Source, d)
+	}
+	ml := cfg.Options.Int("max_record_lines")
+	if ml < 1 {
+		return nil, fmt.Errorf("source %s: option max_record_lines: must be 1 or more, got %d", cfg.Source, ml)
+	}
+	return &Source{name: cfg.Source, pattern: cfg.Path, encoding: cfg.Options.String("encoding"), delimiter: r, headerRow: hr, maxLines: ml}, nil
 }
 
 func (s *Source) files() ([]string, error) { return connectors.Files(s.name, s.pattern) }
@@ -112,7 +134,7 @@ type fileReader struct {
 	f       *os.File
 	gz      *gzip.Reader
 	counter *countingReader
-	csv     *stdcsv.Reader
+	csv     *scanner
 	header  *connectors.Header
 	input   connectors.Input
 	// lastLine is the start line of the last record read, for errors.
@@ -176,39 +198,44 @@ func (s *Source) openFile(path string) (*fileReader, error) {
 		// GB18030 is a superset of GBK; one decoder serves both.
 		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
 	}
-	c := stdcsv.NewReader(text)
-	c.Comma = s.delimiter
-	c.FieldsPerRecord = -1
-	// The fields are copied into the reader's arena (one allocation for
-	// many records instead of one slice per record).
-	c.ReuseRecord = true
+	c := newScanner(text, s.delimiter, s.maxLines)
 	fr.csv = c
-	for line := 1; ; line++ {
-		rec, err := c.Read()
-		if err != nil {
-			fr.close()
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("source %s: file %s: no header at line %d (file has fewer lines)", s.name, path, s.headerRow)
-			}
-			return nil, fmt.Errorf("source %s: file %s: reading header: %w", s.name, path, err)
+	fail := func(err error) (*fileReader, error) {
+		fr.close()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("source %s: file %s: no header at line %d (file has fewer lines)", s.name, path, s.headerRow)
 		}
-		l, _ := c.FieldPos(0)
-		if l < s.headerRow {
-			continue
-		}
-		names := make([]string, len(rec))
-		for i, n := range rec {
-			n = strings.TrimSpace(strings.TrimPrefix(n, "\uFEFF"))
-			if !utf8.ValidString(n) || strings.ContainsRune(n, utf8.RuneError) {
-				fr.close()
-				return nil, fmt.Errorf("source %s: file %s: line %d: header is not valid %s text; check the encoding option", s.name, path, l, enc)
-			}
-			names[i] = n
-		}
-		fr.header = &connectors.Header{Input: filepath.Base(path), Path: path, Names: names}
-		fr.lastLine = l
-		return fr, nil
+		return nil, fmt.Errorf("source %s: file %s: reading header: %w", s.name, path, err)
 	}
+	if err := c.skipLines(s.headerRow); err != nil {
+		return fail(err)
+	}
+	rec, err := c.next()
+	if err != nil {
+		return fail(err)
+	}
+	l := rec.line
+	if rec.bad {
+		fr.close()
+		return nil, fmt.Errorf("source %s: file %s: line %d: header field %d: %s", s.name, path, l, rec.col+1, rec.detail)
+	}
+	names := make([]string, len(rec.fields))
+	for i, n := range rec.fields {
+		n = strings.TrimSpace(strings.TrimPrefix(n, "\uFEFF"))
+		if !utf8.ValidString(n) || strings.ContainsRune(n, utf8.RuneError) {
+			fr.close()
+			return nil, fmt.Errorf("source %s: file %s: line %d: header is not valid %s text; check the encoding option", s.name, path, l, enc)
+		}
+		names[i] = n
+	}
+	if err := connectors.CheckNames(names); err != nil {
+		fr.close()
+		return nil, fmt.Errorf("source %s: file %s: header line %d: %w", s.name, path, l, err)
+	}
+	c.want = len(names)
+	fr.header = &connectors.Header{Input: filepath.Base(path), Path: path, Names: names}
+	fr.lastLine = l
+	return fr, nil
 }
 
 // detect tells UTF-8 from GB18030 on a prefix of the file.
@@ -287,10 +314,7 @@ func (r *reader) read() (connectors.Record, error) {
 			r.next++
 			r.cur = fr
 		}
-		rec, err := r.cur.csv.Read()
-		if rec != nil {
-			rec = r.keep(rec)
-		}
+		sc, err := r.cur.csv.next()
 		if errors.Is(err, io.EOF) {
 			if err := r.finishFile(); err != nil {
 				return connectors.Record{}, err
@@ -299,21 +323,18 @@ func (r *reader) read() (connectors.Record, error) {
 		}
 		h := r.cur.header
 		if err != nil {
-			var pe *stdcsv.ParseError
-			if errors.As(err, &pe) && (errors.Is(pe.Err, stdcsv.ErrBareQuote) || errors.Is(pe.Err, stdcsv.ErrQuote)) {
-				r.cur.input.Rows++
-				r.cur.lastLine = pe.StartLine
-				return connectors.Record{Header: h, Row: int64(pe.StartLine), Values: rec, Problem: "bad_quoting",
-					Detail: fmt.Sprintf("column %d: %v", pe.Column, pe.Err)}, nil
-			}
-			// Not a parse error: the stream itself broke (truncated gzip,
-			// read error). The failing record starts after the last good one.
+			// The stream itself broke (truncated gzip, read error). The
+			// failing record starts after the last good one.
 			return connectors.Record{}, fmt.Errorf("source %s: file %s: after line %d: %w", r.src.name, h.Input, r.cur.lastLine, err)
 		}
-		// FieldPos is safe here: a record read without error has a field.
-		line, _ := r.cur.csv.FieldPos(0)
+		rec := r.keep(sc.fields)
+		line := sc.line
 		r.cur.lastLine = line
 		r.cur.input.Rows++
+		if sc.bad {
+			return connectors.Record{Header: h, Row: int64(line), Values: rec, Problem: "bad_quoting", Column: plainName(h, sc.col),
+				Detail: fmt.Sprintf("column %s: %s", columnName(h, sc.col), sc.detail)}, nil
+		}
 		out := connectors.Record{Header: h, Row: int64(line), Values: rec}
 		if len(rec) != len(h.Names) {
 			out.Problem = "ragged_row"
@@ -322,17 +343,31 @@ func (r *reader) read() (connectors.Record, error) {
 		for i, v := range rec {
 			if !utf8.ValidString(v) || strings.Contains(v, "\uFFFD") { // U+FFFD: what the GB18030 decoder puts for bad bytes
 				out.Problem = "bad_encoding"
-				col := fmt.Sprintf("field %d", i+1)
-				if i < len(h.Names) {
-					col = h.Names[i]
-				}
-				out.Detail = fmt.Sprintf("column %s: bytes that are not valid text in the file's encoding", col)
+				out.Column = plainName(h, i)
+				out.Detail = fmt.Sprintf("column %s: bytes that are not valid text in the file's encoding", columnName(h, i))
 				rec[i] = strings.ToValidUTF8(v, "\uFFFD")
 				break
 			}
 		}
 		return out, nil
 	}
+}
+
+// columnName names the 0-based field i for messages: "姓名 (2)", or
+// "field 5" past the header.
+func columnName(h *connectors.Header, i int) string {
+	if i < len(h.Names) && h.Names[i] != "" {
+		return fmt.Sprintf("%s (%d)", h.Names[i], i+1)
+	}
+	return fmt.Sprintf("field %d", i+1)
+}
+
+// plainName is the header name of field i, or "field N" past the header.
+func plainName(h *connectors.Header, i int) string {
+	if i < len(h.Names) && h.Names[i] != "" {
+		return h.Names[i]
+	}
+	return fmt.Sprintf("field %d", i+1)
 }
 
 func (r *reader) finishFile() error {

@@ -157,8 +157,8 @@ func TestBadRows(t *testing.T) {
 		"王五,410102198001010012,300,多余\n"+ // 4 ragged (long)
 		"赵\"六,410102198001010012,300\n"+ // 5 bare quote in the first field
 		"钱七,\"4101\"02,300\n"+ // 6 text after a closing quote
-		"孙八,410102198001010012,\"300\n"+ // 7 unterminated quote: swallows the rest
-		"周九,1,2\n"))
+		"孙八,410102198001010012,\"300\n"+ // 7 unterminated quote: quarantined alone
+		"周九,1,2\n")) // 8 read again after the bad line
 	recs := readAll(t, build(t, p, nil))
 	want := []struct {
 		row     int64
@@ -168,9 +168,10 @@ func TestBadRows(t *testing.T) {
 		{2, "", ""},
 		{3, "ragged_row", "expected 3 fields, got 2"},
 		{4, "ragged_row", "expected 3 fields, got 4"},
-		{5, "bad_quoting", "column 4"},
-		{6, "bad_quoting", "extraneous or missing \" in quoted-field"},
-		{7, "bad_quoting", "quoted-field"},
+		{5, "bad_quoting", "column 姓名 (1): a quote inside an unquoted value"},
+		{6, "bad_quoting", "column 身份证号 (2): text after the closing quote"},
+		{7, "bad_quoting", "column 金额 (3): the quote opened on line 7 is never closed"},
+		{8, "", ""},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("got %d records: %+v", len(recs), recs)

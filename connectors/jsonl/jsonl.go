@@ -12,8 +12,12 @@
 // valid JSON or not an object is "bad_json" (Values holds the line), a line
 // with bytes that are not UTF-8 is "bad_encoding", and a line with a key
 // that is not in the header (it first appears after the sample) is
-// "unknown_key" — raise sample_lines when that is expected. Blank lines are
-// skipped; Row is the line number.
+// "unknown_key" — raise sample_lines when that is expected. An object that
+// writes a key twice ({"姓名":"张三","姓名":"李四"}) is "duplicate_key":
+// which value is meant cannot be told, so neither is taken. Blank lines are
+// skipped; Row is the line number. A line cut short (a file cut in the
+// middle) is bad_json; a gzip stream cut short stops the source with an
+// error naming the file and the line.
 package jsonl
 
 import (
@@ -39,7 +43,7 @@ import (
 func init() {
 	connectors.Default.Register(connectors.Spec{
 		Name:    "jsonl",
-		Doc:     "JSON Lines files (one object per line, UTF-8, .gz compressed files too); the path may be a glob. Keys are the column names.",
+		Doc:     "JSON Lines files (one object per line, UTF-8, .gz compressed files too); the path may be a glob. Keys are the column names. A line that is not a JSON object (or is cut short) is quarantined as bad_json, an object that writes a key twice as duplicate_key; a .gz file cut short stops the run naming the file and line.",
 		Example: "connector: jsonl\npath: data/残联_*.jsonl.gz\noptions: {sample_lines: 5000}",
 		Options: []connectors.Option{
 			{Name: "sample_lines", Kind: "int", Default: 1000,
@@ -322,6 +326,7 @@ type reader struct {
 	cur    *lineFile
 	header *connectors.Header
 	index  map[string]int
+	seen   []int
 	input  connectors.Input
 	inputs []connectors.Input
 }
@@ -391,12 +396,26 @@ func (r *reader) record(line []byte, n int) connectors.Record {
 	}
 	rec.Values = make([]string, len(r.header.Names))
 	var unknown []string
-	for _, kv := range obj {
+	// seen[i] is the 1-based position in the object of header column i's
+	// key, for telling a key written twice.
+	if len(r.seen) != len(r.header.Names) {
+		r.seen = make([]int, len(r.header.Names))
+	}
+	clear(r.seen)
+	for k, kv := range obj {
 		i, ok := r.index[kv.key]
 		if !ok {
 			unknown = append(unknown, kv.key)
 			continue
 		}
+		if r.seen[i] > 0 {
+			// Which of the two values is meant cannot be told.
+			rec.Values = []string{string(line)}
+			rec.Problem, rec.Column = "duplicate_key", kv.key
+			rec.Detail = fmt.Sprintf("key %q is written twice in the object (keys %d and %d)", kv.key, r.seen[i], k+1)
+			return rec
+		}
+		r.seen[i] = k + 1
 		rec.Values[i] = kv.val
 	}
 	if len(unknown) > 0 {

@@ -40,7 +40,8 @@ func init() {
 	connectors.Default.Register(connectors.Spec{
 		Name: "mysql",
 		Doc: "A MySQL or MariaDB table or query, streamed row by row; values as the server's text output (dates YYYY-MM-DD). " +
-			"The DSN comes from an environment variable or a file, never from the job file. Incremental pulls with watermark_column.",
+			"The DSN comes from an environment variable or a file, never from the job file. Incremental pulls with watermark_column. " +
+			"Columns with the same name are an error (give them distinct names with AS); a connection or row that fails mid-stream stops the run naming the row.",
 		Example: "connector: mysql\noptions: {table: canlian.disabled_persons, watermark_column: updated_at}",
 		Options: []connectors.Option{
 			{Name: "dsn_env", Kind: "string", Default: "CROSSCHECK_MYSQL_DSN", Doc: "name of the environment variable that holds the DSN (user:password@tcp(host:3306)/db)"},
@@ -237,6 +238,9 @@ func (s *Source) header(ss *session, names []string) *connectors.Header {
 }
 
 func (s *Source) checkColumns(ss *session, names []string) error {
+	if err := connectors.CheckNames(names); err != nil {
+		return fmt.Errorf("source %s: %s %s: %s: %w (give the columns distinct names with AS)", s.name, "mysql", ss.where, s.inputName(), err)
+	}
 	have := map[string]bool{}
 	for _, n := range names {
 		have[n] = true
@@ -317,8 +321,7 @@ func (s *Source) Open(ctx context.Context) (connectors.Reader, error) {
 			r.wmIndex = i
 		}
 	}
-	if s.watermark != "" && r.wmIndex < 0 {
-		err := s.checkColumns(ss, names)
+	if err := s.checkColumns(ss, names); err != nil {
 		r.Close()
 		return nil, err
 	}

@@ -28,7 +28,7 @@ import (
 func init() {
 	connectors.Default.Register(connectors.Spec{
 		Name:    "parquet",
-		Doc:     "Apache Parquet files; the path may be a glob. Columns are read by name.",
+		Doc:     "Apache Parquet files; the path may be a glob. Columns are read by name; a schema naming a column twice is an error. A file that is cut or damaged stops the run naming the file (and the row, when the damage is in a row group).",
 		Example: "connector: parquet\npath: data/社保卡.parquet",
 		Options: []connectors.Option{
 			{Name: "batch_rows", Kind: "int", Default: 65536, Doc: "rows read per batch (memory use grows with it)"},
@@ -81,6 +81,10 @@ func (s *Source) open(path string) (*openFile, error) {
 	names := make([]string, sc.NumFields())
 	for i, f := range sc.Fields() {
 		names[i] = f.Name
+	}
+	if err := connectors.CheckNames(names); err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("source %s: file %s: schema: %w", s.name, path, err)
 	}
 	return &openFile{pf: pf, fr: fr, header: &connectors.Header{Input: filepath.Base(path), Path: path, Names: names}}, nil
 }

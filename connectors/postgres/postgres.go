@@ -40,7 +40,8 @@ func init() {
 	connectors.Default.Register(connectors.Spec{
 		Name: "postgres",
 		Doc: "A PostgreSQL table or query, streamed through a server-side cursor; values as PostgreSQL's text output (dates YYYY-MM-DD). " +
-			"The DSN comes from an environment variable or a file, never from the job file. Incremental pulls with watermark_column.",
+			"The DSN comes from an environment variable or a file, never from the job file. Incremental pulls with watermark_column. " +
+			"Columns with the same name are an error (give them distinct names with AS); a connection or row that fails mid-stream stops the run naming the row.",
 		Example: "connector: postgres\noptions: {table: minzheng.dibao_roll, watermark_column: updated_at}",
 		Options: []connectors.Option{
 			{Name: "dsn_env", Kind: "string", Default: "CROSSCHECK_PG_DSN", Doc: "name of the environment variable that holds the DSN (postgres://user:password@host:5432/db or key=value form)"},
@@ -264,6 +265,9 @@ func (s *Source) Headers(ctx context.Context) ([]connectors.Header, error) {
 
 // checkColumns makes sure the watermark and order columns exist.
 func (s *Source) checkColumns(ss *session, names []string) error {
+	if err := connectors.CheckNames(names); err != nil {
+		return fmt.Errorf("source %s: %s %s: %s: %w (give the columns distinct names with AS)", s.name, "postgres", ss.where, s.inputName(), err)
+	}
 	have := map[string]bool{}
 	for _, n := range names {
 		have[n] = true
@@ -344,7 +348,7 @@ func (r *reader) Next() (connectors.Record, error) {
 			}
 			rows, err := r.ss.conn.Query(r.ctx, r.fetchSQL, pgx.QueryExecModeSimpleProtocol)
 			if err != nil {
-				return connectors.Record{}, r.stop(r.src.fail(r.ctx, r.ss, "fetch", err))
+				return connectors.Record{}, r.stop(r.src.fail(r.ctx, r.ss, fmt.Sprintf("fetch at row %d", r.n+1), err))
 			}
 			r.rows, r.inBatch = rows, 0
 			if r.header == nil {
@@ -357,8 +361,8 @@ func (r *reader) Next() (connectors.Record, error) {
 					}
 				}
 				r.header = r.src.header(r.ss, names)
-				if r.src.watermark != "" && r.wmIndex < 0 {
-					return connectors.Record{}, r.stop(r.src.checkColumns(r.ss, names))
+				if err := r.src.checkColumns(r.ss, names); err != nil {
+					return connectors.Record{}, r.stop(err)
 				}
 			}
 		}

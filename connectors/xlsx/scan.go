@@ -353,13 +353,25 @@ func (s *scanner) finish() (int, error) {
 // merges reads the whole part and returns its merged ranges.
 func (s *scanner) merges() ([]mergeRange, error) {
 	var out []mergeRange
+	lastRow := 0 // for saying where a damaged part ends
 	for {
 		name, end, _, tag, err := s.next()
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
+			if lastRow > 0 {
+				return nil, fmt.Errorf("after row %d: %w", lastRow, err)
+			}
 			return nil, err
+		}
+		if !end && string(name) == "row" {
+			if v, ok := attr(tag, "r"); ok {
+				if n, err := strconv.Atoi(string(v)); err == nil {
+					lastRow = n
+				}
+			}
+			continue
 		}
 		if end || string(name) != "mergeCell" {
 			continue

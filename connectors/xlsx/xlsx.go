@@ -31,6 +31,9 @@
 // Merged cells below the header are not filled in: Excel keeps the value
 // in the top-left cell only, and so does the record.
 //
+// Two header columns with the same name (two columns called 姓名) are an
+// error naming both cells: which one a mapping means cannot be told.
+//
 // Rows whose cells are all empty are skipped. A row with non-empty cells to
 // the right of the last header column is returned with Problem
 // "ragged_row"; shorter rows are padded with "".
@@ -69,7 +72,8 @@ func init() {
 		Name: "xlsx",
 		Doc: "Excel workbooks (.xlsx, .xlsm), one sheet per source; the path may be a glob. Text cells come back as stored, " +
 			"numbers as plain numbers (numbers of 16 or more digits in Excel's scientific notation, so damaged ID numbers are seen), " +
-			"date-formatted cells as YYYY-MM-DD.",
+			"date-formatted cells as YYYY-MM-DD. A header naming a column twice is an error naming both cells; " +
+			"a workbook that is cut or damaged stops the run naming the file, sheet and row.",
 		Example: "connector: xlsx\npath: data/低保名册*.xlsx\noptions: {sheet: 发放名册, header_row: 2}",
 		Options: []connectors.Option{
 			{Name: "sheet", Kind: "string", Default: "", Doc: "sheet name, or its 1-based position in the workbook; empty for the first sheet"},
@@ -295,6 +299,17 @@ func (s *Source) openFile(p string) (*fileReader, error) {
 	}
 	if len(names) == 0 {
 		return fail(s.errf(p, "sheet %q: header row %d is empty", sh.name, s.headerRow))
+	}
+	if err := connectors.CheckNames(names); err != nil {
+		var d *connectors.DuplicateColumnError
+		errors.As(err, &d)
+		hint := ""
+		for _, m := range merges {
+			if m.r1 <= lastHeader && m.r2 >= s.headerRow && m.c1 <= d.First && d.Second <= m.c2 {
+				hint = fmt.Sprintf(" (one merged cell spans both; if the names are in the row below it, set header_rows: %d)", s.headerRows+1)
+			}
+		}
+		return fail(s.errf(p, "sheet %q: header row %d: cells %s and %s: %w%s", sh.name, s.headerRow, colName(d.First), colName(d.Second), err, hint))
 	}
 	fr.header = &connectors.Header{Input: filepath.Base(p), Path: p, Names: names}
 	return fr, nil

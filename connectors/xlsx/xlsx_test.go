@@ -244,8 +244,11 @@ func TestMergedHeader(t *testing.T) {
 	}{
 		{map[string]any{"header_row": 2}, []string{"序号", "姓名", "身份证号", "金额"}},
 		{map[string]any{"header_rows": 2}, []string{"序号", "户主信息/姓名", "户主信息/身份证号", "金额"}},
-		{nil, []string{"序号", "户主信息", "户主信息", "金额"}},
 	}
+	// Without header_rows the merged 户主信息 names two columns: an error
+	// that says what to set.
+	_, err := build(t, p, nil).Headers(context.Background())
+	checkErr(t, err, []string{"merged.xlsx", "cells B and C", `both called "户主信息"`, "set header_rows: 2"})
 	for _, c := range cases {
 		hdrs, err := build(t, p, c.opts).Headers(context.Background())
 		if err != nil {
