@@ -59,6 +59,19 @@ type Stats struct {
 	// within the source; filled in by the engine.
 	Duplicates int64              `json:"duplicates"`
 	Inputs     []connectors.Input `json:"inputs"`
+	// Examples holds, per quarantine reason, the first row quarantined for
+	// it (its value masked where the column is sensitive); filled in by
+	// whoever writes the quarantine, for messages about the source.
+	Examples map[string]QuarantineExample `json:"-"`
+}
+
+// QuarantineExample is one quarantined row shown as an example of its
+// reason: where it is and the value that failed (or the row's problem).
+type QuarantineExample struct {
+	File   string
+	Row    int64
+	Column string
+	Value  string
 }
 
 // QuarantineRow is a rejected row.
@@ -588,4 +601,12 @@ func (s *Stats) Merge(o *Stats) {
 		s.DateFailures[k] += v
 	}
 	s.Duplicates += o.Duplicates
+	for k, v := range o.Examples {
+		if _, ok := s.Examples[k]; !ok {
+			if s.Examples == nil {
+				s.Examples = map[string]QuarantineExample{}
+			}
+			s.Examples[k] = v
+		}
+	}
 }
