@@ -63,10 +63,18 @@ func (s *Session) ruleError(c rules.Compiled, err error, timedOut bool, limit, t
 		}
 		return fmt.Errorf("%w: rule %s (%s): DuckDB ran out of memory within engine.memory_limit (%s). "+
 			"规则 %s 超出内存上限 engine.memory_limit（%s）。Raise engine.memory_limit, set engine.temp_directory on a disk with room to spill, "+
-			"or make the rule's joins narrower: %v",
-			ErrRuleMemory, c.ID, c.File, ml, c.ID, ml, err)
+			"or make the rule's joins narrower. DuckDB: %s",
+			ErrRuleMemory, c.ID, c.File, ml, c.ID, ml, duckMessage(c, err))
 	}
 	return err
+}
+
+// duckMessage is DuckDB's own message for a rule's error: without the
+// rule's name (already said) and without DuckDB's generic advice.
+func duckMessage(c rules.Compiled, err error) string {
+	m := strings.TrimPrefix(err.Error(), fmt.Sprintf("rule %s (%s): ", c.ID, c.File))
+	m, _, _ = strings.Cut(m, "\n\n")
+	return strings.TrimSpace(m)
 }
 
 // isOutOfMemory reports whether err is DuckDB's out-of-memory error.

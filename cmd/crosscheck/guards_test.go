@@ -443,3 +443,58 @@ tests:
 		t.Errorf("the run took %s to stop", r.elapsed)
 	}
 }
+
+// TestCLIRuleMemoryLimit: a rule that needs more memory than
+// engine.memory_limit stops the run with an error naming the rule and the
+// memory limit, not the time limit.
+func TestCLIRuleMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	pensionJob(t, dir, 3, "2015-01", "rules: {dirs: [myrules]}\n")
+	jb, _ := os.ReadFile(filepath.Join(dir, "job.yaml"))
+	writeFile(t, filepath.Join(dir, "job.yaml"), strings.Replace(string(jb), "engine: {threads: 2}",
+		"engine: {threads: 2, memory_limit: 100MiB, temp_directory: tmp}", 1))
+	writeFile(t, filepath.Join(dir, "myrules", "hog.yaml"), `id: memory_hog
+title: 占用内存过多的规则
+category: data_quality
+severity: low
+version: "1"
+owner: test
+sql: |
+  SELECT p._rid, len(list(r.x)) AS n FROM screened p, range(20000000) r(x) GROUP BY p._rid
+explain: "{n}"
+tests:
+  - name: 无数据
+    data: {payment: []}
+    expect: []
+`)
+	r := runCLI(t, dir, 2*time.Minute, "run", "--config", "job.yaml", "--out", "out")
+	if r.code == 0 {
+		t.Fatalf("memory hog: exit 0\n%s", tail(r.stderr, 20))
+	}
+	for _, want := range []string{"memory_hog", "engine.memory_limit", "100MiB", "Out of Memory"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, tail(r.stderr, 10))
+		}
+	}
+	if strings.Contains(r.stderr, "rule_timeout") {
+		t.Errorf("a memory problem reported as a timeout:\n%s", tail(r.stderr, 10))
+	}
+}
+
+// TestCLILimitKeysChecked: a bad rule_timeout or max_quarantine_ratio is
+// refused with the key's name.
+func TestCLILimitKeysChecked(t *testing.T) {
+	dir := t.TempDir()
+	pensionJob(t, dir, 3, "2015-01", "")
+	jb, _ := os.ReadFile(filepath.Join(dir, "job.yaml"))
+	for _, tc := range []struct{ engine, want string }{
+		{"engine: {threads: 2, rule_timeout: soon}", "engine.rule_timeout"},
+		{"engine: {threads: 2, max_quarantine_ratio: 5}", "engine.max_quarantine_ratio"},
+	} {
+		writeFile(t, filepath.Join(dir, "job.yaml"), strings.Replace(string(jb), "engine: {threads: 2}", tc.engine, 1))
+		r := runCLI(t, dir, time.Minute, "run", "--config", "job.yaml", "--out", "out")
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr:\n%s", tc.engine, r.code, tail(r.stderr, 5))
+		}
+	}
+}
