@@ -419,7 +419,7 @@ func (m *Mapper) parse(p *plan, raw string) (value, string, string) {
 	case dataset.Date:
 		t, err := dates.Parse(s, p.formats)
 		if err != nil {
-			return value{}, ReasonBadDate, fmt.Sprintf("%s: %q is not a date in the accepted formats", p.col.Name, truncate(s))
+			return value{}, ReasonBadDate, badDateDetail(p, s)
 		}
 		return value{t: t}, "", ""
 	case dataset.Period:
@@ -450,6 +450,24 @@ func (m *Mapper) parse(p *plan, raw string) (value, string, string) {
 		return value{}, ReasonBadBool, fmt.Sprintf("%s: %q is not yes/no", p.col.Name, truncate(s))
 	}
 	return value{s: s}, "", ""
+}
+
+// badDateDetail says why a date was refused and, when a format outside
+// the column's list reads it, how to list that format.
+func badDateDetail(p *plan, s string) string {
+	d := fmt.Sprintf("%s: %q is not a date in the accepted formats", p.col.Name, truncate(s))
+	if fs := dates.Suggest(s); len(fs) > 0 {
+		listed := "auto"
+		if len(p.formats) > 0 {
+			names := make([]string, len(p.formats))
+			for i, f := range p.formats {
+				names[i] = string(f)
+			}
+			listed = strings.Join(names, ", ")
+		}
+		d += fmt.Sprintf(" (the format %s reads it: list it, e.g. formats: [%s, %s])", fs[0], listed, fs[0])
+	}
+	return d
 }
 
 func truncate(s string) string {
