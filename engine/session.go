@@ -166,7 +166,7 @@ func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // Lit quotes a string literal.
 func Lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// memoryLimit turns "60%" into a size from the machine's memory; other
+// memoryLimit turns "50%" into a size from the memory the process may use; other
 // values (8GiB, 500MB) pass through to DuckDB.
 func memoryLimit(v string) (string, error) {
 	if !strings.HasSuffix(v, "%") {
