@@ -11,6 +11,7 @@ import (
 	"github.com/crosscheck/crosscheck/connectors"
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/normalize/dates"
 	"github.com/crosscheck/crosscheck/rules"
 )
 
@@ -33,12 +34,17 @@ with environment variables (CROSSCHECK_ENGINE_MEMORY_LIMIT, …), which win over
 	for _, k := range job.Keys {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", k.Key, k.Type, k.Default, esc(k.Doc))
 	}
-	b.WriteString("\n## Date formats\n\n`formats` lists the formats a date column may use, tried in order. Without it (`auto`) every format below except `excel` is accepted; `excel` serial numbers are accepted in auto mode only as bare 5-digit numbers (1927 onwards); list `excel` for older serials. A non-empty value that fits none quarantines the row (reason `bad_date`).\n\n")
-	b.WriteString("| format | example |\n|---|---|\n")
-	for _, f := range [][2]string{{"auto", "any of the below"}, {"yyyymmdd", "19890101"}, {"yyyy-mm-dd", "1989-01-01, 1989-1-1"}, {"yyyy/m/d", "1989/1/1"},
-		{"yyyy年m月d日", "1989年1月1日"}, {"yyyymm", "198901 (first day of the month)"}, {"yyyy-mm", "1989-01"}, {"excel", "32509 (Excel serial day number)"}, {"a Go layout with 2006", "02.01.2006"}} {
-		fmt.Fprintf(&b, "| `%s` | %s |\n", f[0], f[1])
+	b.WriteString("\n## Date formats\n\n`formats` lists the formats a date column may use, tried in order. Without it (`auto`) every format marked *auto* below is tried; a year-month (2015-01, 2015年1月) is read as the first day of its month. Six bare digits (198901) are not in auto, since they may as well be a yymmdd date or a cut yyyymmdd: a source whose months are written so lists `formats: [auto, yyyymm]`. `excel` serial numbers are accepted in auto mode only as bare 5-digit numbers; list `excel` for older serials. A Go layout with 2006 (e.g. `02/01/2006` for 31/12/1989) reads any other shape. A non-empty value that fits none quarantines the row (reason `bad_date`); when a source has too many, the run stops and names the format that would read them (see `engine.max_quarantine_ratio`).\n\n")
+	b.WriteString("| format | example | in auto |\n|---|---|---|\n")
+	b.WriteString("| `auto` | any format marked yes | |\n")
+	for _, f := range dates.Formats {
+		auto := "no"
+		if f.Auto {
+			auto = "yes"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Format, esc(f.Example), auto)
 	}
+	b.WriteString("| a Go layout with 2006 | `02.01.2006` reads 31.12.1989 | no |\n")
 	b.WriteString("\nPayment periods (`period` columns) accept 202405, 2024-05, 2024/5, 2024年5月 and 2024-05-01.\n")
 	b.WriteString("\n## Roles\n\nEach role is a canonical table. Required columns must be mapped by every source of the role; a row with no value in a column marked *value required* is quarantined (`missing_value`).\n")
 	for _, r := range dataset.Builtin() {

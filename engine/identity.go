@@ -118,3 +118,81 @@ func (s *Session) appendCandidates(ctx context.Context, bad []string) error {
 		return app.Close()
 	})
 }
+
+// confirmExcelIDs gives back their ID to records whose number came as a
+// spreadsheet rendering (4.11082194501039E+17, …000.0) of a valid ID that
+// the person registry holds: a real ID ending in 000 (check character 0,
+// sequence x00) survives Excel's 15 significant digits, so it is only
+// suspected of damage when the registry does not know it. The record
+// becomes valid with the 18-digit number (id_number_raw keeps what was
+// sent). It returns the number of records confirmed per source.
+func (s *Session) confirmExcelIDs(ctx context.Context, roles []dataset.Role) (map[string]int64, error) {
+	var tables []string
+	for _, r := range roles {
+		if hasPersonKey(r) && r.Name != "person" {
+			tables = append(tables, Ident(Table(r)))
+		}
+	}
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	var parts []string
+	for _, t := range tables {
+		parts = append(parts, fmt.Sprintf(`SELECT DISTINCT id_number FROM %s WHERE id_number_status = 'excel_damaged'`, t))
+	}
+	rows, err := s.DB.QueryContext(ctx, strings.Join(parts, " UNION "))
+	if err != nil {
+		return nil, err
+	}
+	var pairs [][2]string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if v, ok := idnumber.ExcelValue(id); ok {
+			pairs = append(pairs, [2]string{id, v})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	vals := make([]string, len(pairs))
+	for i, p := range pairs {
+		vals[i] = fmt.Sprintf("(%s, %s)", Lit(p[0]), Lit(p[1]))
+	}
+	if err := s.Exec(ctx, `CREATE OR REPLACE TEMP TABLE excel_id_value (id_number VARCHAR, value VARCHAR)`,
+		`INSERT INTO excel_id_value VALUES `+strings.Join(vals, ", ")); err != nil {
+		return nil, err
+	}
+	for _, t := range tables {
+		rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(`UPDATE %[1]s SET id_number = v.value, person_key = v.value, id_number_status = 'valid',
+				id_number_reason = NULL, link_method = 'exact'
+			FROM excel_id_value v
+			WHERE %[1]s.id_number = v.id_number AND %[1]s.id_number_status = 'excel_damaged'
+				AND v.value IN (SELECT person_key FROM person WHERE person_key IS NOT NULL)
+			RETURNING %[1]s._source`, t))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var src string
+			if err := rows.Scan(&src); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[src]++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, s.Exec(ctx, `DROP TABLE excel_id_value`)
+}

@@ -146,7 +146,35 @@ func (q *quarantineFile) Quarantine(r mapping.QuarantineRow) error {
 	if !q.raw {
 		detail = idnumber.MaskDigitRuns(detail)
 	}
+	q.example(r, detail)
 	return q.w.Write([]string{r.File, fmt.Sprint(r.Row), r.Column, r.Reason, detail, string(buf)})
+}
+
+// example keeps the first row of each reason for the quarantine guard's
+// message: the failing column's value, masked as in the file, or the
+// row's problem.
+func (q *quarantineFile) example(r mapping.QuarantineRow, detail string) {
+	st := q.mapper.Stats
+	if _, ok := st.Examples[r.Reason]; ok {
+		return
+	}
+	if st.Examples == nil {
+		st.Examples = map[string]mapping.QuarantineExample{}
+	}
+	ex := mapping.QuarantineExample{File: r.File, Row: r.Row, Column: r.Column, Value: detail}
+	if r.Column != "" {
+		ex.Value = ""
+		for i, h := range r.Header {
+			if h == r.Column && i < len(r.Values) {
+				ex.Value = r.Values[i]
+				if !q.raw && q.mapper.Sensitive(h) && ex.Value != "" {
+					ex.Value = idnumber.Mask(ex.Value)
+				}
+				break
+			}
+		}
+	}
+	st.Examples[r.Reason] = ex
 }
 
 func (q *quarantineFile) Close() error {

@@ -223,6 +223,9 @@ func (q *Quality) Markdown() string {
 			s.RowsRead, s.RowsAccepted, s.RowsQuarantined, s.Duplicates)
 	}
 	b.WriteString("\nrows read = rows accepted + rows quarantined for every source.\n")
+	for _, w := range quarantineWarnings(q.Sources) {
+		b.WriteString("\n" + w + "\n")
+	}
 	b.WriteString("\n## 隔离原因 / Quarantine reasons\n\n")
 	any := false
 	for _, s := range q.Sources {

@@ -214,11 +214,25 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	}
 	res.Sources = stats
 	stage("load", t0)
+	warnQuarantine(log, stats)
+	if err := checkQuarantine(j, stats); err != nil {
+		return fail(err)
+	}
 	if opt.LoadOnly {
 		return p, nil
 	}
 
 	t0 = time.Now()
+	confirmed, err := sess.confirmExcelIDs(ctx, roles)
+	if err != nil {
+		return fail(fmt.Errorf("ID check against the registry: %w", err))
+	}
+	for _, st := range stats {
+		if n := confirmed[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
+			st.IDStatus["id_number"]["valid"] += n
+			st.IDStatus["id_number"]["excel_damaged"] -= n
+		}
+	}
 	repaired, err := sess.repairIDs(ctx, roles)
 	if err != nil {
 		return fail(fmt.Errorf("ID repair: %w", err))
@@ -311,7 +325,7 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 	if err := rules.Sandbox(ctx, sess.DB, p.out); err != nil {
 		return nil, err
 	}
-	if err := sess.runRules(ctx, comp, log); err != nil {
+	if err := sess.runRules(ctx, comp, j.Engine.RuleLimit, log); err != nil {
 		return nil, err
 	}
 	stage("rules", t0)
@@ -430,8 +444,10 @@ func (s *Session) prepareRules(ctx context.Context, j *job.Job) error {
 	)
 }
 
-func (s *Session) runRules(ctx context.Context, comp []rules.Compiled, log *slog.Logger) error {
-	return rules.RunSet(ctx, s.DB, comp, "rule_hits", log)
+// runRules runs the rules into rule_hits, each within limit (see
+// runRulesLimited).
+func (s *Session) runRules(ctx context.Context, comp []rules.Compiled, limit time.Duration, log *slog.Logger) error {
+	return s.runRulesLimited(ctx, comp, "rule_hits", limit, log)
 }
 
 func (s *Session) buildHits(ctx context.Context, runID string) error {

@@ -31,6 +31,9 @@ type Session struct {
 	DB        *sql.DB
 	connector *duckdb.Connector
 	views     atomic.Int64
+	// MemoryLimit is DuckDB's memory_limit as set ("" for DuckDB's own
+	// default), for messages about running out of memory.
+	MemoryLimit string
 }
 
 // Open opens the database the engine settings name (":memory:" or a file).
@@ -40,8 +43,10 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 		path = ""
 	}
 	q := url.Values{}
+	ml := ""
 	if e.MemoryLimit != "" {
-		ml, err := memoryLimit(e.MemoryLimit)
+		var err error
+		ml, err = memoryLimit(e.MemoryLimit)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +75,7 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 	}
-	return &Session{DB: db, connector: c}, nil
+	return &Session{DB: db, connector: c, MemoryLimit: ml}, nil
 }
 
 // Close closes the database (checkpointing a file database).
@@ -161,7 +166,7 @@ func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // Lit quotes a string literal.
 func Lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// memoryLimit turns "60%" into a size from the machine's memory; other
+// memoryLimit turns "50%" into a size from the memory the process may use; other
 // values (8GiB, 500MB) pass through to DuckDB.
 func memoryLimit(v string) (string, error) {
 	if !strings.HasSuffix(v, "%") {
@@ -178,7 +183,24 @@ func memoryLimit(v string) (string, error) {
 	return fmt.Sprintf("%dMiB", int64(float64(total)*pct/100)>>20), nil
 }
 
+// totalMemory is the memory the process may use: the machine's, or the
+// limit of its cgroup (a container, a systemd slice) when that is lower.
 func totalMemory() int64 {
+	total := memInfoTotal()
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64) // "max" fails: no limit
+		if err == nil && n > 0 && (total == 0 || n < total) {
+			total = n
+		}
+	}
+	return total
+}
+
+func memInfoTotal() int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0

@@ -102,3 +102,48 @@ func TestEnvironmentOverrides(t *testing.T) {
 		t.Errorf("env not applied: %+v", j.Engine)
 	}
 }
+
+// The guard keys: defaults when absent, the engine's ratio unless a source
+// has its own, durations parsed, env overrides, bad values refused.
+func TestGuardKeys(t *testing.T) {
+	j, err := Load(write(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Engine.RuleLimit != DefaultRuleTimeout || j.QuarantineRatio(j.Sources[0]) != DefaultMaxQuarantineRatio {
+		t.Errorf("defaults: rule limit %v, ratio %v", j.Engine.RuleLimit, j.QuarantineRatio(j.Sources[0]))
+	}
+	body := strings.Replace(minimal, "name: t\n", "name: t\nengine: {rule_timeout: 90s, max_quarantine_ratio: 0.2}\n", 1)
+	body = strings.Replace(body, "    connector: csv\n", "    connector: csv\n    max_quarantine_ratio: 1\n", 1)
+	j, err = Load(write(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Engine.RuleLimit.Seconds() != 90 || *j.Engine.MaxQuarantineRatio != 0.2 || j.QuarantineRatio(j.Sources[0]) != 1 {
+		t.Errorf("set: rule limit %v, engine ratio %v, source ratio %v", j.Engine.RuleLimit, *j.Engine.MaxQuarantineRatio, j.QuarantineRatio(j.Sources[0]))
+	}
+	j, err = Load(write(t, strings.Replace(minimal, "name: t\n", "name: t\nengine: {rule_timeout: 0}\n", 1)))
+	if err != nil || j.Engine.RuleLimit != 0 {
+		t.Errorf("rule_timeout 0: %v, %v", err, j)
+	}
+	t.Setenv("CROSSCHECK_ENGINE_RULE_TIMEOUT", "2m")
+	t.Setenv("CROSSCHECK_ENGINE_MAX_QUARANTINE_RATIO", "0.01")
+	j, err = Load(write(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Engine.RuleLimit.Minutes() != 2 || j.QuarantineRatio(j.Sources[0]) != 0.01 {
+		t.Errorf("env: rule limit %v, ratio %v", j.Engine.RuleLimit, j.QuarantineRatio(j.Sources[0]))
+	}
+	t.Setenv("CROSSCHECK_ENGINE_RULE_TIMEOUT", "")
+	t.Setenv("CROSSCHECK_ENGINE_MAX_QUARANTINE_RATIO", "")
+	for _, bad := range []struct{ body, want string }{
+		{strings.Replace(minimal, "name: t\n", "name: t\nengine: {rule_timeout: -1m}\n", 1), "engine.rule_timeout"},
+		{strings.Replace(minimal, "name: t\n", "name: t\nengine: {max_quarantine_ratio: 1.5}\n", 1), "engine.max_quarantine_ratio"},
+		{strings.Replace(minimal, "    connector: csv\n", "    connector: csv\n    max_quarantine_ratio: -0.1\n", 1), "max_quarantine_ratio"},
+	} {
+		if _, err := Load(write(t, bad.body)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: error %v, want one naming %s", bad.want, err, bad.want)
+		}
+	}
+}

@@ -59,6 +59,19 @@ type Stats struct {
 	// within the source; filled in by the engine.
 	Duplicates int64              `json:"duplicates"`
 	Inputs     []connectors.Input `json:"inputs"`
+	// Examples holds, per quarantine reason, the first row quarantined for
+	// it (its value masked where the column is sensitive); filled in by
+	// whoever writes the quarantine, for messages about the source.
+	Examples map[string]QuarantineExample `json:"-"`
+}
+
+// QuarantineExample is one quarantined row shown as an example of its
+// reason: where it is and the value that failed (or the row's problem).
+type QuarantineExample struct {
+	File   string
+	Row    int64
+	Column string
+	Value  string
 }
 
 // QuarantineRow is a rejected row.
@@ -408,7 +421,7 @@ func (m *Mapper) parse(p *plan, raw string) (value, string, string) {
 	case dataset.Date:
 		t, err := dates.Parse(s, p.formats)
 		if err != nil {
-			return value{}, ReasonBadDate, fmt.Sprintf("%s: %q is not a date in the accepted formats", p.col.Name, truncate(s))
+			return value{}, ReasonBadDate, badDateDetail(p, s)
 		}
 		return value{t: t}, "", ""
 	case dataset.Period:
@@ -439,6 +452,24 @@ func (m *Mapper) parse(p *plan, raw string) (value, string, string) {
 		return value{}, ReasonBadBool, fmt.Sprintf("%s: %q is not yes/no", p.col.Name, truncate(s))
 	}
 	return value{s: s}, "", ""
+}
+
+// badDateDetail says why a date was refused and, when a format outside
+// the column's list reads it, how to list that format.
+func badDateDetail(p *plan, s string) string {
+	d := fmt.Sprintf("%s: %q is not a date in the accepted formats", p.col.Name, truncate(s))
+	if fs := dates.Suggest(s); len(fs) > 0 {
+		listed := "auto"
+		if len(p.formats) > 0 {
+			names := make([]string, len(p.formats))
+			for i, f := range p.formats {
+				names[i] = string(f)
+			}
+			listed = strings.Join(names, ", ")
+		}
+		d += fmt.Sprintf(" (the format %s reads it: list it, e.g. formats: [%s, %s])", fs[0], listed, fs[0])
+	}
+	return d
 }
 
 func truncate(s string) string {
@@ -590,4 +621,12 @@ func (s *Stats) Merge(o *Stats) {
 		s.DateFailures[k] += v
 	}
 	s.Duplicates += o.Duplicates
+	for k, v := range o.Examples {
+		if _, ok := s.Examples[k]; !ok {
+			if s.Examples == nil {
+				s.Examples = map[string]QuarantineExample{}
+			}
+			s.Examples[k] = v
+		}
+	}
 }

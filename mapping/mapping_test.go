@@ -300,3 +300,31 @@ func batchJSON(t *testing.T, b arrow.RecordBatch) string {
 	}
 	return sb.String()
 }
+
+// A refused date that another format reads says how to list it.
+func TestBadDateDetailNamesFormat(t *testing.T) {
+	role, _ := dataset.Lookup("payment")
+	good := []string{"P1", "高龄津贴", "202405", "11010519491231002X", "张三", "200.00", "20240510", "社会保障卡"}
+	for _, c := range []struct{ value, want string }{
+		{"202405", "formats: [yyyymmdd, yyyymm]"},
+		{"10/05/2024", `formats: [yyyymmdd, 02/01/2006]`},
+		{"二〇二四年", ""},
+	} {
+		s := &sink{}
+		m, err := New(role, paymentSource(), s, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Add(connectors.Record{Header: header, Row: 2, Values: with(good, 6, c.value)}); err != nil {
+			t.Fatal(err)
+		}
+		m.Release()
+		if len(s.rows) != 1 || s.rows[0].Reason != ReasonBadDate {
+			t.Fatalf("%s: quarantined %+v, want one bad_date", c.value, s.rows)
+		}
+		d := s.rows[0].Detail
+		if c.want == "" && strings.Contains(d, "formats:") || c.want != "" && !strings.Contains(d, c.want) {
+			t.Errorf("%s: detail %q, want it to say %q", c.value, d, c.want)
+		}
+	}
+}

@@ -23,16 +23,44 @@ type Format string
 
 // Known formats. Separated formats accept one- or two-digit months and days.
 const (
-	FormatAuto         Format = "auto"       // all of yyyymmdd, yyyy-mm-dd, yyyy/m/d, yyyy.m.d, yyyy年m月d日; Excel serials of exactly 5 digits (1927-05-18 … 2173-10-14); a bare 4-digit number is more likely a year and is rejected
+	FormatAuto         Format = "auto"       // see Auto: every full-date format, year-months with a separator or 年月, 5-digit Excel serials
 	FormatCompact      Format = "yyyymmdd"   // 19890101
 	FormatDash         Format = "yyyy-mm-dd" // 1989-01-01, 1989-1-1
 	FormatSlash        Format = "yyyy/m/d"   // 1989/1/1, 1989/01/01
 	FormatDot          Format = "yyyy.m.d"   // 1989.1.1, 1989.01.01
 	FormatChinese      Format = "yyyy年m月d日"  // 1989年1月1日, 1989年01月01日, 1989年1月1号
-	FormatMonthCompact Format = "yyyymm"     // 198901 -> 1989-01-01
+	FormatMonthCompact Format = "yyyymm"     // 198901 -> 1989-01-01; not in auto (six digits may be yymmdd)
 	FormatMonthDash    Format = "yyyy-mm"    // 1989-01, 1989-1 -> 1989-01-01
+	FormatMonthSlash   Format = "yyyy/m"     // 1989/1, 1989/01 -> 1989-01-01
+	FormatMonthDot     Format = "yyyy.m"     // 1989.1, 1989.01 -> 1989-01-01
+	FormatMonthChinese Format = "yyyy年m月"    // 1989年1月, 1989年01月, 1989年1月份 -> 1989-01-01
 	FormatExcel        Format = "excel"      // serial day number, 1900 date system
 )
+
+// FormatDoc describes a named format for the documentation and for hints.
+type FormatDoc struct {
+	Format  Format
+	Example string
+	// Auto reports whether FormatAuto tries the format.
+	Auto bool
+}
+
+// Formats lists the named formats with an example each, in the order
+// FormatAuto tries them (formats outside auto last). docs/config.md is
+// generated from it.
+var Formats = []FormatDoc{
+	{FormatCompact, "19890101", true},
+	{FormatDash, "1989-01-01, 1989-1-1", true},
+	{FormatSlash, "1989/1/1, 1989/01/01", true},
+	{FormatDot, "1989.1.1", true},
+	{FormatChinese, "1989年1月1日, 1989年01月01号", true},
+	{FormatMonthDash, "1989-01, 1989-1 (the first day of the month)", true},
+	{FormatMonthSlash, "1989/01, 1989/1 (the first day of the month)", true},
+	{FormatMonthDot, "1989.01 (the first day of the month)", true},
+	{FormatMonthChinese, "1989年1月, 1989年01月份 (the first day of the month)", true},
+	{FormatExcel, "32509 (Excel serial day number); auto reads only 5-digit serials (1927-05-18 onwards)", true},
+	{FormatMonthCompact, "198901 (the first day of the month); not in auto: six digits may also be yymmdd (891231) or a cut yyyymmdd", false},
+}
 
 // Reasons reported in Error.Reason.
 const (
@@ -66,13 +94,19 @@ func (e *Error) Error() string {
 func ValidFormat(f Format) bool {
 	switch f {
 	case FormatAuto, FormatCompact, FormatDash, FormatSlash, FormatDot, FormatChinese,
-		FormatMonthCompact, FormatMonthDash, FormatExcel:
+		FormatMonthCompact, FormatMonthDash, FormatMonthSlash, FormatMonthDot, FormatMonthChinese, FormatExcel:
 		return true
 	}
 	return strings.Contains(string(f), "2006")
 }
 
-var autoFormats = []Format{FormatCompact, FormatDash, FormatSlash, FormatDot, FormatChinese, formatAutoExcel}
+// autoFormats is what FormatAuto tries, in order. Year-months with a
+// separator or 年月 are unambiguous and common in 人社 and 民政 extracts
+// (待遇开始年月 2015-01): they mean the first day of the month. Six bare
+// digits (198901) are left out: they may as well be a yymmdd date or a
+// yyyymmdd cut short, so a source lists "yyyymm" when it means it.
+var autoFormats = []Format{FormatCompact, FormatDash, FormatSlash, FormatDot, FormatChinese,
+	FormatMonthDash, FormatMonthSlash, FormatMonthDot, FormatMonthChinese, formatAutoExcel}
 
 // formatAutoExcel is the restricted Excel parser used by FormatAuto: 5
 // digits, no fraction. Four digits are refused because "1989" is far more
@@ -90,7 +124,7 @@ const formatAutoExcel Format = "excel-auto"
 // Excel serials use the 1900 date system including Lotus's phantom
 // 1900-02-29: 1 is 1900-01-01, 59 is 1900-02-28, 60 is rejected, 61 is
 // 1900-03-01. They are accepted only when FormatExcel is listed (1 up to
-// 2958465, optional fraction) or, in auto mode, when the value has 4 or 5
+// 2958465, optional fraction) or, in auto mode, when the value has 5
 // digits.
 //
 // The result is UTC midnight. Errors are ErrEmpty or *Error.
@@ -242,11 +276,22 @@ func parseOne(v string, f Format) (time.Time, string) {
 		}
 		return ymd(atoi(v[:4]), atoi(v[4:]), 1)
 	case FormatMonthDash:
-		y, rest, ok := cutYear(v, '-')
-		if !ok || len(rest) == 0 || len(rest) > 2 || !allDigits(rest) {
+		return parseYearMonth(v, '-')
+	case FormatMonthSlash:
+		return parseYearMonth(v, '/')
+	case FormatMonthDot:
+		return parseYearMonth(v, '.')
+	case FormatMonthChinese:
+		ys, ms, ok := strings.Cut(v, "年")
+		if !ok {
 			return time.Time{}, ReasonUnrecognised
 		}
-		return ymd(y, atoi(rest), 1)
+		ms, ok = strings.CutSuffix(strings.TrimSuffix(ms, "份"), "月")
+		ys, ms = strings.TrimSpace(ys), strings.TrimSpace(ms)
+		if !ok || len(ys) != 4 || !allDigits(ys) || !shortNumber(ms) {
+			return time.Time{}, ReasonUnrecognised
+		}
+		return ymd(atoi(ys), atoi(ms), 1)
 	case FormatExcel:
 		return parseExcel(v, false)
 	case formatAutoExcel:
@@ -263,6 +308,15 @@ func parseOne(v string, f Format) (time.Time, string) {
 	}
 	y, m, d := t.Date()
 	return ymd(y, int(m), d)
+}
+
+// parseYearMonth parses yyyy<sep>m with a one- or two-digit month.
+func parseYearMonth(v string, sep byte) (time.Time, string) {
+	y, rest, ok := cutYear(v, sep)
+	if !ok || !shortNumber(rest) {
+		return time.Time{}, ReasonUnrecognised
+	}
+	return ymd(y, atoi(rest), 1)
 }
 
 // cutTime removes a trailing time of day introduced by a space or "T":
@@ -441,4 +495,29 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// suggestLayouts are formats outside auto that Suggest tries: the compact
+// year-month, full Excel serials and day- or month-first layouts.
+var suggestLayouts = []Format{FormatMonthCompact, FormatExcel, "02/01/2006", "01/02/2006", "02.01.2006", "02-01-2006"}
+
+// Suggest returns the formats, outside auto, that read s: what a source
+// should list under formats when auto refuses its values. Empty when none
+// does.
+func Suggest(s string) []Format {
+	v := clean(s)
+	if v == "" {
+		return nil
+	}
+	if _, err := Parse(v, nil); err == nil {
+		return nil
+	}
+	var out []Format
+	for _, f := range suggestLayouts {
+		// A date outside 1880..2100 is not what a department meant.
+		if t, r := parseOne(v, f); r == "" && t.Year() >= 1880 && t.Year() <= 2100 {
+			out = append(out, f)
+		}
+	}
+	return out
 }

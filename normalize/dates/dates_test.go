@@ -2,6 +2,8 @@ package dates
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,6 +49,16 @@ func TestParse(t *testing.T) {
 		{"zero width", "1989\u200b-01-01", nil, day(1989, 1, 1), ""},
 		{"leap day", "2000-02-29", nil, day(2000, 2, 29), ""},
 		{"auto explicit", "1989-01-01", []Format{FormatAuto}, day(1989, 1, 1), ""},
+		{"auto year-month dash", "2015-01", nil, day(2015, 1, 1), ""},
+		{"auto year-month dash single", "2015-1", nil, day(2015, 1, 1), ""},
+		{"auto year-month slash", "2015/01", nil, day(2015, 1, 1), ""},
+		{"auto year-month dot", "2015.10", nil, day(2015, 10, 1), ""},
+		{"auto year-month chinese", "2015年01月", nil, day(2015, 1, 1), ""},
+		{"auto year-month chinese 份", "2015年1月份", nil, day(2015, 1, 1), ""},
+		{"auto year-month full width", "２０１５－０１", nil, day(2015, 1, 1), ""},
+		{"month slash", "2015/1", []Format{FormatMonthSlash}, day(2015, 1, 1), ""},
+		{"month chinese", "2015年12月", []Format{FormatMonthChinese}, day(2015, 12, 1), ""},
+		{"auto then yyyymm", "201501", []Format{FormatAuto, FormatMonthCompact}, day(2015, 1, 1), ""},
 		{"auto excel 5 digits", "32874", nil, day(1990, 1, 1), ""},
 		{"auto refuses 4 digits (a year, not a serial)", "1000", nil, time.Time{}, ReasonUnrecognised},
 
@@ -67,6 +79,10 @@ func TestParse(t *testing.T) {
 		{"auto excel 3 digits", "999", nil, time.Time{}, ReasonUnrecognised},
 		{"auto excel fraction", "32874.5", nil, time.Time{}, ReasonUnrecognised},
 		{"auto yyyymm not included", "198901", nil, time.Time{}, ReasonUnrecognised},
+		{"auto month 13", "2015-13", nil, time.Time{}, ReasonBadCalendar},
+		{"auto month 0 chinese", "2015年0月", nil, time.Time{}, ReasonBadCalendar},
+		{"auto three-digit month", "2015-001", nil, time.Time{}, ReasonUnrecognised},
+		{"auto year-month with time", "2015-01 00:00", nil, time.Time{}, ReasonUnrecognised},
 		{"empty", "", nil, time.Time{}, "empty"},
 		{"blank", " \u3000\t", nil, time.Time{}, "empty"},
 		{"quotes only", `""`, nil, time.Time{}, "empty"},
@@ -208,6 +224,7 @@ func TestValidFormat(t *testing.T) {
 	}{
 		{FormatAuto, true}, {FormatCompact, true}, {FormatDash, true}, {FormatSlash, true},
 		{FormatDot, true}, {FormatChinese, true}, {FormatMonthCompact, true}, {FormatMonthDash, true},
+		{FormatMonthSlash, true}, {FormatMonthDot, true}, {FormatMonthChinese, true},
 		{FormatExcel, true}, {"2006-01-02", true}, {"02.01.2006", true}, {time.RFC3339, true},
 		{"", false}, {"dd/mm/yyyy", false}, {"excel-auto", false}, {"YYYYMMDD", false},
 	}
@@ -359,5 +376,51 @@ func TestAutoRejectsBareYear(t *testing.T) {
 	}
 	if got, err := Parse("32874", nil); err != nil || got.Format("2006-01-02") != "1990-01-01" {
 		t.Errorf("5-digit serial in auto mode: got %v, %v", got, err)
+	}
+}
+
+// Suggest names the formats outside auto that would read a refused value,
+// for the hint of a quarantine; nothing for values auto reads.
+func TestSuggest(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Format
+	}{
+		{"201501", []Format{FormatMonthCompact}},
+		{"31/12/1989", []Format{"02/01/2006"}},
+		{"12/31/1989", []Format{"01/02/2006"}},
+		{"1989", []Format{FormatExcel}},
+		{"2015-01", nil},
+		{"19890101", nil},
+		{"abc", nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		got := Suggest(tt.in)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("Suggest(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// Every format Formats documents is valid, and the ones marked Auto are
+// exactly what auto reads: each example's first value parses in auto mode
+// when, and only when, the format is marked Auto.
+func TestFormatsDocumented(t *testing.T) {
+	for _, f := range Formats {
+		if !ValidFormat(f.Format) {
+			t.Errorf("%s: not a valid format", f.Format)
+		}
+		ex := strings.Fields(strings.Split(f.Example, ",")[0])[0]
+		if _, err := Parse(ex, []Format{f.Format}); err != nil {
+			t.Errorf("%s: example %q does not parse: %v", f.Format, ex, err)
+		}
+		if f.Format == FormatExcel {
+			continue // auto reads 5-digit serials only
+		}
+		_, err := Parse(ex, nil)
+		if (err == nil) != f.Auto {
+			t.Errorf("%s: example %q in auto mode: err %v, but Auto is %v", f.Format, ex, err, f.Auto)
+		}
 	}
 }

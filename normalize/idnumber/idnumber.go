@@ -308,6 +308,37 @@ func isScientific(c string) bool {
 	return isDigits(exp)
 }
 
+// ExcelValue returns the 18-digit number a spreadsheet rendering stands
+// for, when that number is a valid ID: "4.11082194501039E+17" and
+// "411082194501039000.0" give "411082194501039000". Excel keeps 15
+// significant digits, so such a value is either a real ID ending in 000
+// (check character 0, sequence x00) or another ID whose last digits were
+// lost and that happens to pass the check (1 in 11). Normalize cannot tell
+// them apart and reports StatusExcelDamaged; a registry that holds the
+// number can, which is what the engine does with it. c is a value as
+// Normalize's Canonical gives it for StatusExcelDamaged.
+func ExcelValue(c string) (string, bool) {
+	var digits string
+	if isScientific(c) {
+		e := strings.IndexByte(c, 'E')
+		mant, exp := c[:e], strings.TrimPrefix(c[e+1:], "+")
+		if !isDigits(exp) || atoi(exp) != 17 {
+			return "", false
+		}
+		ip, frac, _ := strings.Cut(mant, ".")
+		if len(ip) != 1 || len(frac) > 17 {
+			return "", false
+		}
+		digits = ip + frac + strings.Repeat("0", 17-len(frac))
+	} else if ip, ok := floatIntPart(c); ok && len(ip) == 18 {
+		digits = ip
+	}
+	if !Valid(digits) {
+		return "", false
+	}
+	return digits, true
+}
+
 // floatIntPart returns the digits before a ".0", ".00", … suffix.
 func floatIntPart(c string) (string, bool) {
 	i := strings.IndexByte(c, '.')

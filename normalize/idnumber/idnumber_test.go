@@ -1,6 +1,7 @@
 package idnumber
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -476,5 +477,41 @@ func BenchmarkRepairCandidates(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		RepairCandidates("440308199901101513")
+	}
+}
+
+// ExcelValue expands a spreadsheet rendering to the ID it may stand for,
+// only when that ID is valid: a real ID ending in 000 (check character 0)
+// comes back; a rendering whose expansion fails the check does not.
+func TestExcelValue(t *testing.T) {
+	var id string
+	for d := 1; d <= 28 && id == ""; d++ {
+		for s := 1; s <= 9; s++ {
+			body := fmt.Sprintf("41108219450101%d00", s)
+			body = body[:12] + fmt.Sprintf("%02d", d) + body[14:]
+			if CheckChar(body) == '0' {
+				id = body + "0"
+				break
+			}
+		}
+	}
+	if id == "" || !Valid(id) {
+		t.Fatalf("no valid ID ending in 000 found (%q)", id)
+	}
+	sci := id[:1] + "." + strings.TrimRight(id[1:15], "0") + "E+17"
+	for _, in := range []string{sci, id + ".0", id + ".00", strings.Replace(sci, "E+17", "E17", 1)} {
+		if got := Normalize(in); got.Status != StatusExcelDamaged {
+			t.Errorf("Normalize(%q) = %+v, want excel_damaged (the registry decides)", in, got)
+		}
+		c := Normalize(in).Canonical
+		if got, ok := ExcelValue(c); !ok || got != id {
+			t.Errorf("ExcelValue(%q) = %q, %v; want %q", c, got, ok, id)
+		}
+	}
+	bad := id[:16] + "10" // ends in 10 after damage of another sequence: check fails
+	for _, in := range []string{"4.11082E+17", bad + ".0", "4.11082194501011E+16", "1.5E+17", id, "abc"} {
+		if got, ok := ExcelValue(in); ok {
+			t.Errorf("ExcelValue(%q) = %q, want none", in, got)
+		}
 	}
 }
