@@ -69,7 +69,8 @@ func newServe() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the case review web UI and JSON API",
 		Long: `serve opens the case store and serves the review UI (Chinese, with an English switch), the JSON
-API under /api/v1 (docs/api.md), /metrics (Prometheus) and /healthz. Users and roles come from the
+API under /api/v1 (docs/api.md), /metrics (Prometheus; open unless the users file says
+metrics_access: signed_in) and /healthz. Users and roles come from the
 users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 "crosscheck serve hash-password". Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
 --cookie-secure) anywhere but on a loopback address.`,
