@@ -189,10 +189,14 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 // RecoverDamagedWAL opens a store whose write-ahead log cannot be replayed
 // (Open fails with ErrDamagedWAL): it moves <path>.wal aside to
 // <path>.wal.damaged-<UTC time> and opens the store as of its last
-// checkpoint (the audit journal then gives back every acknowledged view).
-// A store that opens, or is locked, is left alone and its error returned.
-// It returns the open store and where the log went.
+// checkpoint (the audit journal then gives back the views it still holds;
+// changes committed after the checkpoint are not in the store). A store
+// that opens, or is locked, is left alone and its error returned. It
+// returns the open store and where the log went.
 func RecoverDamagedWAL(ctx context.Context, path string, o Options) (*Store, string, error) {
+	if _, err := os.Stat(WALPath(path)); errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("store %s has no write-ahead log: nothing to recover", path)
+	}
 	s, err := Open(ctx, path, o)
 	if err == nil {
 		s.Close()
