@@ -430,6 +430,10 @@ func (h keyHeap) down(i int) {
 // MaxPageSize bounds a queue page.
 const MaxPageSize = 500
 
+// MaxPage is the highest page number Queue accepts (page × MaxPageSize
+// stays far from overflowing an int).
+const MaxPage = 1_000_000
+
 // Queue returns one page of the cases in scope that match the filter, in
 // priority order. page counts from 1.
 func (s *Store) Queue(sc Scope, f Filter, page, size int) (*Page, error) {
@@ -460,6 +464,9 @@ func (s *Store) queue(sc Scope, f Filter, page, size int, fa *facetAcc) (*Page, 
 	}
 	if page <= 0 {
 		page = 1
+	}
+	if page > MaxPage {
+		return nil, nil, fmt.Errorf("%w: page %d is beyond %d", ErrInvalid, page, MaxPage)
 	}
 	ck := s.Clock()
 	keep := page * size

@@ -89,8 +89,26 @@ var Migrations = []Migration{
 			version INTEGER PRIMARY KEY, value VARCHAR NOT NULL,
 			changed_at TIMESTAMP NOT NULL, changed_by VARCHAR NOT NULL, reason VARCHAR)`,
 	}},
+	// Step 2 rebuilds audit_log instead of ALTER TABLE … ADD COLUMN: DuckDB
+	// 1.5 replays an ADD COLUMN from the write-ahead log by re-binding every
+	// column default of the table, and binding seq's nextval('audit_seq')
+	// during start-up fails ("INTERNAL Error: Failure while replaying WAL …
+	// GetDefaultDatabase with no default database set", duckdb/duckdb#18259,
+	// #20543): a store killed before its first checkpoint could not be
+	// opened again. CREATE, INSERT, DROP and RENAME replay without binding.
+	// The resulting schema is the one the released step made. Never ADD
+	// COLUMN to a table with a function default; TestEveryMigrationStep-
+	// ReplaysFromWAL checks each step.
 	{2, "audit_log.journal_id: views are journaled first and copied into audit_log", []string{
-		`ALTER TABLE audit_log ADD COLUMN journal_id BIGINT`,
+		`CREATE TABLE audit_log_v2 (
+			seq BIGINT NOT NULL DEFAULT nextval('audit_seq'),
+			ts TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, role VARCHAR,
+			action VARCHAR NOT NULL, object_type VARCHAR, object_id VARCHAR,
+			detail VARCHAR, reason VARCHAR, remote VARCHAR, journal_id BIGINT)`,
+		`INSERT INTO audit_log_v2 (seq, ts, actor, role, action, object_type, object_id, detail, reason, remote)
+			SELECT seq, ts, actor, role, action, object_type, object_id, detail, reason, remote FROM audit_log ORDER BY seq`,
+		`DROP TABLE audit_log`,
+		`ALTER TABLE audit_log_v2 RENAME TO audit_log`,
 	}},
 }
 
@@ -98,38 +116,57 @@ var Migrations = []Migration{
 func SchemaVersion() int { return Migrations[len(Migrations)-1].Version }
 
 func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
+	applied, err := migrateTo(ctx, db, now, SchemaVersion())
+	if err != nil || !applied {
+		return err
+	}
+	// Schema changes go into the database file at once rather than waiting
+	// in the write-ahead log for the next checkpoint (a server may run for
+	// weeks without one): what a kill -9 can leave to replay is then rows,
+	// not DDL.
+	if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("migrations: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// migrateTo applies the steps up to version target, each in its own
+// transaction, and says whether it applied any.
+func migrateTo(ctx context.Context, db *sql.DB, now time.Time, target int) (bool, error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return false, fmt.Errorf("migrations: %w", err)
 	}
 	var cur int
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return false, fmt.Errorf("migrations: %w", err)
 	}
 	if cur > SchemaVersion() {
-		return fmt.Errorf("schema version %d is newer than this program's %d: upgrade crosscheck", cur, SchemaVersion())
+		return false, fmt.Errorf("schema version %d is newer than this program's %d: upgrade crosscheck", cur, SchemaVersion())
 	}
+	applied := false
 	for _, m := range Migrations {
-		if m.Version <= cur {
+		if m.Version <= cur || m.Version > target {
 			continue
 		}
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return applied, err
 		}
 		for _, q := range m.SQL {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				tx.Rollback()
-				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+				return applied, fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, ?)`, m.Version, m.Name, now.UTC()); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", m.Version, err)
+			return applied, fmt.Errorf("migration %d: %w", m.Version, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %d: %w", m.Version, err)
+			return applied, fmt.Errorf("migration %d: %w", m.Version, err)
 		}
+		applied = true
 	}
-	return nil
+	return applied, nil
 }

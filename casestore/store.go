@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +43,37 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrAlreadyImported is returned when a run's hits were imported before.
 	ErrAlreadyImported = errors.New("run already imported")
-	// ErrLocked is returned by Open when another process holds the store file.
+	// ErrLocked is returned by Open when another process holds the store
+	// file; the error names the holder's pid when DuckDB reports it.
 	ErrLocked = errors.New("store is in use by another process")
+	// ErrDamagedWAL is returned by Open when DuckDB cannot replay the
+	// store's write-ahead log (<store>.wal): the store is not in use, but
+	// the changes since its last checkpoint cannot be read back.
+	ErrDamagedWAL = errors.New("the store's write-ahead log cannot be replayed")
 )
+
+var lockPIDRE = regexp.MustCompile(`PID (\d+)`)
+
+// openError classifies an error of DuckDB's open: a lock held by another
+// process, a write-ahead log that cannot be replayed, or anything else. It
+// keeps DuckDB's first line only (an internal error carries a stack trace,
+// whose "unique_lock" once made a damaged log look like a lock).
+func openError(path string, err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	switch {
+	case strings.Contains(msg, "Could not set lock on file") || strings.Contains(msg, "Conflicting lock"):
+		if m := lockPIDRE.FindStringSubmatch(msg); m != nil {
+			return fmt.Errorf("open store %s: %w (pid %s holds it)", path, ErrLocked, m[1])
+		}
+		return fmt.Errorf("open store %s: %w (%s)", path, ErrLocked, msg)
+	case strings.Contains(msg, "replaying WAL"):
+		return fmt.Errorf("open store %s: %w (%s)", path, ErrDamagedWAL, msg)
+	}
+	return fmt.Errorf("open store %s: %w", path, err)
+}
+
+// WALPath is the write-ahead log DuckDB keeps beside the store file.
+func WALPath(path string) string { return path + ".wal" }
 
 // Options configure Open.
 type Options struct {
@@ -111,15 +141,12 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("open store %s: %w (%v)", path, ErrLocked, err)
-		}
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	db := sql.OpenDB(c)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	s := &Store{db: db, path: path, log: o.Log, now: o.Now}
 	if s.log == nil {
@@ -157,6 +184,40 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// RecoverDamagedWAL opens a store whose write-ahead log cannot be replayed
+// (Open fails with ErrDamagedWAL): it moves <path>.wal aside to
+// <path>.wal.damaged-<UTC time> and opens the store as of its last
+// checkpoint (the audit journal then gives back the views it still holds;
+// changes committed after the checkpoint are not in the store). A store
+// that opens, or is locked, is left alone and its error returned. It
+// returns the open store and where the log went.
+func RecoverDamagedWAL(ctx context.Context, path string, o Options) (*Store, string, error) {
+	if _, err := os.Stat(WALPath(path)); errors.Is(err, os.ErrNotExist) {
+		return nil, "", fmt.Errorf("store %s has no write-ahead log: nothing to recover", path)
+	}
+	s, err := Open(ctx, path, o)
+	if err == nil {
+		s.Close()
+		return nil, "", fmt.Errorf("store %s opens: nothing to recover", path)
+	}
+	if !errors.Is(err, ErrDamagedWAL) {
+		return nil, "", err
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	moved := fmt.Sprintf("%s.damaged-%s", WALPath(path), now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(WALPath(path), moved); err != nil {
+		return nil, "", fmt.Errorf("recover store %s: %w", path, err)
+	}
+	s, err = Open(ctx, path, o)
+	if err != nil {
+		return nil, moved, fmt.Errorf("recover store %s (log moved to %s): %w", path, moved, err)
+	}
+	return s, moved, nil
 }
 
 // Close copies pending audit entries into audit_log, empties the audit

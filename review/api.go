@@ -1,10 +1,12 @@
 package review
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -354,6 +356,10 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		writeError(w, http.StatusBadRequest, "upload: "+err.Error())
 		return
 	}
+	if err := checkParquet(f.Name()); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	var periods []string
 	if p := r.URL.Query().Get("periods"); p != "" {
 		periods = strings.Split(p, ",")
@@ -366,4 +372,56 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	s.m.imports.Inc()
 	writeJSON(w, http.StatusOK, res)
+}
+
+// checkParquet refuses a file that is not a whole Parquet file: one starts
+// and ends with the magic "PAR1" around its footer, so a text file, an
+// empty body or an upload cut short is told apart before DuckDB reads it.
+func checkParquet(path string) error {
+	bad := fmt.Errorf("the body is not a Parquet file (send a run's hits.parquet as it is, Content-Type: application/octet-stream)")
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < 12 { // magic, footer length, magic
+		return bad
+	}
+	head, tail := make([]byte, 4), make([]byte, 8)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return bad
+	}
+	if _, err := f.ReadAt(tail, fi.Size()-8); err != nil {
+		return bad
+	}
+	footer := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if string(head) != "PAR1" || string(tail[4:]) != "PAR1" || footer <= 0 || footer > fi.Size()-12 {
+		return bad
+	}
+	return nil
+}
+
+// pageParams reads page and page_size: absent is the default (0), a value
+// that is not a number, negative or beyond casestore.MaxPage is invalid.
+func pageParams(q url.Values) (page, size int, err error) {
+	for _, x := range []struct {
+		name string
+		v    *int
+		max  int
+	}{{"page", &page, casestore.MaxPage}, {"page_size", &size, casestore.MaxPage}} {
+		s := q.Get(x.name)
+		if s == "" {
+			continue
+		}
+		n, perr := strconv.Atoi(s)
+		if perr != nil || n < 0 || n > x.max {
+			return 0, 0, fmt.Errorf("%w: %s must be a whole number from 0 to %d", casestore.ErrInvalid, x.name, x.max)
+		}
+		*x.v = n
+	}
+	return page, size, nil
 }

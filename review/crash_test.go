@@ -3,13 +3,11 @@ package review_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,235 +15,342 @@ import (
 	"github.com/crosscheck/crosscheck/casestore/casetest"
 )
 
-// TestMain lets the test binary run as a child server for the crash test.
-func TestMain(m *testing.M) {
-	if os.Getenv("CROSSCHECK_REVIEW_CHILD") == "1" {
-		runChild()
-		return
-	}
-	os.Exit(m.Run())
+// The kill -9 test drives the real binary: stores created by serve, by
+// "cases import", by "cases info" and filled through the API; the process
+// is killed with SIGKILL at random moments (while it opens and migrates the
+// store, while it imports, in the middle of review actions and views), then
+// restarted, and the store is checked against what the clients were told.
+
+const (
+	crashRun   = "crashrun"
+	crashCases = 90
+)
+
+// caseModel is what the clients sent and were told about one case.
+type caseModel struct {
+	version int
+	done    map[string]bool // actions in the case's history
+	sent    map[string]int  // actions sent (answered or not)
+	acked   map[string]int  // actions answered 200
+	views   struct{ sent, acked int }
 }
 
-func runChild() {
-	e, _, err := startServer(mustEnv("CROSSCHECK_STORE"), os.TempDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		os.Exit(2)
-	}
-	tmp := mustEnv("CROSSCHECK_ADDR_FILE") + ".tmp"
-	if err := os.WriteFile(tmp, []byte(e.URL), 0o644); err != nil {
-		os.Exit(2)
-	}
-	os.Rename(tmp, mustEnv("CROSSCHECK_ADDR_FILE"))
-	select {} // until killed
+// crashStore is one store under test and the clients' view of it.
+type crashStore struct {
+	name, path string
+	creator    string // serve, import, info
+	mu         sync.Mutex
+	imported   bool // the run is in the store (as last verified)
+	cases      map[string]*caseModel
+	importSent bool
 }
 
-type child struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func startChild(t *testing.T, store, dir string) *child {
-	t.Helper()
-	addr := filepath.Join(dir, fmt.Sprintf("addr-%d", time.Now().UnixNano()))
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CROSSCHECK_REVIEW_CHILD=1", "CROSSCHECK_STORE="+store, "CROSSCHECK_ADDR_FILE="+addr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(addr); err == nil {
-			return &child{cmd: cmd, url: string(b)}
+// plan is the lifecycle a worker walks a case through.
+func nextAction(i int, done map[string]bool) map[string]any {
+	switch {
+	case !done["assign"]:
+		return map[string]any{"action": "assign", "assignee": "admin"}
+	case !done["verify"]:
+		return map[string]any{"action": "verify"}
+	case !done["note"]:
+		return map[string]any{"action": "note", "text": "核实记录"}
+	case !done["confirm"] && !done["dismiss"]:
+		if i%2 == 0 {
+			return map[string]any{"action": "confirm", "outcome": map[string]any{"payment_stopped": true, "amount_to_recover": 100 + i}}
 		}
-		time.Sleep(50 * time.Millisecond)
+		return map[string]any{"action": "dismiss", "reason": "other", "text": "经核实为登记错误"}
+	case !done["close"]:
+		return map[string]any{"action": "close"}
 	}
-	cmd.Process.Kill()
-	t.Fatal("child server did not start")
 	return nil
 }
 
-type ack struct {
-	caseID, action string
-	version        int
-}
-
-// TestCrashDuringReviewActions kills the server process in the middle of a
-// batch of review actions; after a restart every acknowledged action is
-// there and no case is half-written.
-func TestCrashDuringReviewActions(t *testing.T) {
+func TestKillNineAtRandomMoments(t *testing.T) {
+	kills := 30
 	if testing.Short() {
-		t.Skip("crash test skipped under -short")
+		kills = 6
 	}
+	if v := os.Getenv("CROSSCHECK_CRASH_KILLS"); v != "" {
+		fmt.Sscan(v, &kills)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d, %d kills", seed, kills)
+	rng := rand.New(rand.NewPCG(seed, 14))
+
 	dir := t.TempDir()
-	ctx := context.Background()
+	users := writeUsersFile(t, dir)
 	hits := filepath.Join(dir, "hits.parquet")
-	if err := casetest.Synthetic(ctx, hits, "crashrun", "2024-05", 400); err != nil {
+	if err := casetest.Synthetic(context.Background(), hits, crashRun, "2024-05", crashCases); err != nil {
 		t.Fatal(err)
 	}
-	store := filepath.Join(dir, "cases.duckdb")
-	s, err := casestore.Open(ctx, store, casestore.Options{})
+	body, err := os.ReadFile(hits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(ctx, hits, casestore.ImportOptions{}); err != nil {
-		t.Fatal(err)
+	var stores []*crashStore
+	for _, c := range []string{"serve", "import", "info"} {
+		stores = append(stores, &crashStore{name: c, creator: c, path: filepath.Join(dir, c+".duckdb"), cases: map[string]*caseModel{}})
 	}
-	s.Close()
 
-	ch := startChild(t, store, dir)
-	adm := login(t, ch.url, "admin")
-	cl := adm.cases("status=&page_size=500")
-	if cl.Total != 400 {
-		t.Fatalf("cases %d", cl.Total)
+	// Each store in turn: the command that creates it is killed at a
+	// random moment (often before the schema is complete); then, again and
+	// again, a server starts on it, the store is checked against what the
+	// clients were told, and the server is killed in the middle of a
+	// start-up, an import or review work.
+	stats := map[string]int{}
+	for i, st := range stores {
+		n := kills / len(stores)
+		if i < kills%len(stores) {
+			n++
+		}
+		for k := 0; k < n; k++ {
+			var where string
+			switch {
+			case k == 0:
+				where = killCreator(t, rng, st, hits)
+			case !st.imported && st.creator == "import":
+				where = "cases import"
+				p := spawn(t, "cases", "import", "--hits", hits, "--periods", "2024-05", "--store", st.path, "-q")
+				if rng.IntN(2) == 0 {
+					<-p.done // it may finish: then the kill comes later
+					switch {
+					case p.err == nil:
+					case strings.Contains(p.stderr.String(), "already imported"):
+						// An earlier, killed import had committed: the next
+						// start checks that the whole run is there.
+						st.imported = true
+					default:
+						t.Fatalf("cases import: %v\n%s", p.err, p.stderr.String())
+					}
+					k--
+					continue
+				}
+				time.Sleep(time.Duration(rng.IntN(4000)) * time.Millisecond)
+				p.kill()
+			default:
+				p := spawnServe(t, st.path, users)
+				if rng.IntN(6) == 0 {
+					where = "serve start-up"
+					time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+					p.kill()
+					break
+				}
+				url, err := p.waitURL(60 * time.Second)
+				if err != nil {
+					t.Fatalf("%s store, kill %d: the store does not open: %v", st.name, k, err)
+				}
+				verify(t, st, url, fmt.Sprintf("before kill %d", k+1))
+				if t.Failed() {
+					t.FailNow()
+				}
+				where = workload(t, rng, st, url, body, p)
+			}
+			stats[where]++
+		}
+		// A last start: the store opens and holds everything acknowledged;
+		// then a clean stop and the file read directly.
+		p := spawnServe(t, st.path, users)
+		url, err := p.waitURL(60 * time.Second)
+		if err != nil {
+			t.Fatalf("%s store after its last kill: the store does not open: %v", st.name, err)
+		}
+		verify(t, st, url, "after the last kill")
+		p.stop(t)
+		checkStoreFile(t, st)
 	}
-	var mu sync.Mutex
-	var acks []ack
-	var sent, failed atomic.Int64
-	work := make(chan int, len(cl.Cases))
-	for i := range cl.Cases {
-		work <- i
+	t.Logf("kills by moment: %v", stats)
+}
+
+// killCreator runs the command that creates the store and kills it at a
+// random moment (often before it has finished creating the schema).
+func killCreator(t *testing.T, rng *rand.Rand, st *crashStore, hits string) string {
+	var p *proc
+	switch st.creator {
+	case "serve":
+		p = spawnServe(t, st.path, writeUsersFile(t, t.TempDir()))
+	case "import":
+		p = spawn(t, "cases", "import", "--hits", hits, "--periods", "2024-05", "--store", st.path, "-q")
+	case "info":
+		p = spawn(t, "cases", "info", "--store", st.path)
+	}
+	time.Sleep(time.Duration(rng.IntN(700)) * time.Millisecond)
+	p.kill()
+	return "creating the store (" + st.creator + ")"
+}
+
+// workload imports the run through the API if it is not there, then runs
+// review actions and case views from several clients and kills the server
+// at a random moment. It returns what was going on.
+func workload(t *testing.T, rng *rand.Rand, st *crashStore, url string, body []byte, p *proc) string {
+	killAfter := time.Duration(50+rng.IntN(900)) * time.Millisecond
+	if !st.imported {
+		importKill := time.Duration(rng.IntN(3000)) * time.Millisecond
+		if rng.IntN(3) == 0 {
+			importKill = time.Minute // let it finish
+		}
+		// POST /api/v1/runs, killed at a random moment.
+		adm := login(t, url, "admin")
+		adm.hc.Timeout = 20 * time.Second
+		res := make(chan int, 1)
+		go func() {
+			code, _ := rawNoFatal(adm, "POST", "/api/v1/runs?periods=2024-05", body)
+			res <- code
+		}()
+		select {
+		case code := <-res:
+			if code != 200 {
+				t.Fatalf("%s store: import through the API: %d\nserver log:\n%s", st.name, code, p.stderr.String())
+			}
+			st.imported = true
+			// The import is acknowledged: it must survive the kill.
+			p.kill()
+			return "right after an acknowledged API import"
+		case <-time.After(importKill):
+			p.kill()
+			<-res
+			return "API import"
+		}
+	}
+	ids := make([]string, 0, len(st.cases))
+	for id, m := range st.cases {
+		if nextAction(0, m.done) != nil {
+			ids = append(ids, id)
+		}
+	}
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	work := make(chan string, len(ids))
+	for _, id := range ids {
+		work <- id
 	}
 	close(work)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
+	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := login(t, ch.url, "admin")
-			c.hc.Timeout = 5 * time.Second
-			for i := range work {
-				id, v := cl.Cases[i].ID, cl.Cases[i].Version
-				steps := []map[string]any{{"action": "assign", "assignee": "admin"}, {"action": "verify"}, {"action": "note", "text": "核实记录"}}
-				if i%2 == 0 {
-					steps = append(steps, map[string]any{"action": "confirm", "outcome": map[string]any{"payment_stopped": true, "amount_to_recover": 100 + i}})
-				} else {
-					steps = append(steps, map[string]any{"action": "dismiss", "reason": "other", "text": "经核实为登记错误"})
-				}
-				steps = append(steps, map[string]any{"action": "close"})
-				for _, a := range steps {
+			c := login(t, url, "admin")
+			c.hc.Timeout = 10 * time.Second
+			for id := range work {
+				m := st.cases[id]
+				i := caseIndex(id)
+				for {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					if a["action"] != "note" {
-						a["version"] = v
+					st.mu.Lock()
+					a := nextAction(i, m.done)
+					if a == nil {
+						st.mu.Unlock()
+						break
 					}
+					kind := a["action"].(string)
+					if kind != "note" {
+						a["version"] = m.version
+					}
+					m.sent[kind]++
+					st.mu.Unlock()
 					var out struct {
 						Case struct{ Version int } `json:"case"`
 					}
-					sent.Add(1)
-					code, body := rawNoFatal(c, "POST", "/api/v1/cases/"+id+"/actions", a)
-					if code != 200 {
-						failed.Add(1)
-						return // the server is gone (or refused): stop this worker
+					code, b := rawNoFatal(c, "POST", "/api/v1/cases/"+id+"/actions", a)
+					if code == 0 {
+						return // the server is gone
 					}
-					if err := jsonUnmarshal(body, &out); err != nil {
-						failed.Add(1)
+					if code != 200 || jsonUnmarshal(b, &out) != nil {
+						t.Errorf("%s store: %s on %s: %d %s", st.name, kind, id, code, b)
 						return
 					}
-					v = out.Case.Version
-					mu.Lock()
-					acks = append(acks, ack{id, a["action"].(string), v})
-					mu.Unlock()
+					st.mu.Lock()
+					m.acked[kind]++
+					m.done[kind] = true
+					m.version = out.Case.Version
+					st.mu.Unlock()
 				}
 			}
 		}()
 	}
-	// A reviewer-like viewer reads cases all along: each acknowledged view's
-	// audit entry must survive the kill (most of the last ones are then only
-	// in the audit journal, not yet copied into audit_log).
-	var viewAcks []string
 	wg.Add(1)
-	go func() {
+	go func() { // a reader: every acknowledged view must have its audit entry
 		defer wg.Done()
-		c := login(t, ch.url, "admin")
-		c.hc.Timeout = 5 * time.Second
-		for i := 0; i < 3000; i++ {
+		c := login(t, url, "admin")
+		c.hc.Timeout = 10 * time.Second
+		all := make([]string, 0, len(st.cases))
+		for id := range st.cases {
+			all = append(all, id)
+		}
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			id := cl.Cases[i%len(cl.Cases)].ID
+			id := all[i%len(all)]
+			m := st.cases[id]
+			st.mu.Lock()
+			m.views.sent++
+			st.mu.Unlock()
 			code, _ := rawNoFatal(c, "GET", "/api/v1/cases/"+id, nil)
 			if code != 200 {
 				return
 			}
-			mu.Lock()
-			viewAcks = append(viewAcks, id)
-			mu.Unlock()
+			st.mu.Lock()
+			m.views.acked++
+			st.mu.Unlock()
 		}
 	}()
-	// Kill in the middle of the batch.
-	for {
-		mu.Lock()
-		n := len(acks)
-		mu.Unlock()
-		if n >= 300 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	ch.cmd.Wait()
+	time.Sleep(killAfter)
+	p.kill()
 	close(stop)
 	wg.Wait()
-	t.Logf("sent %d actions, %d acknowledged before the kill, %d cut off", sent.Load(), len(acks), failed.Load())
-	if failed.Load() == 0 {
-		t.Fatal("the kill did not interrupt the batch")
-	}
-	var journaled int64
-	if segs, _ := filepath.Glob(store + ".audit-journal/*.jsonl"); len(segs) > 0 {
-		for _, p := range segs {
-			if fi, err := os.Stat(p); err == nil {
-				journaled += fi.Size()
-			}
-		}
-	}
-	t.Logf("%d views acknowledged before the kill; %d bytes of audit journal left to replay", len(viewAcks), journaled)
+	return "review actions and views"
+}
 
-	// Restart: every acknowledged action is there.
-	ch2 := startChild(t, store, dir)
-	defer func() { ch2.cmd.Process.Kill(); ch2.cmd.Wait() }()
-	adm2 := login(t, ch2.url, "admin")
-	// Every acknowledged view is in the audit log (replayed from the journal).
-	var vau struct {
-		Entries []casestore.AuditEntry `json:"entries"`
+func caseIndex(id string) int {
+	n := 0
+	for _, r := range id {
+		n = (n*31 + int(r)) % 1000
 	}
-	adm2.do("GET", "/api/v1/audit?action=view.case&limit=5000", nil, &vau)
-	viewed := map[string]int{}
-	for _, e := range vau.Entries {
-		if e.Action == "view.case" {
-			viewed[e.ObjectID]++
+	return n
+}
+
+// verify checks the store a restarted server serves against the model; it
+// then updates the model from what the store holds.
+func verify(t *testing.T, st *crashStore, url, when string) {
+	t.Helper()
+	adm := login(t, url, "admin")
+	var runs struct {
+		Runs []map[string]any `json:"runs"`
+	}
+	if code := adm.do("GET", "/api/v1/runs", nil, &runs); code != 200 {
+		t.Fatalf("runs: %d", code)
+	}
+	cl := adm.cases("status=&page_size=500")
+	switch {
+	case len(runs.Runs) == 1 && runs.Runs[0]["run_id"] == crashRun:
+		if cl.Total != crashCases {
+			t.Fatalf("%s store %s: run imported with %d cases, want %d (half an import)", st.name, when, cl.Total, crashCases)
 		}
-	}
-	wantViews := map[string]int{}
-	for _, id := range viewAcks {
-		wantViews[id]++
-	}
-	for id, n := range wantViews {
-		if viewed[id] < n {
-			t.Errorf("case %s: %d acknowledged views, %d view.case audit entries after restart", id, n, viewed[id])
+	case len(runs.Runs) == 0:
+		if cl.Total != 0 {
+			t.Fatalf("%s store %s: %d cases without their run (half an import)", st.name, when, cl.Total)
 		}
-	}
-	last := map[string]ack{}
-	count := map[string]map[string]int{}
-	for _, a := range acks {
-		if a.action != "note" {
-			last[a.caseID] = a
+		if st.imported {
+			t.Fatalf("%s store %s: the acknowledged import is gone", st.name, when)
 		}
-		if count[a.caseID] == nil {
-			count[a.caseID] = map[string]int{}
-		}
-		count[a.caseID][a.action]++
+		return
+	default:
+		t.Fatalf("%s store %s: runs %v", st.name, when, runs.Runs)
 	}
-	for id, want := range count {
+	st.imported = true
+	for _, c := range cl.Cases {
+		m := st.cases[c.ID]
+		if m == nil {
+			m = &caseModel{done: map[string]bool{}, sent: map[string]int{}, acked: map[string]int{}}
+			st.cases[c.ID] = m
+		}
 		var d struct {
 			Case struct {
 				Version       int                `json:"version"`
@@ -257,80 +362,106 @@ func TestCrashDuringReviewActions(t *testing.T) {
 			} `json:"case"`
 			Events []casestore.Event `json:"events"`
 		}
-		if code := adm2.do("GET", "/api/v1/cases/"+id, nil, &d); code != 200 {
-			t.Fatalf("case %s after restart: %d", id, code)
+		if code := adm.do("GET", "/api/v1/cases/"+c.ID, nil, &d); code != 200 {
+			t.Fatalf("case %s: %d", c.ID, code)
 		}
+		m.views.sent++
+		m.views.acked++
 		got := map[string]int{}
 		changes := 0
+		last := ""
 		for _, e := range d.Events {
 			got[e.Action]++
 			if e.Action != "created" && e.Action != "note" {
 				changes++
+				last = e.To
 			}
 		}
-		for a, n := range want {
-			if got[a] < n {
-				t.Errorf("case %s: %d acknowledged %s, %d in history after restart", id, n, a, got[a])
+		for _, a := range []string{"assign", "verify", "note", "confirm", "dismiss", "close"} {
+			switch {
+			case m.acked[a] > 0 && got[a] != m.acked[a]:
+				t.Errorf("%s store %s: case %s: %s acknowledged %d times, %d in its history", st.name, when, c.ID, a, m.acked[a], got[a])
+			case got[a] > m.sent[a]:
+				t.Errorf("%s store %s: case %s: %s sent %d times, %d in its history", st.name, when, c.ID, a, m.sent[a], got[a])
 			}
 		}
-		if l, ok := last[id]; ok && d.Case.Version < l.version {
-			t.Errorf("case %s: version %d, acknowledged %d", id, d.Case.Version, l.version)
-		}
-		// Nothing half-written: the version counts the status changes, the
-		// last event's status is the case's, and decisions carry their fields.
 		if d.Case.Version != 1+changes {
-			t.Errorf("case %s: version %d but %d changes in history", id, d.Case.Version, changes)
+			t.Errorf("%s store %s: case %s: version %d but %d changes in its history", st.name, when, c.ID, d.Case.Version, changes)
 		}
-		if n := len(d.Events); n > 0 {
-			lastEv := d.Events[n-1]
-			for i := n - 1; i >= 0 && d.Events[i].Action == "note"; i-- {
-				if i > 0 {
-					lastEv = d.Events[i-1]
-				}
-			}
-			if lastEv.To != d.Case.Status {
-				t.Errorf("case %s: status %s, last event to %s", id, d.Case.Status, lastEv.To)
-			}
+		if last != "" && last != d.Case.Status {
+			t.Errorf("%s store %s: case %s: status %s, last event to %s", st.name, when, c.ID, d.Case.Status, last)
 		}
 		switch d.Case.Decision {
 		case "confirmed":
 			if d.Case.Outcome == nil || !d.Case.Outcome.PaymentStopped {
-				t.Errorf("case %s: confirmed without outcome", id)
+				t.Errorf("%s store %s: case %s confirmed without its outcome", st.name, when, c.ID)
 			}
 		case "dismissed":
 			if d.Case.DismissReason == "" {
-				t.Errorf("case %s: dismissed without reason", id)
+				t.Errorf("%s store %s: case %s dismissed without reason", st.name, when, c.ID)
 			}
 		}
 		if d.Case.Status != "new" && d.Case.Assignee == "" {
-			t.Errorf("case %s: %s without assignee", id, d.Case.Status)
+			t.Errorf("%s store %s: case %s %s without assignee", st.name, when, c.ID, d.Case.Status)
 		}
-	}
-	// Every case change has its audit entry (same transaction).
-	var au struct {
-		Entries []casestore.AuditEntry `json:"entries"`
-	}
-	adm2.do("GET", "/api/v1/audit?action=case.&limit=5000", nil, &au)
-	audited := 0
-	for _, e := range au.Entries {
-		if strings.HasPrefix(e.Action, "case.") {
-			audited++
-		}
-	}
-	var events int
-	for id := range count {
-		var d struct {
-			Events []casestore.Event `json:"events"`
-		}
-		adm2.do("GET", "/api/v1/cases/"+id, nil, &d)
-		for _, e := range d.Events {
-			if e.Action != "created" {
-				events++
+		// What the store holds is now what the clients know.
+		m.version = d.Case.Version
+		m.done = map[string]bool{}
+		for a, n := range got {
+			if a == "created" {
+				continue
 			}
+			m.done[a] = n > 0
+			m.sent[a], m.acked[a] = n, n
 		}
 	}
-	if audited != events {
-		t.Errorf("%d case events but %d case audit entries", events, audited)
+}
+
+// checkStoreFile reads the stopped store directly.
+func checkStoreFile(t *testing.T, st *crashStore) {
+	ctx := context.Background()
+	s, err := casestore.Open(ctx, st.path, casestore.Options{})
+	if err != nil {
+		t.Fatalf("%s store: %v", st.name, err)
 	}
-	t.Logf("after restart: %d cases touched, %d events, all acknowledged actions present", len(count), events)
+	defer s.Close()
+	db := s.DB()
+	var dup int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT journal_id FROM audit_log WHERE journal_id IS NOT NULL
+		GROUP BY journal_id HAVING count(*) > 1)`).Scan(&dup); err != nil || dup != 0 {
+		t.Errorf("%s store: %d journal entries copied twice (%v)", st.name, dup, err)
+	}
+	var events, audited int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM case_events WHERE action <> 'created'`).Scan(&events)
+	db.QueryRowContext(ctx, `SELECT count(*) FROM audit_log WHERE action LIKE 'case.%'`).Scan(&audited)
+	if events != audited {
+		t.Errorf("%s store: %d case events but %d case audit entries", st.name, events, audited)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT object_id, count(*) FROM audit_log WHERE action = 'view.case' GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	views := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		rows.Scan(&id, &n)
+		views[id] = n
+	}
+	total := 0
+	for id, m := range st.cases {
+		total += m.views.acked
+		if views[id] < m.views.acked || views[id] > m.views.sent {
+			t.Errorf("%s store: case %s: %d views acknowledged, %d sent, %d view.case audit entries", st.name, id, m.views.acked, m.views.sent, views[id])
+		}
+	}
+	actions := 0
+	for _, m := range st.cases {
+		for _, n := range m.acked {
+			actions += n
+		}
+	}
+	t.Logf("%s store: %d cases, %d acknowledged actions in %d case events, %d acknowledged views, all present once",
+		st.name, len(st.cases), actions, events, total)
 }

@@ -3,6 +3,7 @@ package review
 import (
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // messages: key → [Chinese, English].
@@ -160,8 +161,15 @@ func langOf(r *http.Request) string {
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // safeNext keeps redirects on this site.
+// safeNext keeps a redirect target on this site: a path starting with one
+// "/", without backslashes or control characters (browsers drop tabs and
+// newlines and read "\\" as "/", so "/\t/evil.com" is "//evil.com" to them).
 func safeNext(next string) string {
-	if next == "" || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) {
+	if next == "" || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
+		return "/cases"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/cases"
 	}
 	return next

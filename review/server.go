@@ -163,13 +163,13 @@ func (s *Server) routes() {
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	s.mux.Handle("GET /metrics", s.metricsGate(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})))
 	s.mux.HandleFunc("GET /lang", s.setLang)
 
 	// UI
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.loginSubmit)
-	s.mux.HandleFunc("POST /logout", s.ui(s.logout))
+	s.mux.HandleFunc("POST /logout", s.uiFor(s.logout, true))
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/cases", http.StatusSeeOther) })
 	s.mux.HandleFunc("GET /cases", s.ui(s.queuePage))
 	s.mux.HandleFunc("GET /cases/{id}", s.ui(s.casePage))
@@ -185,19 +185,21 @@ func (s *Server) routes() {
 
 	// JSON API
 	s.mux.HandleFunc("POST /api/v1/session", s.apiLogin)
-	s.mux.HandleFunc("DELETE /api/v1/session", s.api(s.apiLogout))
-	s.mux.HandleFunc("GET /api/v1/me", s.api(s.apiMe))
+	// The platform role reaches only what docs/api.md grants it: itself,
+	// the stop-list, outcomes, rule statistics and parameters.
+	s.mux.HandleFunc("DELETE /api/v1/session", s.apiFor(s.apiLogout, true))
+	s.mux.HandleFunc("GET /api/v1/me", s.apiFor(s.apiMe, true))
 	s.mux.HandleFunc("GET /api/v1/cases", s.api(s.apiCases))
 	s.mux.HandleFunc("GET /api/v1/cases/{id}", s.api(s.apiCase))
 	s.mux.HandleFunc("POST /api/v1/cases/{id}/actions", s.api(s.apiAction))
-	s.mux.HandleFunc("GET /api/v1/stoplist", s.api(s.apiStopList))
-	s.mux.HandleFunc("POST /api/v1/outcomes", s.api(s.apiOutcomes))
-	s.mux.HandleFunc("GET /api/v1/rules/stats", s.api(s.apiRuleStats))
+	s.mux.HandleFunc("GET /api/v1/stoplist", s.apiFor(s.apiStopList, true))
+	s.mux.HandleFunc("POST /api/v1/outcomes", s.apiFor(s.apiOutcomes, true))
+	s.mux.HandleFunc("GET /api/v1/rules/stats", s.apiFor(s.apiRuleStats, true))
 	s.mux.HandleFunc("GET /api/v1/export.xlsx", s.api(s.export))
 	s.mux.HandleFunc("GET /api/v1/exceptions", s.api(s.apiExceptions))
 	s.mux.HandleFunc("POST /api/v1/exceptions", s.api(s.apiExceptionAdd))
 	s.mux.HandleFunc("POST /api/v1/exceptions/{id}/revoke", s.api(s.apiExceptionRevoke))
-	s.mux.HandleFunc("GET /api/v1/params", s.api(s.apiParams))
+	s.mux.HandleFunc("GET /api/v1/params", s.apiFor(s.apiParams, true))
 	s.mux.HandleFunc("PUT /api/v1/params", s.api(s.apiParamsPut))
 	s.mux.HandleFunc("GET /api/v1/audit", s.api(s.apiAudit))
 	s.mux.HandleFunc("GET /api/v1/runs", s.api(s.apiRuns))
@@ -375,9 +377,15 @@ func (s *Server) checkCSRF(r *http.Request, ss *session) bool {
 	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(ss.csrf)) == 1
 }
 
+// errPlatform answers the platform role outside its grant.
+const errPlatform = "the platform role reaches only /api/v1/me, /api/v1/stoplist, /api/v1/outcomes, /api/v1/rules/stats and /api/v1/params"
+
 // ui wraps a page handler: a session is required (else redirect to login)
-// and unsafe methods need the session's CSRF token.
-func (s *Server) ui(h handler) http.HandlerFunc {
+// and unsafe methods need the session's CSRF token. The platform role has
+// no pages.
+func (s *Server) ui(h handler) http.HandlerFunc { return s.uiFor(h, false) }
+
+func (s *Server) uiFor(h handler, platform bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ss := s.sessionOf(r)
 		if ss == nil {
@@ -392,36 +400,69 @@ func (s *Server) ui(h handler) http.HandlerFunc {
 			http.Error(w, "invalid CSRF token: reload the page", http.StatusForbidden)
 			return
 		}
+		if ss.user.Role == casestore.RolePlatform && !platform {
+			http.Error(w, errPlatform, http.StatusForbidden)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		h(w, r, &reqCtx{user: ss.user, sess: ss, actor: actorOf(ss.user, r), lang: langOf(r), started: time.Now()})
 	}
 }
 
 // api wraps a JSON handler: a bearer token or a session (with the CSRF
-// header on unsafe methods).
-func (s *Server) api(h handler) http.HandlerFunc {
+// header on unsafe methods). The platform role is refused (apiFor grants it).
+func (s *Server) api(h handler) http.HandlerFunc { return s.apiFor(h, false) }
+
+func (s *Server) apiFor(h handler, platform bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		var rc *reqCtx
 		if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
 			u := s.users.ByToken(strings.TrimPrefix(auth, "Bearer "))
 			if u == nil {
 				writeError(w, http.StatusUnauthorized, "invalid token")
 				return
 			}
-			h(w, r, &reqCtx{user: u, actor: actorOf(u, r), lang: langOf(r), bearer: true, started: time.Now()})
+			rc = &reqCtx{user: u, actor: actorOf(u, r), lang: langOf(r), bearer: true, started: time.Now()}
+		} else {
+			ss := s.sessionOf(r)
+			if ss == nil {
+				writeError(w, http.StatusUnauthorized, "sign in first (POST /api/v1/session) or send a bearer token")
+				return
+			}
+			if unsafeMethod(r.Method) && !s.checkCSRF(r, ss) {
+				writeError(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header")
+				return
+			}
+			rc = &reqCtx{user: ss.user, sess: ss, actor: actorOf(ss.user, r), lang: langOf(r), started: time.Now()}
+		}
+		if rc.user.Role == casestore.RolePlatform && !platform {
+			writeError(w, http.StatusForbidden, errPlatform)
 			return
 		}
-		ss := s.sessionOf(r)
-		if ss == nil {
-			writeError(w, http.StatusUnauthorized, "sign in first (POST /api/v1/session) or send a bearer token")
-			return
-		}
-		if unsafeMethod(r.Method) && !s.checkCSRF(r, ss) {
-			writeError(w, http.StatusForbidden, "missing or wrong X-CSRF-Token header")
-			return
-		}
-		h(w, r, &reqCtx{user: ss.user, sess: ss, actor: actorOf(ss.user, r), lang: langOf(r), started: time.Now()})
+		h(w, r, rc)
 	}
+}
+
+// metricsGate lets /metrics through as the users file's metrics_access
+// says: to anyone, or to a session or a valid bearer token.
+func (s *Server) metricsGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.users.MetricsAccess == MetricsSignedIn {
+			ok := false
+			if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
+				ok = s.users.ByToken(strings.TrimPrefix(auth, "Bearer ")) != nil
+			} else {
+				ok = s.sessionOf(r) != nil
+			}
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="crosscheck"`)
+				http.Error(w, "metrics_access is signed_in: send a bearer token or sign in", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -221,11 +221,12 @@ type kv struct{ K, V string }
 func (s *Server) queue(r *http.Request, rc *reqCtx, facets bool) (*casestore.Page, casestore.Filter, *scopeFacets, error) {
 	q := r.URL.Query()
 	f := filterOf(q)
-	pg, _ := strconv.Atoi(q.Get("page"))
-	size, _ := strconv.Atoi(q.Get("page_size"))
+	pg, size, err := pageParams(q)
+	if err != nil {
+		return nil, f, nil, err
+	}
 	var p *casestore.Page
 	var fc *scopeFacets
-	var err error
 	if facets {
 		p, fc, err = s.queueFacets(rc.actor.Scope, f, pg, size)
 	} else {

@@ -7,6 +7,7 @@
 package review
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,11 +61,23 @@ func (u *User) Scope() casestore.Scope {
 type Users struct {
 	// SessionTTL is how long a session lasts without activity (default 8h).
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
-	Users      []*User       `mapstructure:"users"`
+	// MetricsAccess says who may read /metrics: "open" (default: anyone
+	// who reaches the server) or "signed_in" (a session or a bearer token).
+	MetricsAccess string  `mapstructure:"metrics_access"`
+	Users         []*User `mapstructure:"users"`
 
 	byName  map[string]*User
 	byToken map[string]*User
+	// dummy is a hash with the parameters of the users' own, checked for a
+	// username that cannot sign in with a password.
+	dummy string
 }
+
+// Values of Users.MetricsAccess.
+const (
+	MetricsOpen     = "open"
+	MetricsSignedIn = "signed_in"
+)
 
 var regionRE = regexp.MustCompile(`^[0-9]{2,12}$`)
 
@@ -94,6 +108,13 @@ func NewUsers(list []*User, ttl time.Duration) (*Users, error) {
 func (u *Users) init() error {
 	if u.SessionTTL == 0 {
 		u.SessionTTL = 8 * time.Hour
+	}
+	switch u.MetricsAccess {
+	case "":
+		u.MetricsAccess = MetricsOpen
+	case MetricsOpen, MetricsSignedIn:
+	default:
+		return fmt.Errorf("metrics_access %q: want %s or %s", u.MetricsAccess, MetricsOpen, MetricsSignedIn)
 	}
 	u.byName, u.byToken = map[string]*User{}, map[string]*User{}
 	if len(u.Users) == 0 {
@@ -134,23 +155,82 @@ func (u *Users) init() error {
 		}
 		u.byName[x.Username] = x
 	}
+	u.dummy = dummyHashLike(u.Users)
 	return nil
+}
+
+// dummyHashLike makes a hash of a random password with the algorithm and
+// cost most of the users' password hashes have, so that checking it takes
+// as long as checking theirs.
+func dummyHashLike(users []*User) string {
+	count := map[string]int{}
+	best, bestN := "", 0
+	for _, x := range users {
+		if x.PasswordHash == "" {
+			continue
+		}
+		k := hashParams(x.PasswordHash)
+		if count[k]++; count[k] > bestN {
+			best, bestN = k, count[k]
+		}
+	}
+	pw := make([]byte, 18)
+	_, _ = rand.Read(pw)
+	if strings.HasPrefix(best, "$argon2id$") {
+		salt := make([]byte, 16)
+		_, _ = rand.Read(salt)
+		var m, t uint32
+		var p uint8
+		if _, err := fmt.Sscanf(strings.TrimPrefix(best, "$argon2id$v=19$"), "m=%d,t=%d,p=%d", &m, &t, &p); err == nil && m > 0 && t > 0 && p > 0 {
+			key := argon2.IDKey(pw, salt, t, m, p, 32)
+			return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, t, p,
+				base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+		}
+	}
+	cost := 12
+	if c, err := strconv.Atoi(strings.TrimPrefix(best, "bcrypt:")); err == nil {
+		cost = c
+	}
+	h, err := bcrypt.GenerateFromPassword(pw, cost)
+	if err != nil {
+		h, _ = bcrypt.GenerateFromPassword(pw, bcrypt.DefaultCost)
+	}
+	return string(h)
+}
+
+// hashParams is a hash's algorithm and cost: "bcrypt:12" or
+// "$argon2id$v=19$m=65536,t=3,p=2".
+func hashParams(h string) string {
+	if strings.HasPrefix(h, "$argon2id$") {
+		parts := strings.Split(h, "$")
+		if len(parts) == 6 {
+			return strings.Join(parts[:4], "$")
+		}
+		return h
+	}
+	if c, err := bcrypt.Cost([]byte(h)); err == nil {
+		return "bcrypt:" + strconv.Itoa(c)
+	}
+	return ""
 }
 
 // Get returns a user by name.
 func (u *Users) Get(name string) *User { return u.byName[name] }
 
-// dummy hash compared for unknown users so timing does not tell them apart.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("crosscheck-dummy"), bcrypt.DefaultCost)
+// passwordCheck is CheckPassword; tests count its calls.
+var passwordCheck = CheckPassword
 
-// Authenticate checks a username and password.
+// Authenticate checks a username and password. A username that is unknown,
+// disabled or without a password checks the password against a dummy hash
+// of the same algorithm and cost, so the answer takes as long as for a
+// known user with a wrong password.
 func (u *Users) Authenticate(name, password string) (*User, bool) {
 	x := u.byName[name]
 	if x == nil || x.Disabled || x.PasswordHash == "" {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = passwordCheck(u.dummy, password)
 		return nil, false
 	}
-	if !CheckPassword(x.PasswordHash, password) {
+	if !passwordCheck(x.PasswordHash, password) {
 		return nil, false
 	}
 	return x, true

@@ -35,11 +35,29 @@ func (f *storeFlags) add(c *cobra.Command) {
 }
 
 func (f *storeFlags) open(ctx context.Context, cmd *cobra.Command, quiet bool) (*casestore.Store, error) {
-	s, err := casestore.Open(ctx, f.path, casestore.Options{Threads: f.threads, MemoryLimit: f.memoryLimit, Log: newLogger(cmd.ErrOrStderr(), quiet)})
-	if errors.Is(err, casestore.ErrLocked) {
-		return nil, fmt.Errorf("%w: stop the server, or import through its API (POST /api/v1/runs)", err)
+	s, err := casestore.Open(ctx, f.path, f.options(cmd, quiet))
+	return s, storeOpenError(f.path, err)
+}
+
+func (f *storeFlags) options(cmd *cobra.Command, quiet bool) casestore.Options {
+	return casestore.Options{Threads: f.threads, MemoryLimit: f.memoryLimit, Log: newLogger(cmd.ErrOrStderr(), quiet)}
+}
+
+// storeOpenError says what to do about a store that does not open: a lock
+// held by a running process and a write-ahead log that cannot be replayed
+// are different problems with different remedies.
+func storeOpenError(path string, err error) error {
+	switch {
+	case errors.Is(err, casestore.ErrLocked):
+		return fmt.Errorf("%w: stop that process (crosscheck serve?) first, or import through the server's API (POST /api/v1/runs)", err)
+	case errors.Is(err, casestore.ErrDamagedWAL):
+		wal := casestore.WALPath(path)
+		return fmt.Errorf("%w\nNo other process holds the store. The changes since its last checkpoint are in %s, which cannot be read back.\n"+
+			"Keep a copy of %s, %s and %s.audit-journal, then run\n  crosscheck cases recover --store %s\n"+
+			"It moves %s aside and opens the store as of its last checkpoint; audit entries of views still in the audit journal come back, "+
+			"review actions taken after the checkpoint must be taken again", err, wal, path, wal, path, path, wal)
 	}
-	return s, err
+	return err
 }
 
 func newServe() *cobra.Command {
@@ -51,7 +69,8 @@ func newServe() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the case review web UI and JSON API",
 		Long: `serve opens the case store and serves the review UI (Chinese, with an English switch), the JSON
-API under /api/v1 (docs/api.md), /metrics (Prometheus) and /healthz. Users and roles come from the
+API under /api/v1 (docs/api.md), /metrics (Prometheus; open unless the users file says
+metrics_access: signed_in) and /healthz. Users and roles come from the
 users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 "crosscheck serve hash-password". Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
 --cookie-secure) anywhere but on a loopback address.`,
@@ -263,6 +282,34 @@ The run's manifest.json beside the hits file gives the periods it screened.`,
 		},
 	}
 	sf3.add(refresh)
-	c.AddCommand(imp, info, refresh)
+
+	var sf4 storeFlags
+	rec := &cobra.Command{
+		Use:   "recover",
+		Short: "Open a store whose write-ahead log cannot be replayed, as of its last checkpoint",
+		Long: `recover is for a store that "cases info" or "serve" reports as having a write-ahead log that
+cannot be replayed (not for a store in use by another process: that one is left alone). It moves
+STORE.wal aside to STORE.wal.damaged-<UTC time> (kept for inspection), opens the store as of its
+last checkpoint, gives back the audit entries of views still in the audit journal, and
+checkpoints. Review actions taken after the last checkpoint are not in the store afterwards.
+Copy the store, its .wal and its .audit-journal folder first.`,
+		Example: "  crosscheck cases recover --store cases.duckdb",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, moved, err := casestore.RecoverDamagedWAL(cmd.Context(), sf4.path, sf4.options(cmd, true))
+			if err != nil {
+				if moved == "" {
+					return storeOpenError(sf4.path, err)
+				}
+				return err
+			}
+			defer st.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "moved the write-ahead log to %s; store %s opened as of its last checkpoint: schema version %d, %d cases\n",
+				moved, sf4.path, casestore.SchemaVersion(), st.Count())
+			return nil
+		},
+	}
+	sf4.add(rec)
+	c.AddCommand(imp, info, refresh, rec)
 	return c
 }
