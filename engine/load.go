@@ -146,7 +146,7 @@ func (q *quarantineFile) Quarantine(r mapping.QuarantineRow) error {
 	if !q.raw {
 		detail = idnumber.MaskDigitRuns(detail)
 	}
-	return q.w.Write([]string{r.File, fmt.Sprint(r.Row), r.Column, r.Reason, detail, string(buf)})
+	return q.w.Write(safeRecord([]string{r.File, fmt.Sprint(r.Row), r.Column, r.Reason, detail, string(buf)}))
 }
 
 func (q *quarantineFile) Close() error {
