@@ -52,13 +52,15 @@ func TestKillDuringWrite(t *testing.T) {
 		}
 	}
 	// Every point with CROSSCHECK_KILL_ALL_POINTS=1; by default the first
-	// step of each kind and the last one (each point is a run of seconds).
+	// write step, the first step of each kind of the swap and the last one
+	// (each point is a run of seconds).
 	all := os.Getenv("CROSSCHECK_KILL_ALL_POINTS") == "1"
 	var points []int
 	kinds := map[string]bool{}
 	for i, line := range stepNames {
 		kind := line[strings.Index(line, "(")+1:]
-		if all || !kinds[kind] || i == len(stepNames)-1 {
+		swap := strings.Contains(kind, "owned") || strings.Contains(kind, "removed") || strings.Contains(kind, "moved")
+		if all || i == 0 || (swap && !kinds[kind]) || i == len(stepNames)-1 {
 			points = append(points, i+1)
 		}
 		kinds[kind] = true
@@ -146,7 +148,11 @@ func TestKillDuringWrite(t *testing.T) {
 	// as hits.parquet appears in the run's temporary folder, wait 0–40 ms
 	// and send SIGKILL.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for i := range 3 {
+	random := 1
+	if all {
+		random = 5
+	}
+	for i := range random {
 		dir := filepath.Join(tmp, fmt.Sprintf("random-%d", i))
 		copyDir(t, base, dir)
 		cmd := exec.Command(bin, "run", "--config", newJob, "--out", dir, "-q")
