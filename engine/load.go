@@ -147,7 +147,7 @@ func (q *quarantineFile) Quarantine(r mapping.QuarantineRow) error {
 		detail = idnumber.MaskDigitRuns(detail)
 	}
 	q.example(r, detail)
-	return q.w.Write([]string{r.File, fmt.Sprint(r.Row), r.Column, r.Reason, detail, string(buf)})
+	return q.w.Write(safeRecord([]string{r.File, fmt.Sprint(r.Row), r.Column, r.Reason, detail, string(buf)}))
 }
 
 // example keeps the first row of each reason for the quarantine guard's

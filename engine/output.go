@@ -19,6 +19,7 @@ import (
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/rundir"
 )
 
 // HitColumns are the columns of hits.csv / hits.parquet in order.
@@ -34,7 +35,7 @@ var CaseColumns = []string{"case_id", "run_id", "id_number", "name", "program_co
 var maskID = map[string]bool{"id_number": true, "person_key": true}
 var maskRuns = map[string]bool{"explanation": true}
 
-func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out string, raw bool) error {
+func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out string, raw, rawCells bool) error {
 	formats := map[string]bool{}
 	for _, f := range j.Output.Formats {
 		formats[f] = true
@@ -49,11 +50,13 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 			if err := s.Exec(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", sel, Lit(p))); err != nil {
 				return fmt.Errorf("write %s: %w", p, err)
 			}
+			rundir.Step(t.name + ".parquet")
 		}
 		if formats["csv"] {
-			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw, sensitiveColumns(j)); err != nil {
+			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw, rawCells, sensitiveColumns(j)); err != nil {
 				return err
 			}
+			rundir.Step(t.name + ".csv")
 		}
 	}
 	if err := s.DB.QueryRowContext(ctx, "SELECT count(*) FROM hits").Scan(&res.Hits); err != nil {
@@ -82,12 +85,14 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 	if err := writeJSON(filepath.Join(out, "quality.json"), q); err != nil {
 		return err
 	}
+	rundir.Step("quality.json")
 	return os.WriteFile(filepath.Join(out, "quality.md"), []byte(q.Markdown()), 0o644)
 }
 
 // writeCSV writes a query as UTF-8 CSV with a BOM (so Excel opens it),
-// masking ID numbers and long digit runs unless raw.
-func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw bool, sens map[string]map[string]bool) error {
+// masking ID numbers and long digit runs unless raw and neutralising
+// formula-like cells (safeCell) unless rawCells.
+func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw, rawCells bool, sens map[string]map[string]bool) error {
 	rows, err := s.DB.QueryContext(ctx, query)
 	if err != nil {
 		return err
@@ -120,6 +125,9 @@ func (s *Session) writeCSV(ctx context.Context, query string, cols []string, pat
 				rec[i] = maskEvidence(rec[i], sens)
 			} else if !raw && maskRuns[cols[i]] {
 				rec[i] = idnumber.MaskDigitRuns(rec[i])
+			}
+			if !rawCells {
+				rec[i] = safeCell(rec[i])
 			}
 		}
 		w.Write(rec)
@@ -288,6 +296,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Manifest records what a run read, did and wrote.
 type Manifest struct {
+	// FormatVersion is rundir.FormatVersion (2); absent in older manifests (1).
+	FormatVersion int              `json:"format_version"`
 	RunID         string           `json:"run_id"`
 	EngineVersion string           `json:"engine_version"`
 	Job           *job.Job         `json:"job"`
@@ -303,6 +313,9 @@ type Manifest struct {
 	PeakRSSBytes  int64            `json:"peak_rss_bytes"`
 	// Watermarks: per incremental source, [before, after] this run.
 	Watermarks map[string][2]string `json:"watermarks,omitempty"`
+	// Outputs lists every file the run wrote besides manifest.json, with
+	// size and SHA-256: rundir.Verify checks them.
+	Outputs []rundir.Output `json:"outputs"`
 }
 
 // ManifestRule is a rule as run.
@@ -324,8 +337,11 @@ type ManifestSource struct {
 	Inputs          any    `json:"inputs"`
 }
 
-func writeManifest(j *job.Job, res *Result, comp []rules.Compiled, out string) error {
-	m := Manifest{RunID: res.RunID, EngineVersion: Version, Job: j, JobFile: j.File, Started: res.Started.UTC(),
+// writeManifest lists the files in the run's temporary folder, writes the
+// manifest and commits the run: the files move into the output folder,
+// manifest.json last.
+func writeManifest(j *job.Job, res *Result, comp []rules.Compiled, run *rundir.Run) error {
+	m := Manifest{FormatVersion: rundir.FormatVersion, RunID: res.RunID, EngineVersion: Version, Job: j, JobFile: j.File, Started: res.Started.UTC(),
 		Seconds: res.Elapsed.Seconds(), RuleSet: res.RuleSet, Hits: res.Hits, Cases: res.Cases, Timings: res.Timings,
 		PeakRSSBytes: res.PeakRSS, Watermarks: res.Watermarks}
 	for _, c := range comp {
@@ -335,7 +351,16 @@ func writeManifest(j *job.Job, res *Result, comp []rules.Compiled, out string) e
 		m.Sources = append(m.Sources, ManifestSource{Name: s.Source, Role: s.Role, RowsRead: s.RowsRead,
 			RowsAccepted: s.RowsAccepted, RowsQuarantined: s.RowsQuarantined, Inputs: s.Inputs})
 	}
-	return writeJSON(filepath.Join(out, "manifest.json"), m)
+	outs, err := rundir.List(run.Tmp)
+	if err != nil {
+		return err
+	}
+	m.Outputs = outs
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return run.Commit(outs, append(b, '\n'))
 }
 
 // PeakRSS returns the process's peak resident set size in bytes (Linux),

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -21,6 +20,7 @@ import (
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/rundir"
 )
 
 // Options tune a run.
@@ -36,6 +36,12 @@ type Options struct {
 	// Progress, when set (a terminal), gets a progress bar per source
 	// instead of log lines.
 	Progress io.Writer
+	// Force accepts an output folder that holds files crosscheck did not
+	// write (they are still never replaced nor deleted).
+	Force bool
+	// RawCells writes CSV cells verbatim: cells starting with = + - @, tab
+	// or CR are not neutralised with a leading '.
+	RawCells bool
 	// LoadOnly makes Prepare stop after loading the sources (no ID repair
 	// or identity resolution): for benchmarks of the load stage.
 	LoadOnly bool
@@ -122,14 +128,23 @@ type Prepared struct {
 	comp     []rules.Compiled
 	state    *State
 	incs     map[string]connectors.Incremental
-	out      string
+	out      string // the run's temporary folder inside the output folder
+	run      *rundir.Run
 	raw      bool
+	rawCells bool
 	log      *slog.Logger
 	stage    func(string, time.Time)
 }
 
-// Close closes the database.
-func (p *Prepared) Close() error { return p.Session.Close() }
+// Close closes the database, removes the temporary folder of a run that
+// did not finish and releases the output folder's lock.
+func (p *Prepared) Close() error {
+	err := p.Session.Close()
+	if cerr := p.run.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Prepare checks the job and the rules, loads every source (quarantine
 // files go to the output folder), repairs ID numbers and resolves persons.
@@ -159,6 +174,11 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
 	}
 
+	// A wrong output folder is refused before anything else, without
+	// creating it.
+	if err := rundir.Check(out, rundir.Options{Force: opt.Force}); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	comp, err := compileRules(ctx, j)
 	if err != nil {
@@ -170,20 +190,24 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	}
 	stage("check", t0)
 
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
-	}
-	qdir := filepath.Join(out, "quarantine")
-	if err := os.RemoveAll(qdir); err != nil {
-		return nil, err
-	}
-	sess, err := Open(ctx, j.Engine)
+	// Every file of the run goes to a temporary folder inside the output
+	// folder and is moved into place when the run succeeded
+	// (docs/outputs.md); a second run into the folder is refused.
+	run, err := rundir.Open(out, rundir.Options{Force: opt.Force})
 	if err != nil {
 		return nil, err
 	}
-	p := &Prepared{Session: sess, Job: j, Result: res, comp: comp, out: out, raw: raw, log: log, stage: stage}
+	qdir := filepath.Join(run.Tmp, "quarantine")
+	sess, err := Open(ctx, j.Engine)
+	if err != nil {
+		run.Close()
+		return nil, err
+	}
+	p := &Prepared{Session: sess, Job: j, Result: res, comp: comp, out: run.Tmp, run: run, raw: raw, rawCells: opt.RawCells,
+		log: log, stage: stage}
 	fail := func(err error) (*Prepared, error) {
 		sess.Close()
+		run.Close()
 		return nil, err
 	}
 	roles := rolesOf(j)
@@ -341,7 +365,7 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 
 	t0 = time.Now()
 	res.Identity = p.Identity
-	if err := sess.writeResults(ctx, j, res, p.out, p.raw); err != nil {
+	if err := sess.writeResults(ctx, j, res, p.out, p.raw, p.rawCells); err != nil {
 		return nil, err
 	}
 	stage("write", t0)
@@ -354,7 +378,7 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 			p.state.Watermarks[name] = inc.Watermark()
 		}
 	}
-	if err := writeManifest(j, res, comp, p.out); err != nil {
+	if err := writeManifest(j, res, comp, p.run); err != nil {
 		return nil, err
 	}
 	if len(p.incs) > 0 {

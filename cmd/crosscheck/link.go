@@ -17,7 +17,7 @@ import (
 
 func newLink() *cobra.Command {
 	var cfg, out string
-	var quiet bool
+	var quiet, force bool
 	c := &cobra.Command{
 		Use:   "link",
 		Short: "Resolve who is who across the sources, without running rules",
@@ -34,12 +34,12 @@ match_weights.svg (the distribution of match weights, for a reviewer to open).`,
 			if err != nil {
 				return err
 			}
-			p, err := engine.Prepare(cmd.Context(), j, engine.Options{OutDir: out, Log: newLogger(cmd.ErrOrStderr(), quiet)})
+			p, err := engine.Prepare(cmd.Context(), j, engine.Options{OutDir: out, Force: force, Log: newLogger(cmd.ErrOrStderr(), quiet)})
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			dir := p.Result.OutDir
+			dir := p.WorkDir() // moved into the output folder by CommitFiles
 			pq := filepath.Join(dir, "person_link.parquet")
 			if err := p.Session.Exec(cmd.Context(), fmt.Sprintf(
 				"COPY (SELECT * FROM person_link ORDER BY table_name, _rid) TO %s (FORMAT parquet)", engine.Lit(pq))); err != nil {
@@ -62,9 +62,12 @@ match_weights.svg (the distribution of match weights, for a reviewer to open).`,
 			if err := os.WriteFile(filepath.Join(dir, "link_summary.json"), append(b, '\n'), 0o644); err != nil {
 				return err
 			}
+			if err := p.CommitFiles("link"); err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%d records linked in %s; %d candidate pairs scored; model trained on the data: %t\n",
-				s.Records, dir, s.Pairs, s.Trained)
+				s.Records, p.Result.OutDir, s.Pairs, s.Trained)
 			fmt.Fprintf(w, "%-12s %8s %9s %9s %14s %11s\n", "table", "exact", "upgraded", "repaired", "probabilistic", "unresolved")
 			for _, t := range s.Tables {
 				m := s.ByTable[t]
@@ -76,6 +79,7 @@ match_weights.svg (the distribution of match weights, for a reviewer to open).`,
 	}
 	c.Flags().StringVarP(&cfg, "config", "c", "", "job file (YAML)")
 	c.Flags().StringVarP(&out, "out", "o", "", "output folder (default: the job's output.dir)")
+	c.Flags().BoolVar(&force, "force", false, "write into a folder that holds other files (they are never deleted)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
 	_ = c.MarkFlagRequired("config")
 	c.AddCommand(newLinkInspect())

@@ -62,13 +62,19 @@ func newLogger(w io.Writer, quiet bool) *slog.Logger {
 
 func newRun() *cobra.Command {
 	var cfg, out string
-	var raw, quiet bool
+	var raw, rawCells, force, quiet bool
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run a screening job: load sources, run the rules, write hits, cases and the quality report",
 		Long: `run loads every source of the job, normalises ID numbers, names and dates, runs the rules and
 writes to the output folder: hits.parquet/hits.csv, cases.parquet/cases.csv, quality.json/quality.md,
-quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unless --raw-ids is given.`,
+quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unless --raw-ids is given;
+CSV cells starting with = + - @ are prefixed with ' so that Excel shows them as text, unless --raw-cells.
+
+Files are written to a temporary folder inside the output folder and moved into place when the run
+succeeded, manifest.json last: the folder holds the complete previous run or the complete new one.
+The output folder must be new, empty or an earlier crosscheck output (--force for a folder with
+other files; crosscheck never deletes files it did not write). One run at a time per folder.`,
 		Example: `  crosscheck run --config examples/henan-sample/job.yaml --out out/demo
   CROSSCHECK_ENGINE_MEMORY_LIMIT=8GiB crosscheck run --config job.yaml`,
 		Args: cobra.NoArgs,
@@ -77,7 +83,8 @@ quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unle
 			if err != nil {
 				return err
 			}
-			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, Log: newLogger(cmd.ErrOrStderr(), quiet),
+			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, RawCells: rawCells, Force: force,
+				Log:      newLogger(cmd.ErrOrStderr(), quiet),
 				Progress: terminal(cmd.ErrOrStderr(), quiet)})
 			if err != nil {
 				return err
@@ -89,6 +96,8 @@ quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unle
 	c.Flags().StringVarP(&cfg, "config", "c", "", "job file (YAML)")
 	c.Flags().StringVarP(&out, "out", "o", "", "output folder (default: the job's output.dir)")
 	c.Flags().BoolVar(&raw, "raw-ids", false, "write ID numbers and account numbers unmasked in CSV files")
+	c.Flags().BoolVar(&rawCells, "raw-cells", false, "write CSV cells verbatim (no ' before cells starting with = + - @)")
+	c.Flags().BoolVar(&force, "force", false, "write into a folder that holds other files (they are never deleted)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
 	_ = c.MarkFlagRequired("config")
 	return c

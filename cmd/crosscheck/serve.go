@@ -20,6 +20,7 @@ import (
 
 	"github.com/crosscheck/crosscheck/casestore"
 	"github.com/crosscheck/crosscheck/review"
+	"github.com/crosscheck/crosscheck/rundir"
 )
 
 type storeFlags struct {
@@ -210,6 +211,10 @@ The run's manifest.json beside the hits file gives the periods it screened.`,
 		Example: "  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Only a complete run folder is imported (docs/outputs.md).
+			if _, err := rundir.Verify(runFolder(hits)); err != nil {
+				return fmt.Errorf("cases import: %w", err)
+			}
 			st, err := sf.open(cmd.Context(), cmd, quiet)
 			if err != nil {
 				return err
