@@ -34,14 +34,14 @@ type ImportOptions struct {
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	RunID           string        `json:"run_id"`
-	Hits            int64         `json:"hits"`
-	NewCases        int64         `json:"new_cases"`
-	MergedCases     int64         `json:"merged_cases"`
-	SuppressedHits  int64         `json:"suppressed_hits"`
-	ExceptedHits    int64         `json:"excepted_hits"`
-	ReopenedCases   int64         `json:"reopened_cases"`
-	WithdrawnDeaths int64         `json:"withdrawn_deaths"`
+	RunID           string `json:"run_id"`
+	Hits            int64  `json:"hits"`
+	NewCases        int64  `json:"new_cases"`
+	MergedCases     int64  `json:"merged_cases"`
+	SuppressedHits  int64  `json:"suppressed_hits"`
+	ExceptedHits    int64  `json:"excepted_hits"`
+	ReopenedCases   int64  `json:"reopened_cases"`
+	WithdrawnDeaths int64  `json:"withdrawn_deaths"`
 	// How the run's cases became store cases (see docs/review.md):
 	// RunCases (one per person, program and period, as the run's
 	// cases.parquet) - RunCasesExcepted (every hit matched to the
@@ -56,9 +56,9 @@ type ImportResult struct {
 	// NoCounty counts the new and updated cases routed to no county: to
 	// the department's prefecture (or province) queue when only that is
 	// known, or to no region at all (admins and analysts only).
-	NoCounty   int64 `json:"no_county"`
-	NoRegion   int64 `json:"no_region"`
-	Elapsed         time.Duration `json:"elapsed_ns"`
+	NoCounty int64         `json:"no_county"`
+	NoRegion int64         `json:"no_region"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
 }
 
 // Import reads the hits.parquet of a run and builds or updates cases:
