@@ -117,6 +117,23 @@ func (s *Store) Import(ctx context.Context, hitsPath string, o ImportOptions) (*
 	return res, nil
 }
 
+// AlreadyImportedError is the error of an import of a run imported
+// before; errors.Is(err, ErrAlreadyImported) holds. The same run id means
+// the same engine, job, inputs and rules, hence the same hits: importing
+// it again would change nothing.
+type AlreadyImportedError struct {
+	RunID      string
+	ImportedAt time.Time
+	ImportedBy string
+}
+
+func (e *AlreadyImportedError) Error() string {
+	return fmt.Sprintf("run %s: %s (%s UTC by %s)", e.RunID, ErrAlreadyImported, e.ImportedAt.UTC().Format("2006-01-02 15:04"), e.ImportedBy)
+}
+
+// Unwrap gives ErrAlreadyImported.
+func (e *AlreadyImportedError) Unwrap() error { return ErrAlreadyImported }
+
 func execAll(ctx context.Context, tx *sql.Tx, stmts ...string) error {
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -192,10 +209,13 @@ func importTx(ctx context.Context, tx *sql.Tx, hitsPath string, m *manifest, o I
 	if m != nil && m.RunID != "" && m.RunID != res.RunID {
 		return fmt.Errorf("%w: manifest is of run %s, hits of run %s", ErrInvalid, m.RunID, res.RunID)
 	}
-	if n, err := count(ctx, tx, `SELECT count(*) FROM runs WHERE run_id = ?`, res.RunID); err != nil {
+	var prevAt time.Time
+	var prevBy string
+	switch err := tx.QueryRowContext(ctx, `SELECT imported_at, imported_by FROM runs WHERE run_id = ?`, res.RunID).Scan(&prevAt, &prevBy); {
+	case err == nil:
+		return &AlreadyImportedError{RunID: res.RunID, ImportedAt: prevAt, ImportedBy: prevBy}
+	case !errors.Is(err, sql.ErrNoRows):
 		return err
-	} else if n > 0 {
-		return fmt.Errorf("run %s: %w", res.RunID, ErrAlreadyImported)
 	}
 	run := lit(res.RunID)
 
