@@ -10,9 +10,10 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// newBrowser starts a headless Chromium with its own profile (its own
-// cookies: one user per browser).
-func newBrowser(t *testing.T, exe string) (context.Context, context.CancelFunc) {
+// newBrowser starts one headless Chromium for the test; session opens a
+// browser context in it with its own cookies (one user each).
+func newBrowser(t *testing.T, exe string) context.Context {
+	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -28,8 +29,20 @@ func newBrowser(t *testing.T, exe string) (context.Context, context.CancelFunc) 
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// session is a new browser context (own cookies) in the browser.
+func session(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	ctx, tcancel := context.WithTimeout(ctx, 3*time.Minute)
-	return ctx, func() { tcancel(); cancel(); acancel() }
+	t.Cleanup(func() { tcancel(); cancel() })
+	return ctx
 }
 
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {

@@ -121,8 +121,8 @@ func TestJourney(t *testing.T) {
 	step("serve")
 	srv := serve(t, "--store", store, "--users", users, "--quiet")
 
-	ctx, cancel := newBrowser(t, exe)
-	defer cancel()
+	br := newBrowser(t, exe)
+	ctx := session(t, br)
 	do(t, ctx, login(reviewer, srv.URL))
 	visibleQueue(t, ctx, county, len(mine))
 
@@ -161,8 +161,7 @@ func TestJourney(t *testing.T) {
 	checkDismissed(t, ctx)
 
 	// What analysts see: the precision of the rules of the two cases.
-	actx, acancel := newBrowser(t, exe)
-	defer acancel()
+	actx := session(t, br)
 	do(t, actx, login("analyst", srv.URL))
 	checkPrecision(t, actx, srv.URL, rulesOf[a], rulesOf[b])
 	step("browser: review")
@@ -209,8 +208,7 @@ func TestJourney(t *testing.T) {
 	// 6. Back in the browser: nothing raised again, decisions and history kept.
 	step("import 2")
 	srv2 := serve(t, "--store", store, "--users", users, "--quiet")
-	ctx3, cancel3 := newBrowser(t, exe)
-	defer cancel3()
+	ctx3 := session(t, br)
 	do(t, ctx3, login(reviewer, srv2.URL))
 	visibleQueue(t, ctx3, county, len(mine))
 	do(t, ctx3, chromedp.Navigate(srv2.URL+"/cases/"+b), chromedp.WaitVisible(chromedp.ID("facts")))
@@ -227,14 +225,12 @@ func TestJourney(t *testing.T) {
 	}
 
 	step("browser: after")
-	actx2, acancel2 := newBrowser(t, exe)
-	defer acancel2()
+	actx2 := session(t, br)
 	do(t, actx2, login("analyst", srv2.URL))
 	checkPrecision(t, actx2, srv2.URL, rulesOf[a], rulesOf[b])
 
 	// 7. The audit log, as the administrator sees it: every view and action.
-	adm, admCancel := newBrowser(t, exe)
-	defer admCancel()
+	adm := session(t, br)
 	do(t, adm, login("admin", srv2.URL))
 	for id, n := range views {
 		got := auditActions(t, adm, srv2.URL, id, reviewer)
