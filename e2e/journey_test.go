@@ -124,6 +124,7 @@ func TestJourney(t *testing.T) {
 	br := newBrowser(t, exe)
 	ctx := session(t, br)
 	do(t, ctx, login(reviewer, srv.URL))
+	queueViews := 1
 	visibleQueue(t, ctx, county, len(mine))
 
 	// A case of another county answers as if it did not exist.
@@ -135,6 +136,7 @@ func TestJourney(t *testing.T) {
 	// Open the first case as a user does, confirm it with an outcome.
 	views := map[string]int{}
 	do(t, ctx, chromedp.Navigate(srv.URL+"/cases"), chromedp.WaitVisible(chromedp.ID("queue")))
+	queueViews++
 	ids := queueIDs(t, ctx)
 	a, b := ids[0], ids[1]
 	do(t, ctx, clickAndLoad(chromedp.CSS(`#queue tr[data-case="`+a+`"] a.case-link`)), chromedp.WaitVisible(chromedp.ID("facts")))
@@ -210,6 +212,7 @@ func TestJourney(t *testing.T) {
 	srv2 := serve(t, "--store", store, "--users", users, "--quiet")
 	ctx3 := session(t, br)
 	do(t, ctx3, login(reviewer, srv2.URL))
+	queueViews++
 	visibleQueue(t, ctx3, county, len(mine))
 	do(t, ctx3, chromedp.Navigate(srv2.URL+"/cases/"+b), chromedp.WaitVisible(chromedp.ID("facts")))
 	views[b]++
@@ -245,6 +248,15 @@ func TestJourney(t *testing.T) {
 				t.Errorf("audit of case %s by %s: %d × %s, want %d (all: %v)", id, reviewer, got[k], k, v, got)
 			}
 		}
+	}
+	qv := 0
+	for _, r := range auditRows(t, adm, srv2.URL+"/audit?action=view.queue&actor="+reviewer) {
+		if len(r) > 3 && r[3] == "view.queue" {
+			qv++
+		}
+	}
+	if qv != queueViews {
+		t.Errorf("audit holds %d queue views by %s, the reviewer opened the queue %d times", qv, reviewer, queueViews)
 	}
 	imports := auditRows(t, adm, srv2.URL+"/audit?action=run.import")
 	step("audit")
