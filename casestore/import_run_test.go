@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -147,5 +148,51 @@ func TestImportRealRun(t *testing.T) {
 	}
 	if s.Count() != before {
 		t.Errorf("second import changed the store: %d → %d cases", before, s.Count())
+	}
+}
+
+// TestPrefectureQueue: a case whose region is only known to the
+// prefecture (411000, as the engine routes a payment of a roll without
+// region whose person and household are unknown) has no county; it is in
+// the department's prefecture queue, not in a county's, and the import
+// counts it. A case with no region at all is counted too and seen only by
+// those who see everything.
+func TestPrefectureQueue(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "hits.parquet", []casetest.Hit{
+		casetest.Death("r1", "2024-05", zhang, "张三", "gengdi", "耕地地力保护补贴", "农业农村局", "411000", 100, 2, "2024-01-12"),
+		casetest.Death("r1", "2024-05", li, "李四", "gengdi", "耕地地力保护补贴", "农业农村局", "", 100, 3, "2024-01-12"),
+		casetest.Death("r1", "2024-05", wang, "王五", "gengdi", "耕地地力保护补贴", "农业农村局", "411082100200", 100, 4, "2024-01-12"),
+	})
+	s := open(t, filepath.Join(dir, "s.duckdb"), &clock{t: t0})
+	r := mustImport(t, s, p)
+	if r.NoCounty != 2 || r.NoRegion != 1 {
+		t.Errorf("import counts %d cases without county, %d without region; want 2, 1", r.NoCounty, r.NoRegion)
+	}
+	seen := func(sc casestore.Scope) []string {
+		cs, err := s.Select(sc, casestore.Filter{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name+":"+c.CountyCode+":"+c.PrefectureCode)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		scope casestore.Scope
+		want  string
+	}{
+		{casestore.Scope{Department: "农业农村局", RegionPrefix: "4110"}, "张三::411000 王五:411082:411000"},
+		{casestore.Scope{Department: "农业农村局", RegionPrefix: "411082"}, "王五:411082:411000"},
+		{casestore.Scope{Department: "农业农村局", RegionPrefix: "41"}, "张三::411000 王五:411082:411000"},
+		{casestore.Scope{All: true}, "张三::411000 李四:: 王五:411082:411000"},
+	} {
+		got := seen(c.scope)
+		sort.Strings(got)
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("scope %+v sees %v, want %s", c.scope, got, c.want)
+		}
 	}
 }
