@@ -3,11 +3,9 @@ package casestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -36,54 +34,31 @@ type ImportOptions struct {
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	RunID           string        `json:"run_id"`
-	Hits            int64         `json:"hits"`
-	NewCases        int64         `json:"new_cases"`
-	MergedCases     int64         `json:"merged_cases"`
-	SuppressedHits  int64         `json:"suppressed_hits"`
-	ExceptedHits    int64         `json:"excepted_hits"`
-	ReopenedCases   int64         `json:"reopened_cases"`
-	WithdrawnDeaths int64         `json:"withdrawn_deaths"`
-	Elapsed         time.Duration `json:"elapsed_ns"`
-}
-
-type manifest struct {
-	RunID   string `json:"run_id"`
-	RuleSet string `json:"rule_set_version"`
-	Rules   []struct {
-		ID     string         `json:"id"`
-		Params map[string]int `json:"params"`
-	} `json:"rules"`
-	Sources []struct {
-		Name string `json:"name"`
-		Role string `json:"role"`
-	} `json:"sources"`
-	Job struct {
-		Periods  []string `json:"Periods"`
-		Periods2 []string `json:"periods"`
-	} `json:"job"`
-}
-
-func readManifest(hits, path string) (*manifest, error) {
-	explicit := path != ""
-	if !explicit {
-		path = filepath.Join(filepath.Dir(hits), "manifest.json")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if !explicit && errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	m := &manifest{}
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", path, err)
-	}
-	if len(m.Job.Periods) == 0 {
-		m.Job.Periods = m.Job.Periods2
-	}
-	return m, nil
+	RunID           string `json:"run_id"`
+	Hits            int64  `json:"hits"`
+	NewCases        int64  `json:"new_cases"`
+	MergedCases     int64  `json:"merged_cases"`
+	SuppressedHits  int64  `json:"suppressed_hits"`
+	ExceptedHits    int64  `json:"excepted_hits"`
+	ReopenedCases   int64  `json:"reopened_cases"`
+	WithdrawnDeaths int64  `json:"withdrawn_deaths"`
+	// How the run's cases became store cases (see docs/review.md):
+	// RunCases (one per person, program and period, as the run's
+	// cases.parquet) - RunCasesExcepted (every hit matched to the
+	// exception register) - PeriodsMerged (run cases of one person and
+	// program joined into one store case) = NewCases + MergedCases.
+	RunCases         int64 `json:"run_cases"`
+	RunCasesExcepted int64 `json:"run_cases_excepted"`
+	PeriodsMerged    int64 `json:"periods_merged"`
+	// SuppressedCases are the cases gaining hits that are dismissed with
+	// unchanged evidence: their new hits are suppressed, the case stays.
+	SuppressedCases int64 `json:"suppressed_cases"`
+	// NoCounty counts the new and updated cases routed to no county: to
+	// the department's prefecture (or province) queue when only that is
+	// known, or to no region at all (admins and analysts only).
+	NoCounty int64         `json:"no_county"`
+	NoRegion int64         `json:"no_region"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
 }
 
 // Import reads the hits.parquet of a run and builds or updates cases:
@@ -141,6 +116,23 @@ func (s *Store) Import(ctx context.Context, hitsPath string, o ImportOptions) (*
 		"suppressed", res.SuppressedHits, "reopened", res.ReopenedCases, "seconds", res.Elapsed.Seconds())
 	return res, nil
 }
+
+// AlreadyImportedError is the error of an import of a run imported
+// before; errors.Is(err, ErrAlreadyImported) holds. The same run id means
+// the same engine, job, inputs and rules, hence the same hits: importing
+// it again would change nothing.
+type AlreadyImportedError struct {
+	RunID      string
+	ImportedAt time.Time
+	ImportedBy string
+}
+
+func (e *AlreadyImportedError) Error() string {
+	return fmt.Sprintf("run %s: %s (%s UTC by %s)", e.RunID, ErrAlreadyImported, e.ImportedAt.UTC().Format("2006-01-02 15:04"), e.ImportedBy)
+}
+
+// Unwrap gives ErrAlreadyImported.
+func (e *AlreadyImportedError) Unwrap() error { return ErrAlreadyImported }
 
 func execAll(ctx context.Context, tx *sql.Tx, stmts ...string) error {
 	for _, q := range stmts {
@@ -217,10 +209,13 @@ func importTx(ctx context.Context, tx *sql.Tx, hitsPath string, m *manifest, o I
 	if m != nil && m.RunID != "" && m.RunID != res.RunID {
 		return fmt.Errorf("%w: manifest is of run %s, hits of run %s", ErrInvalid, m.RunID, res.RunID)
 	}
-	if n, err := count(ctx, tx, `SELECT count(*) FROM runs WHERE run_id = ?`, res.RunID); err != nil {
+	var prevAt time.Time
+	var prevBy string
+	switch err := tx.QueryRowContext(ctx, `SELECT imported_at, imported_by FROM runs WHERE run_id = ?`, res.RunID).Scan(&prevAt, &prevBy); {
+	case err == nil:
+		return &AlreadyImportedError{RunID: res.RunID, ImportedAt: prevAt, ImportedBy: prevBy}
+	case !errors.Is(err, sql.ErrNoRows):
 		return err
-	} else if n > 0 {
-		return fmt.Errorf("run %s: %w", res.RunID, ErrAlreadyImported)
 	}
 	run := lit(res.RunID)
 
@@ -250,16 +245,31 @@ func importTx(ctx context.Context, tx *sql.Tx, hitsPath string, m *manifest, o I
 	}
 	paySources = dedupe(append(paySources, more...))
 	ps := sqlList(paySources)
+	// The run's own case key (engine buildCases): its person, else the
+	// payment row. Hits files written before person_key was read have
+	// only the store's key.
+	runKey := `NULL::VARCHAR`
+	if cols["person_key"] {
+		runKey = `coalesce(nullif(person_key::VARCHAR, ''), 'payment:' || payment_source || ':' || payment_file || ':' || payment_row)`
+	}
+	// The region a case is routed by: the engine's route_region (the
+	// payment's, else the person's registry address, else the household's,
+	// else the roll's prefecture) when the hits file has it.
+	region := `coalesce(region_code::VARCHAR, '')`
+	if cols["route_region"] {
+		region = `coalesce(nullif(route_region::VARCHAR, ''), region_code::VARCHAR, '')`
+	}
 
 	err = execAll(ctx, tx,
 		`CREATE OR REPLACE TEMP TABLE imp AS
 		SELECT run_id, hit_id, rule_id, category, severity, payment_id::VARCHAR AS payment_id, program_code, program_name,
-			department, period::VARCHAR AS period, coalesce(region_code::VARCHAR, '') AS region_code, id_number, id_status, name,
+			department, period::VARCHAR AS period, `+region+` AS region_code, id_number, id_status, name,
 			amount::DECIMAL(18,2) AS amount, explanation, evidence::VARCHAR AS evidence, payment_source, payment_file,
 			payment_row::BIGINT AS payment_row,
 			CASE WHEN id_status IN ('valid', 'upgraded') AND coalesce(id_number, '') <> '' THEN id_number
 			     WHEN coalesce(id_number, '') <> '' THEN 'raw:' || id_number || '|' || coalesce(name, '')
-			     ELSE 'payment:' || payment_source || '|' || payment_file || '|' || payment_row END AS person_key
+			     ELSE 'payment:' || payment_source || '|' || payment_file || '|' || payment_row END AS person_key,
+			`+runKey+` AS run_key
 		FROM imp_raw`,
 		// Evidence rows; rows from non-payment sources are the material evidence.
 		`CREATE OR REPLACE TEMP TABLE imp_ev AS
@@ -428,11 +438,19 @@ func importTx(ctx context.Context, tx *sql.Tx, hitsPath string, m *manifest, o I
 		{&res.ExceptedHits, `SELECT count(*) FROM imp_exc`},
 		{&res.ReopenedCases, `SELECT count(*) FROM flags WHERE reopen`},
 		{&res.WithdrawnDeaths, `SELECT count(*) FROM flags WHERE withdrawn`},
+		{&res.RunCases, `SELECT count(DISTINCT (coalesce(run_key, person_key), program_code, period)) FROM imp`},
+		{&res.RunCasesExcepted, `SELECT count(*) FROM (SELECT coalesce(run_key, person_key), program_code, period FROM imp
+			GROUP BY ALL HAVING bool_and(hit_id IN (SELECT hit_id FROM imp_exc)))`},
+		{&res.SuppressedCases, `SELECT count(*) FROM tgt t LEFT JOIN chg c USING (case_id)
+			WHERE NOT t.is_new AND t.prev_decision = 'dismissed' AND NOT coalesce(c.changed, false)`},
+		{&res.NoCounty, `SELECT count(*) FROM cases WHERE case_id IN (SELECT case_id FROM tgt) AND coalesce(county_code, '') = ''`},
+		{&res.NoRegion, `SELECT count(*) FROM cases WHERE case_id IN (SELECT case_id FROM tgt) AND coalesce(region_code, '') = ''`},
 	} {
 		if *c.dst, err = count(ctx, tx, c.q); err != nil {
 			return err
 		}
 	}
+	res.PeriodsMerged = res.RunCases - res.RunCasesExcepted - res.NewCases - res.MergedCases
 	if err := refreshTx(ctx, tx, p, cal, now); err != nil {
 		return err
 	}
@@ -481,9 +499,9 @@ func aggregateTx(ctx context.Context, tx *sql.Tx, ids string) error {
 				count(*) FILTER (WHERE suppressed IS NOT NULL) AS suppressed_hits,
 				list_sort(list_distinct(list(run_id))) AS run_ids
 			FROM h GROUP BY case_id)
-		SELECT a.*, left(a.region_code, 6) AS county_code,
-			CASE WHEN length(a.region_code) >= 9 THEN left(a.region_code, 9) ELSE '' END AS township_code,
-			CASE WHEN length(a.region_code) >= 4 THEN left(a.region_code, 4) || '00' ELSE '' END AS prefecture_code,
+		SELECT a.*, CASE WHEN length(a.region_code) >= 6 AND substr(a.region_code, 5, 2) <> '00' THEN left(a.region_code, 6) ELSE '' END AS county_code,
+			CASE WHEN length(a.region_code) >= 9 AND substr(a.region_code, 5, 2) <> '00' THEN left(a.region_code, 9) ELSE '' END AS township_code,
+			CASE WHEN length(a.region_code) >= 4 AND substr(a.region_code, 3, 2) <> '00' THEN left(a.region_code, 4) || '00' ELSE '' END AS prefecture_code,
 			pagg.amount, pagg.payments, round(pagg.amount / greatest(a.periods, 1), 2) AS amount_per_month,
 			len(src.source_list) AS sources, src.source_list
 		FROM a JOIN pagg USING (case_id) JOIN src USING (case_id)`)

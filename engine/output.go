@@ -25,11 +25,12 @@ import (
 // HitColumns are the columns of hits.csv / hits.parquet in order.
 var HitColumns = []string{"run_id", "hit_id", "rule_id", "category", "severity", "payment_id", "program_code", "program_name",
 	"department", "period", "region_code", "id_number", "id_status", "person_key", "name", "amount", "explanation", "evidence",
-	"payment_source", "payment_file", "payment_row"}
+	"payment_source", "payment_file", "payment_row", "route_region", "route_from"}
 
 // CaseColumns are the columns of cases.csv / cases.parquet in order.
 var CaseColumns = []string{"case_id", "run_id", "id_number", "name", "program_code", "program_name", "department",
-	"county_code", "period", "severity", "categories", "rule_ids", "hits", "payments", "amount", "payment_ids", "explanation"}
+	"county_code", "period", "severity", "categories", "rule_ids", "hits", "payments", "amount", "payment_ids", "explanation",
+	"route_region", "route_from"}
 
 // masked columns in CSV exports: ID numbers fully, JSON evidence by digit runs.
 var maskID = map[string]bool{"id_number": true, "person_key": true}
@@ -189,10 +190,18 @@ type Quality struct {
 	// AmbiguousLinks counts unresolved records with two or more candidates
 	// above the threshold.
 	AmbiguousLinks int64 `json:"ambiguous_links"`
+	// CaseRouting counts cases by where their region came from;
+	// CasesWithoutCounty those routed to no county (see quality.md).
+	CaseRouting        map[string]int64 `json:"case_routing"`
+	CasesWithoutCounty int64            `json:"cases_without_county"`
 }
 
 func (s *Session) qualityReport(ctx context.Context, res *Result) (*Quality, error) {
-	q := &Quality{RunID: res.RunID, Sources: res.Sources, UnknownPrograms: map[string]int64{}}
+	if err := s.caseRouting(ctx, res); err != nil {
+		return nil, err
+	}
+	q := &Quality{RunID: res.RunID, Sources: res.Sources, UnknownPrograms: map[string]int64{},
+		CaseRouting: res.CaseRouting, CasesWithoutCounty: res.NoCounty}
 	if res.Identity != nil {
 		q.Links = res.Identity.ByTable
 		q.AmbiguousLinks = res.Identity.Ambiguous
@@ -282,6 +291,7 @@ func (q *Quality) Markdown() string {
 	for _, c := range sortedKeys(q.UnknownPrograms) {
 		fmt.Fprintf(&b, "- payments with program code %s not in the catalogue: %d\n", c, q.UnknownPrograms[c])
 	}
+	routingMarkdown(&b, q.CaseRouting, q.CasesWithoutCounty)
 	return b.String()
 }
 
@@ -384,7 +394,13 @@ func PeakRSS() int64 {
 
 // PrintSummary writes the short summary table shown after a run.
 func (r *Result) PrintSummary(w io.Writer) {
-	fmt.Fprintf(w, "run %s: %d hits in %d cases; output in %s\n\n", r.RunID, r.Hits, r.Cases, r.OutDir)
+	fmt.Fprintf(w, "run %s: %d hits in %d cases; output in %s\n", r.RunID, r.Hits, r.Cases, r.OutDir)
+	fmt.Fprintf(w, "cases: one per person, program and period (cases.csv); the case store merges the periods of a person and program into one case (crosscheck cases import says how)\n")
+	if r.NoCounty > 0 {
+		fmt.Fprintf(w, "cases with no county: %d, in their department's prefecture or province queue: %d, with no region: %d (see quality.md)\n",
+			r.NoCounty, r.NoCounty-r.CaseRouting["none"], r.CaseRouting["none"])
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "category\tprogram\thits\tamount")
 	cats := map[string]int64{}

@@ -1,15 +1,14 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
-)
+import "github.com/crosscheck/crosscheck/rundir"
 
-// runFolder is the run folder of a `cases import` argument: the folder
-// itself, or the folder that holds the given hits file.
-func runFolder(hits string) string {
-	if st, err := os.Stat(hits); err == nil && st.IsDir() {
-		return hits
+// verifyImport refuses what `cases import` must not read in part: a run
+// folder must hold a complete run; a hits file must be a whole Parquet file
+// and, inside a run folder, that folder must be complete.
+func verifyImport(dir, hits string) error {
+	if dir != "" {
+		_, err := rundir.Verify(dir)
+		return err
 	}
-	return filepath.Dir(hits)
+	return rundir.VerifyHits(hits)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 
 	"github.com/crosscheck/crosscheck/casestore"
 	"github.com/crosscheck/crosscheck/review"
-	"github.com/crosscheck/crosscheck/rundir"
 )
 
 type storeFlags struct {
@@ -199,20 +199,33 @@ func newToken() *cobra.Command {
 func newCases() *cobra.Command {
 	c := &cobra.Command{Use: "cases", Short: "Manage the case store: import runs, migrate, refresh priorities"}
 	var sf storeFlags
-	var hits, manifest, periods string
+	var hits, manifest, periods, runDir string
 	var quiet bool
 	imp := &cobra.Command{
-		Use:   "import",
-		Short: "Import a run's hits.parquet into the case store",
+		Use:   "import [RUN_FOLDER]",
+		Short: "Import a run (its output folder, or its hits.parquet) into the case store",
 		Long: `import builds cases from a run's hits (one per person and program while open; a case open from
 an earlier run gains the new payments), applies suppression of dismissed cases and the exception
 register, flags cases whose death record a later run no longer sees, and recomputes priorities.
-The run's manifest.json beside the hits file gives the periods it screened.`,
-		Example: "  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb",
-		Args:    cobra.NoArgs,
+Give the run's output folder (crosscheck run --out): its hits.parquet and manifest.json (the
+periods it screened) are read. --hits FILE imports a hits file alone (its manifest.json beside it,
+if there). It prints how the run's hits and cases became store cases. A run imported before
+changes nothing and exits 0.`,
+		Example: `  crosscheck cases import out/demo --store cases.duckdb
+  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Only a complete run folder is imported (docs/outputs.md).
-			if _, err := rundir.Verify(runFolder(hits)); err != nil {
+			if len(args) == 1 {
+				runDir = args[0]
+			}
+			if st, err := os.Stat(hits); err == nil && st.IsDir() && runDir == "" {
+				runDir, hits = hits, "" // --hits naming the run folder
+			}
+			if err := checkImportArgs(runDir, hits); err != nil {
+				return err
+			}
+			// Only a complete run is imported (docs/outputs.md).
+			if err := verifyImport(runDir, hits); err != nil {
 				return fmt.Errorf("cases import: %w", err)
 			}
 			st, err := sf.open(cmd.Context(), cmd, quiet)
@@ -224,23 +237,15 @@ The run's manifest.json beside the hits file gives the periods it screened.`,
 			if periods != "" {
 				o.Periods = strings.Split(periods, ",")
 			}
-			res, err := st.Import(cmd.Context(), hits, o)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "run %s: %d hits; %d new cases, %d cases gained hits, %d hits suppressed (dismissed), "+
-				"%d hits excepted, %d cases reopened, %d deaths withdrawn; %d cases in store (%.1fs)\n",
-				res.RunID, res.Hits, res.NewCases, res.MergedCases, res.SuppressedHits, res.ExceptedHits, res.ReopenedCases,
-				res.WithdrawnDeaths, st.Count(), res.Elapsed.Seconds())
-			return nil
+			return importRun(cmd, st, runDir, hits, o)
 		},
 	}
 	sf.add(imp)
-	imp.Flags().StringVar(&hits, "hits", "", "hits.parquet of a run")
+	imp.Flags().StringVar(&runDir, "run", "", "the run's output folder (same as the RUN_FOLDER argument)")
+	imp.Flags().StringVar(&hits, "hits", "", "hits.parquet of a run (instead of the run folder)")
 	imp.Flags().StringVar(&manifest, "manifest", "", "the run's manifest.json (default: beside the hits file, if there)")
 	imp.Flags().StringVar(&periods, "periods", "", "periods the run screened, comma-separated YYYY-MM (default: from the manifest)")
 	imp.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
-	_ = imp.MarkFlagRequired("hits")
 
 	var sf2 storeFlags
 	info := &cobra.Command{
