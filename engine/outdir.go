@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/crosscheck/crosscheck/rundir"
@@ -27,4 +29,31 @@ func (p *Prepared) CommitFiles(kind string) error {
 		return err
 	}
 	return p.run.Commit(outs, append(b, '\n'))
+}
+
+// RejectedDir is the folder inside the output folder where a run stopped
+// by the quarantine guard leaves its quarantine files, so that the rows it
+// refused can be read; the output folder itself keeps the previous run.
+// The next rejected run replaces it and the next successful run removes
+// it.
+const RejectedDir = ".crosscheck-rejected"
+
+// keepRejected moves the quarantine folder of a rejected run to
+// RejectedDir and returns where it went ("" when there was nothing).
+func keepRejected(run *rundir.Run, qdir string) string {
+	if _, err := os.Stat(qdir); err != nil {
+		return ""
+	}
+	dst := filepath.Join(run.Dir, RejectedDir)
+	if err := os.RemoveAll(dst); err != nil {
+		return ""
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return ""
+	}
+	to := filepath.Join(dst, "quarantine")
+	if err := os.Rename(qdir, to); err != nil {
+		return ""
+	}
+	return to
 }

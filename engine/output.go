@@ -370,7 +370,11 @@ func writeManifest(j *job.Job, res *Result, comp []rules.Compiled, run *rundir.R
 	if err != nil {
 		return err
 	}
-	return run.Commit(outs, append(b, '\n'))
+	if err := run.Commit(outs, append(b, '\n')); err != nil {
+		return err
+	}
+	// A rejected run's quarantine is stale once a run succeeded.
+	return os.RemoveAll(filepath.Join(run.Dir, RejectedDir))
 }
 
 // PeakRSS returns the process's peak resident set size in bytes (Linux),

@@ -245,6 +245,9 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	stage("load", t0)
 	warnQuarantine(log, stats)
 	if err := checkQuarantine(j, stats); err != nil {
+		if at := keepRejected(run, qdir); at != "" {
+			err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
+		}
 		return fail(err)
 	}
 	if opt.LoadOnly {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 )
 
@@ -294,8 +295,17 @@ func TestCLIQuarantineGuard(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out", "hits.csv")); err == nil {
 		t.Error("hits.csv written although the run stopped before the rules")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "out", "quarantine", "yanglao.csv")); err != nil {
+	// The output folder keeps no part of the stopped run; its quarantine
+	// is kept aside, and the message says where.
+	rejected := filepath.Join(dir, "out", engine.RejectedDir, "quarantine", "yanglao.csv")
+	if _, err := os.Stat(rejected); err != nil {
 		t.Errorf("the quarantine file that shows the rows is missing: %v", err)
+	}
+	if !strings.Contains(r.stderr, filepath.Join(engine.RejectedDir, "quarantine")) {
+		t.Errorf("stderr does not say where the quarantined rows are:\n%s", tail(r.stderr, 20))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "quarantine")); err == nil {
+		t.Error("a stopped run left quarantine/ in the output folder")
 	}
 
 	// The hint works as written.
@@ -305,6 +315,9 @@ func TestCLIQuarantineGuard(t *testing.T) {
 	r = runCLI(t, dir, 3*time.Minute, "run", "--config", "job.yaml", "--out", "out")
 	if r.code != 0 {
 		t.Fatalf("after the fix: exit %d\n%s", r.code, tail(r.stderr, 20))
+	}
+	if _, err := os.Stat(rejected); err == nil {
+		t.Error("a successful run left the rejected run's quarantine")
 	}
 	if got := len(hitRules(t, filepath.Join(dir, "out"))["exclusive_programs"]); got != 12 {
 		t.Errorf("after the fix: exclusive_programs hits = %d, want 12", got)
