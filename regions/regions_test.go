@@ -18,7 +18,7 @@ func TestLookup(t *testing.T) {
 		{"410000", "河南省", "河南省", regions.Province, true},
 		{"41", "河南省", "河南省", regions.Province, true},
 		{"4110", "许昌市", "河南省许昌市", regions.Prefecture, true},
-		{"419001", "济源市", "河南省济源市", regions.County, true}, // code reused: 义马市 1987–1990
+		{"419001", "济源市", "河南省济源市", regions.County, true},                // code reused: 义马市 1987–1990
 		{"410171", "郑州经济技术开发区", "河南省郑州市郑州经济技术开发区", regions.County, true}, // NBS only
 		{"110101", "东城区", "北京市东城区", regions.County, true},
 	} {
