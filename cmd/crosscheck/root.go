@@ -61,35 +61,46 @@ func newLogger(w io.Writer, quiet bool) *slog.Logger {
 }
 
 func newRun() *cobra.Command {
-	var cfg, out string
-	var raw, quiet bool
+	var cfg, out, lang string
+	var raw, quiet, verbose bool
 	c := &cobra.Command{
 		Use:   "run",
-		Short: "Run a screening job: load sources, run the rules, write hits, cases and the quality report",
+		Short: "Run a screening job: load sources, run the rules, write hits, cases, the quality report and report.html",
 		Long: `run loads every source of the job, normalises ID numbers, names and dates, runs the rules and
 writes to the output folder: hits.parquet/hits.csv, cases.parquet/cases.csv, quality.json/quality.md,
-quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unless --raw-ids is given.`,
+quarantine/SOURCE.csv, manifest.json and report.html (the run report with charts, one page that
+opens offline). ID numbers are masked in CSV files unless --raw-ids is given.
+
+The summary on stdout is in Chinese; --lang en (or CROSSCHECK_LANG=en) switches it to English.
+stderr gets warnings only (and a progress bar on a terminal); -v adds the INFO log lines.`,
 		Example: `  crosscheck run --config examples/henan-sample/job.yaml --out out/demo
+  crosscheck run --config examples/henan-sample/job.yaml --out out/demo --lang en -v
   CROSSCHECK_ENGINE_MEMORY_LIMIT=8GiB crosscheck run --config job.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			lg, err := engine.SummaryLang(lang)
+			if err != nil {
+				return fmt.Errorf("--lang: %w", err)
+			}
 			j, err := job.Load(cfg)
 			if err != nil {
 				return err
 			}
-			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, Log: newLogger(cmd.ErrOrStderr(), quiet),
+			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, Log: newLogger(cmd.ErrOrStderr(), !verbose),
 				Progress: terminal(cmd.ErrOrStderr(), quiet)})
 			if err != nil {
 				return err
 			}
-			res.PrintSummary(cmd.OutOrStdout())
+			res.PrintSummary(cmd.OutOrStdout(), lg)
 			return nil
 		},
 	}
 	c.Flags().StringVarP(&cfg, "config", "c", "", "job file (YAML)")
 	c.Flags().StringVarP(&out, "out", "o", "", "output folder (default: the job's output.dir)")
 	c.Flags().BoolVar(&raw, "raw-ids", false, "write ID numbers and account numbers unmasked in CSV files")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
+	c.Flags().StringVar(&lang, "lang", "", "language of the summary: zh or en (default: CROSSCHECK_LANG, else zh)")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every stage and rule (INFO lines on stderr)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	_ = c.MarkFlagRequired("config")
 	return c
 }
