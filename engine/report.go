@@ -181,3 +181,85 @@ func paramText(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// AggregatesFile holds the run's counts per county, program and period:
+// what a publication is built from, with no personal data.
+const AggregatesFile = "aggregates.csv"
+
+// CatalogueFile holds the program catalogue in force (the policy list).
+const CatalogueFile = "catalogue.json"
+
+// AggregateColumns are the columns of aggregates.csv: per county (first six
+// digits of the payment's region code), program and period, the persons
+// paid, payments and amount screened, then the cases raised, the persons
+// they concern and the amount of their payments.
+var AggregateColumns = []string{"county_code", "program_code", "program_name", "period", "persons", "payments", "amount",
+	"case_persons", "cases", "amount_at_risk"}
+
+// CatalogueEntry is one program of catalogue.json.
+type CatalogueEntry struct {
+	Code              string   `json:"code"`
+	Name              string   `json:"name"`
+	Department        string   `json:"department"`
+	Frequency         string   `json:"frequency"`
+	MinAge            *int     `json:"min_age,omitempty"`
+	MaxAge            *int     `json:"max_age,omitempty"`
+	ExclusiveWith     []string `json:"exclusive_with,omitempty"`
+	ExclusiveRosters  []string `json:"exclusive_rosters,omitempty"` // their labels
+	Requires          string   `json:"requires,omitempty"`
+	SSCRequired       bool     `json:"ssc_required"`
+	PayableAfterDeath bool     `json:"payable_after_death"`
+	StandardAmount    *float64 `json:"standard_amount,omitempty"`
+	StandardText      string   `json:"standard_text"`
+	LegalBasis        string   `json:"legal_basis"`
+}
+
+// WritePublicationBase writes aggregates.csv and catalogue.json into dir,
+// the inputs of `crosscheck publish`. A person is the resolved person key
+// (a payment without one counts as a person of its own).
+func (s *Session) WritePublicationBase(ctx context.Context, cat *Catalogue, dir string) error {
+	q := `WITH pay AS (
+		SELECT coalesce(left(region_code, 6), '') AS county_code, program_code, any_value(program_name) OVER (PARTITION BY program_code) AS program_name,
+			period, coalesce(person_key, 'payment:' || _source || ':' || _file || ':' || _row) AS person, amount FROM screened),
+	p AS (SELECT county_code, program_code, any_value(program_name) AS program_name, period, count(DISTINCT person) AS persons,
+			count(*) AS payments, round(coalesce(sum(amount), 0), 2) AS amount FROM pay GROUP BY ALL),
+	c AS (SELECT coalesce(county_code, '') AS county_code, program_code, period,
+			count(DISTINCT coalesce(person_key, case_id)) AS case_persons, count(*) AS cases, round(coalesce(sum(amount), 0), 2) AS amount_at_risk
+		FROM cases GROUP BY ALL)
+	SELECT p.county_code, p.program_code, p.program_name, p.period, p.persons, p.payments, p.amount,
+		coalesce(c.case_persons, 0), coalesce(c.cases, 0), coalesce(c.amount_at_risk, 0)
+	FROM p LEFT JOIN c USING (county_code, program_code, period)
+	ORDER BY 1, 2, 4`
+	if err := s.writeCSV(ctx, q, AggregateColumns, filepath.Join(dir, AggregatesFile), true, nil); err != nil {
+		return fmt.Errorf("%s: %w", AggregatesFile, err)
+	}
+	extra := map[string][2]string{}
+	rows, err := s.DB.QueryContext(ctx, `SELECT program_code, coalesce(any_value(standard_text), ''), coalesce(any_value(legal_basis), '')
+		FROM program GROUP BY 1`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c, st, lb string
+		if err := rows.Scan(&c, &st, &lb); err != nil {
+			rows.Close()
+			return err
+		}
+		extra[c] = [2]string{st, lb}
+	}
+	rows.Close()
+	var out []CatalogueEntry
+	if cat != nil {
+		for _, p := range cat.Programs {
+			e := CatalogueEntry{Code: p.Code, Name: p.Name, Department: p.Department, Frequency: p.Frequency, MinAge: p.MinAge,
+				MaxAge: p.MaxAge, ExclusiveWith: p.ExclusiveWith, Requires: p.Requires, SSCRequired: p.SSCRequired,
+				PayableAfterDeath: p.PayableAfterDeath, StandardAmount: p.StandardAmount, StandardText: extra[p.Code][0],
+				LegalBasis: extra[p.Code][1]}
+			for _, r := range p.Rosters {
+				e.ExclusiveRosters = append(e.ExclusiveRosters, strings.ReplaceAll(r.Label, "%s", r.Role))
+			}
+			out = append(out, e)
+		}
+	}
+	return writeJSON(filepath.Join(dir, CatalogueFile), out)
+}

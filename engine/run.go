@@ -350,6 +350,9 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sess.WritePublicationBase(ctx, res.Catalogue, p.out); err != nil {
+		return nil, err
+	}
 	p.state.History = appendHistory(p.state.History, pt)
 	if err := p.state.save(StatePath(j)); err != nil {
 		if len(p.incs) > 0 {
