@@ -16,6 +16,10 @@ var requirements = map[string]string{"disability": "持有残疾人证", "ssc": 
 // rules in force described from the rule set, and the results tables
 // with small cells suppressed.
 func Build(r *Run, set *rules.Set, title string, minPersons int64) *Pack {
+	ms := Measures
+	if r.Outcomes {
+		ms = append(append([]Measure(nil), Measures...), OutcomeMeasures...)
+	}
 	p := &Pack{Title: title, RunID: r.RunID, Periods: r.Periods, MinPersons: minPersons}
 	names := map[string]string{}
 	for _, g := range r.Programs {
@@ -105,6 +109,6 @@ func Build(r *Run, set *rules.Set, title string, minPersons int64) *Pack {
 		}
 		return key
 	}
-	p.Tables = Tables(r.Rows, label, minPersons)
+	p.Tables = Tables(r.Rows, ms, label, minPersons)
 	return p
 }

@@ -32,6 +32,10 @@ type Row struct {
 	Amount                               float64
 	CasePersons, Cases                   int64
 	AmountAtRisk                         float64
+	// From the case store (AddOutcomes): confirmed cases, the persons
+	// they concern and the amount recovered.
+	ConfirmedPersons, Confirmed int64
+	Recovered                   float64
 }
 
 // Program is one entry of the policy list (catalogue.json).
@@ -67,6 +71,8 @@ type Run struct {
 	Rows     []Row
 	Programs []Program
 	Rules    []RuleInForce
+	// Outcomes is true once AddOutcomes added a case store's outcomes.
+	Outcomes bool
 }
 
 // ReadRun reads a run folder written by `crosscheck run`.
@@ -168,6 +174,7 @@ type Line struct {
 // Table is one results table with its total line.
 type Table struct {
 	ID, Title, KeyTitle string
+	Measures            []Measure
 	Lines               []Line
 	Total               Line
 }
@@ -176,49 +183,52 @@ type Table struct {
 type Measure struct {
 	ID, Title string
 	Money     bool
+	// Group names the persons the figure rests on: the figures of one
+	// group are suppressed together.
+	Group   string
+	value   func(Row) float64
+	persons func(Row) int64
 }
 
+func paidPersons(r Row) int64      { return r.Persons }
+func flaggedPersons(r Row) int64   { return r.CasePersons }
+func confirmedPersons(r Row) int64 { return r.ConfirmedPersons }
+
 // Measures are the published columns. 人次 counts a person once per
-// program and month. The persons a figure rests on are the persons paid
-// for the first three, the persons with cases for the last three.
+// program and month.
 var Measures = []Measure{
-	{"persons", "发放人次", false},
-	{"payments", "发放笔数", false},
-	{"amount", "发放金额（元）", true},
-	{"case_persons", "疑点涉及人次", false},
-	{"cases", "疑点案件数", false},
-	{"amount_at_risk", "疑点涉及金额（元）", true},
+	{"persons", "发放人次", false, "paid", func(r Row) float64 { return float64(r.Persons) }, paidPersons},
+	{"payments", "发放笔数", false, "paid", func(r Row) float64 { return float64(r.Payments) }, paidPersons},
+	{"amount", "发放金额（元）", true, "paid", func(r Row) float64 { return r.Amount }, paidPersons},
+	{"case_persons", "疑点涉及人次", false, "flagged", func(r Row) float64 { return float64(r.CasePersons) }, flaggedPersons},
+	{"cases", "疑点案件数", false, "flagged", func(r Row) float64 { return float64(r.Cases) }, flaggedPersons},
+	{"amount_at_risk", "疑点涉及金额（元）", true, "flagged", func(r Row) float64 { return r.AmountAtRisk }, flaggedPersons},
+}
+
+// OutcomeMeasures are added when a case store gives the review outcomes.
+var OutcomeMeasures = []Measure{
+	{"confirmed", "核实确认案件数", false, "confirmed", func(r Row) float64 { return float64(r.Confirmed) }, confirmedPersons},
+	{"recovered", "追回金额（元）", true, "confirmed", func(r Row) float64 { return r.Recovered }, confirmedPersons},
 }
 
 // cells sums the rows into one line. A cell's Persons is a lower bound of
 // the distinct persons it rests on: the largest count of one row (a row's
 // persons are distinct; across programs or months one person may count
 // more than once, so the sum would overstate it).
-func cells(rows []Row) []Cell {
-	var c [6]Cell
-	var paid, flagged int64
+func cells(rows []Row, ms []Measure) []Cell {
+	c := make([]Cell, len(ms))
 	for _, r := range rows {
-		c[0].Value += float64(r.Persons)
-		c[1].Value += float64(r.Payments)
-		c[2].Value += r.Amount
-		c[3].Value += float64(r.CasePersons)
-		c[4].Value += float64(r.Cases)
-		c[5].Value += r.AmountAtRisk
-		paid = max(paid, r.Persons)
-		flagged = max(flagged, r.CasePersons)
-	}
-	for i := range c {
-		c[i].Persons = paid
-		if i >= 3 {
-			c[i].Persons = flagged
+		for j, m := range ms {
+			c[j].Value += m.value(r)
+			c[j].Persons = max(c[j].Persons, m.persons(r))
 		}
 	}
-	return c[:]
+	return c
 }
 
 // Tables groups the rows by county, program and month, with totals, and
 // applies Suppress with minPersons.
-func Tables(rows []Row, label func(dim, key string) string, minPersons int64) []Table {
+func Tables(rows []Row, ms []Measure, label func(dim, key string) string, minPersons int64) []Table {
 	dims := []struct{ id, title, key string }{
 		{"county", "按县区", "县区"}, {"program", "按补贴项目", "补贴项目"}, {"month", "按月份", "月份"},
 	}
@@ -229,14 +239,14 @@ func Tables(rows []Row, label func(dim, key string) string, minPersons int64) []
 			k := map[string]string{"county": r.County, "program": r.Program, "month": r.Period}[d.id]
 			groups[k] = append(groups[k], r)
 		}
-		t := Table{ID: d.id, Title: d.title, KeyTitle: d.key, Total: Line{Key: "total", Label: "合计", Cells: cells(rows)}}
+		t := Table{ID: d.id, Title: d.title, KeyTitle: d.key, Measures: ms, Total: Line{Key: "total", Label: "合计", Cells: cells(rows, ms)}}
 		keys := make([]string, 0, len(groups))
 		for k := range groups {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			t.Lines = append(t.Lines, Line{Key: k, Label: label(d.id, k), Cells: cells(groups[k])})
+			t.Lines = append(t.Lines, Line{Key: k, Label: label(d.id, k), Cells: cells(groups[k], ms)})
 		}
 		Suppress(&t, minPersons)
 		out = append(out, t)
@@ -262,7 +272,7 @@ func Tables(rows []Row, label func(dim, key string) string, minPersons int64) []
 // tables share no line.
 func Suppress(t *Table, minPersons int64) {
 	small := func(c Cell) bool { return c.Persons > 0 && c.Persons < minPersons }
-	for j := range Measures {
+	for j := range t.Measures {
 		var hidden int
 		for i := range t.Lines {
 			c := &t.Lines[i].Cells[j]
@@ -312,16 +322,12 @@ func Suppress(t *Table, minPersons int64) {
 	all := append(append([]Line(nil), t.Lines...), t.Total)
 	for i := range all {
 		l := &all[i]
-		for _, grp := range [][]int{{0, 1, 2}, {3, 4, 5}} {
-			any := false
-			for _, j := range grp {
-				any = any || l.Cells[j].Suppressed
-			}
-			if any {
-				for _, j := range grp {
-					l.Cells[j].Suppressed = true
-				}
-			}
+		hide := map[string]bool{}
+		for j, m := range t.Measures {
+			hide[m.Group] = hide[m.Group] || l.Cells[j].Suppressed
+		}
+		for j, m := range t.Measures {
+			l.Cells[j].Suppressed = hide[m.Group]
 		}
 	}
 	copy(t.Lines, all[:len(t.Lines)])

@@ -48,7 +48,7 @@ func TestSuppress(t *testing.T) {
 		// Zero everywhere else: the total is suppressed instead.
 		{"zeros", []Line{line("a", 2, 0), line("b", 0, 0)}, line("total", 2, 0), []string{"a", "total"}, nil},
 	} {
-		tab := Table{Lines: tc.lines, Total: tc.total}
+		tab := Table{Measures: Measures, Lines: tc.lines, Total: tc.total}
 		Suppress(&tab, 5)
 		for col := 0; col < 6; col++ {
 			want := tc.paid

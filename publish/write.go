@@ -138,14 +138,14 @@ func (p *Pack) ruleRows() [][]string {
 
 func (t Table) rows() [][]string {
 	head := []string{t.KeyTitle}
-	for _, m := range Measures {
+	for _, m := range t.Measures {
 		head = append(head, m.Title)
 	}
 	rows := [][]string{head}
 	for _, l := range append(append([]Line(nil), t.Lines...), t.Total) {
 		row := []string{l.Label}
 		for j, c := range l.Cells {
-			row = append(row, c.Text(Measures[j].Money))
+			row = append(row, c.Text(t.Measures[j].Money))
 		}
 		rows = append(rows, row)
 	}
@@ -174,8 +174,7 @@ func (p *Pack) notes() []string {
 }
 
 var pageTmpl = template.Must(template.New("pub").Funcs(template.FuncMap{
-	"cell":     func(c Cell, j int) string { return c.Text(Measures[j].Money) },
-	"measures": func() []Measure { return Measures },
+	"cell": func(t Table, c Cell, j int) string { return c.Text(t.Measures[j].Money) },
 }).Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
@@ -198,9 +197,9 @@ th { background: #eef1f6; } td.n { text-align: right; font-variant-numeric: tabu
 {{end}}</table>
 <h2 id="results">三、比对结果</h2>
 {{range .Tables}}<h3>{{.Title}}</h3>
-<table id="results-{{.ID}}"><tr><th>{{.KeyTitle}}</th>{{range measures}}<th>{{.Title}}</th>{{end}}</tr>
-{{range .Lines}}<tr><td>{{.Label}}</td>{{range $j, $c := .Cells}}<td class="n">{{cell $c $j}}</td>{{end}}</tr>
-{{end}}<tr class="total"><td>{{.Total.Label}}</td>{{range $j, $c := .Total.Cells}}<td class="n">{{cell $c $j}}</td>{{end}}</tr></table>
+{{$t := .}}<table id="results-{{.ID}}"><tr><th>{{.KeyTitle}}</th>{{range .Measures}}<th>{{.Title}}</th>{{end}}</tr>
+{{range .Lines}}<tr><td>{{.Label}}</td>{{range $j, $c := .Cells}}<td class="n">{{cell $t $c $j}}</td>{{end}}</tr>
+{{end}}<tr class="total"><td>{{.Total.Label}}</td>{{range $j, $c := .Total.Cells}}<td class="n">{{cell $t $c $j}}</td>{{end}}</tr></table>
 {{end}}
 <p class="note">“*”表示该数字涉及人数少于{{.MinPersons}}人，或可由合计减去其他数字推算出这类数字，依规不予公开。疑点为数据比对发现的线索，须经主管部门核实，不等同于违规事实。本页不含任何个人信息。</p>
 </body></html>

@@ -5,12 +5,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crosscheck/crosscheck/casestore"
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/publish"
 )
 
 func newPublish() *cobra.Command {
-	var cfg, runDir, out, title string
+	var cfg, runDir, out, title, store string
 	var minPersons int64
 	c := &cobra.Command{
 		Use:   "publish --config JOB --run DIR --out PUB",
@@ -19,8 +20,8 @@ func newPublish() *cobra.Command {
 index.html (one page), policy_list.csv (一张清单: program, department, standard, legal basis and the
 eligibility parameters screened), rules.csv (the rules in force in plain Chinese, with their
 parameters), results_by_county.csv, results_by_program.csv and results_by_month.csv (persons,
-payments and amount paid; persons, cases and amount concerned by the screening), and
-publication.xlsx with the same tables.
+payments and amount paid; persons, cases and amount concerned by the screening; with --store,
+the cases confirmed by review and the amounts recovered), and publication.xlsx with the same tables.
 
 It reads the run folder (aggregates.csv, catalogue.json, manifest.json) and no personal data.
 A figure that rests on fewer than --min-persons persons is shown as *, and so is a second figure
@@ -43,6 +44,17 @@ of the same column whenever the total would give the first away (docs/publish.md
 			r, err := publish.ReadRun(runDir)
 			if err != nil {
 				return fmt.Errorf("--run %s: %w", runDir, err)
+			}
+			if store != "" {
+				st, err := casestore.Open(cmd.Context(), store, casestore.Options{})
+				if err != nil {
+					return fmt.Errorf("--store %s: %w", store, err)
+				}
+				err = r.AddOutcomes(st)
+				st.Close()
+				if err != nil {
+					return fmt.Errorf("--store %s: %w", store, err)
+				}
 			}
 			p := publish.Build(r, set, title, minPersons)
 			if err := publish.Write(out, p); err != nil {
@@ -69,6 +81,7 @@ of the same column whenever the total would give the first away (docs/publish.md
 	c.Flags().StringVarP(&cfg, "config", "c", "", "job file (YAML) of the run")
 	c.Flags().StringVar(&runDir, "run", "", "output folder of the run")
 	c.Flags().StringVarP(&out, "out", "o", "", "folder to write the publication into")
+	c.Flags().StringVar(&store, "store", "", "case store (cases import): adds confirmed cases and amounts recovered")
 	c.Flags().StringVar(&title, "title", "惠民惠农财政补贴资金比对结果公开", "title of the publication")
 	c.Flags().Int64Var(&minPersons, "min-persons", publish.DefaultMinPersons, "smallest number of persons a published figure may rest on")
 	for _, f := range []string{"config", "run", "out"} {

@@ -1,6 +1,7 @@
-package e2e_test
+package report_test
 
 import (
+	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/crosscheck/crosscheck/casestore"
 )
 
 func readCSV(t *testing.T, path string) [][]string {
@@ -165,10 +168,79 @@ func TestPublish(t *testing.T) {
 			t.Errorf("index.html lacks %q", want)
 		}
 	}
+	publishWithStore(t, dir)
 	if r := run(t, dir, nil, "publish", "--config", "job.yaml", "--run", "run", "--out", "pub", "--min-persons", "1"); r.code == 0 {
 		t.Errorf("--min-persons 1 accepted")
 	}
 	if r := run(t, dir, nil, "publish", "--config", "job.yaml", "--run", "nowhere", "--out", "pub2"); r.code == 0 || !strings.Contains(r.stderr, "nowhere") {
 		t.Errorf("missing run folder: %d %s", r.code, r.stderr)
+	}
+}
+
+// publishWithStore imports the run into a case store, confirms six of
+// 长葛市's cases of 高龄津贴 (8 raised) with amounts recovered, confirms one
+// case elsewhere, and publishes with --store: the confirmed figures appear
+// where they rest on enough persons and are suppressed where not.
+func publishWithStore(t *testing.T, dir string) {
+	t.Helper()
+	store := filepath.Join(dir, "cases.duckdb")
+	ctx := context.Background()
+	st, err := casestore.Open(ctx, store, casestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store's own import (the review side, not under test here).
+	if _, err := st.Import(ctx, filepath.Join(dir, "run", "hits.parquet"), casestore.ImportOptions{NoManifest: true, Periods: []string{"2024-05"}}); err != nil {
+		t.Fatal(err)
+	}
+	admin := casestore.Actor{User: "admin", Role: casestore.RoleAdmin, Scope: casestore.Scope{All: true}}
+	confirm := func(c *casestore.Case, recovered float64) {
+		t.Helper()
+		steps := []casestore.Action{{Kind: casestore.ActAssign, Assignee: "checker"}, {Kind: casestore.ActVerify},
+			{Kind: casestore.ActConfirm, Outcome: &casestore.Outcome{PaymentStopped: true, ToRecover: recovered, Recovered: recovered}}}
+		for _, a := range steps {
+			a.Version = c.Version
+			if c, err = st.Act(ctx, admin, c.ID, a); err != nil {
+				t.Fatalf("%s: %v", a.Kind, err)
+			}
+		}
+	}
+	gaoling, err := st.Select(casestore.Scope{All: true}, casestore.Filter{Program: "gaoling", County: "411082"}, 0)
+	if err != nil || len(gaoling) < 6 {
+		t.Fatalf("cases of 高龄津贴 in 长葛市: %d %v", len(gaoling), err)
+	}
+	for _, c := range gaoling[:6] {
+		confirm(c, 100)
+	}
+	st.Close()
+	outcomes := func(out string) (map[string][]string, []string) {
+		t.Helper()
+		mustRun(t, dir, nil, "publish", "--config", "job.yaml", "--run", "run", "--out", out, "--store", store)
+		rows := readCSV(t, filepath.Join(dir, out, "results_by_program.csv"))
+		if got := strings.Join(rows[0][len(rows[0])-2:], ","); got != "核实确认案件数,追回金额（元）" {
+			t.Fatalf("header %v", rows[0])
+		}
+		byName := map[string][]string{}
+		for _, r := range rows[1 : len(rows)-1] {
+			byName[r[0]] = r[len(r)-2:]
+		}
+		return byName, rows[len(rows)-1][len(rows[0])-2:]
+	}
+	// 6 confirmed cases of 高龄津贴 in one county, ¥600 recovered: published.
+	got, total := outcomes("pub-store")
+	if g := got["高龄津贴"]; g[0] != "6" || g[1] != "600.00" || total[0] != "6" || total[1] != "600.00" {
+		t.Errorf("高龄津贴 outcomes %v, total %v", g, total)
+	}
+	// One more confirmed case, of 城乡低保: it is hidden, and so is 高龄津贴
+	// (else the total minus 6 would give it away); the total stays.
+	if st, err = casestore.Open(ctx, store, casestore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := st.Select(casestore.Scope{All: true}, casestore.Filter{Program: "dibao", County: "411024"}, 1)
+	confirm(other[0], 50)
+	st.Close()
+	got, total = outcomes("pub-store2")
+	if got["城乡居民最低生活保障金"][0] != "*" || got["高龄津贴"][0] != "*" || got["高龄津贴"][1] != "*" || total[0] != "7" || total[1] != "650.00" {
+		t.Errorf("after one more: %v, total %v", got, total)
 	}
 }

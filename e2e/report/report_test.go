@@ -1,4 +1,4 @@
-package e2e_test
+package report_test
 
 import (
 	"bytes"
@@ -280,15 +280,15 @@ func TestRunReport(t *testing.T) {
 	}
 	png := filepath.Join(t.TempDir(), "report.png")
 	if *updateShots {
-		png = filepath.Join("..", "docs", "img", "report.png")
+		png = filepath.Join("..", "..", "docs", "img", "report.png")
 		os.MkdirAll(filepath.Dir(png), 0o755)
 	}
 	if err := os.WriteFile(png, shotZH, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The screenshot the README shows is there and not blank either.
-	if b, err := os.ReadFile(filepath.Join("..", "docs", "img", "report.png")); err != nil {
-		t.Errorf("docs/img/report.png: %v (go test ./e2e -run TestRunReport -update-screenshots)", err)
+	if b, err := os.ReadFile(filepath.Join("..", "..", "docs", "img", "report.png")); err != nil {
+		t.Errorf("docs/img/report.png: %v (go test ./e2e/report -run TestRunReport -update-screenshots)", err)
 	} else if s, _ := nonWhite(t, b); s < 0.05 {
 		t.Errorf("docs/img/report.png is almost blank (%.1f%%)", 100*s)
 	}

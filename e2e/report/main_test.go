@@ -1,4 +1,4 @@
-package e2e_test
+package report_test
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	bin = filepath.Join(dir, "crosscheck")
-	build := exec.Command("go", "build", "-tags", "duckdb_arrow", "-buildvcs=false", "-o", bin, "../cmd/crosscheck")
+	build := exec.Command("go", "build", "-tags", "duckdb_arrow", "-buildvcs=false", "-o", bin, "../../cmd/crosscheck")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building crosscheck:", err)
@@ -82,7 +82,7 @@ func mustRun(t *testing.T, dir string, env []string, args ...string) result {
 func sample(t *testing.T) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "henan-sample")
-	src := filepath.Join("..", "examples", "henan-sample")
+	src := filepath.Join("..", "..", "examples", "henan-sample")
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
