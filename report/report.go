@@ -141,9 +141,22 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join":     strings.Join,
 	"bjtime":   func(t time.Time) string { return t.In(beijing).Format("2006-01-02 15:04") },
 	"langs":    func() []string { return []string{"zh", "en"} },
-	"cat":      func(lang, c string) string { return rules.CategoryName(c, lang) },
-	"sev":      func(lang, c string) string { return rules.SeverityName(c, lang) },
+	"groupTables": func(d *Data) []groupTable {
+		return []groupTable{
+			{"county", "按县区", "By county", "县区", "County", d.ByCounty},
+			{"program", "按补贴项目", "By program", "补贴项目", "Program", d.ByProgram},
+			{"rule", "按比对规则", "By rule", "规则", "Rule", d.ByRule},
+		}
+	},
+	"cat": func(lang, c string) string { return rules.CategoryName(c, lang) },
+	"sev": func(lang, c string) string { return rules.SeverityName(c, lang) },
 }).Parse(pageTmpl))
+
+// groupTable is a breakdown listed in full under the charts.
+type groupTable struct {
+	ID, ZH, EN, KeyZH, KeyEN string
+	Groups                   []Group
+}
 
 // Render returns the page.
 func Render(d *Data) ([]byte, error) {
@@ -233,7 +246,27 @@ func chartTitle(lang, dim, what string) string {
 	return "按" + d[0] + map[string]string{"hits": "的疑点数", "amount": "的涉及金额（元）"}[what]
 }
 
+// maxBars is the most bars a ranked chart draws; the rest are summed in
+// one last bar (the tables below the charts list every line).
+const maxBars = 25
+
+// top keeps the first maxBars-1 groups and sums the others into one.
+func top(lang string, gs []Group) []Group {
+	if len(gs) <= maxBars {
+		return gs
+	}
+	out := append([]Group(nil), gs[:maxBars-1]...)
+	rest := Group{Key: "other", Label: fmt.Sprintf("其他 %d 项", len(gs)-maxBars+1), LabelEN: fmt.Sprintf("%d others", len(gs)-maxBars+1)}
+	for _, g := range gs[maxBars-1:] {
+		rest.Hits += g.Hits
+		rest.Payments += g.Payments
+		rest.Amount += g.Amount
+	}
+	return append(out, rest)
+}
+
 func chartFor(lang, dim string, gs []Group) template.HTML {
+	gs = top(lang, gs)
 	title := chartTitle(lang, dim, "hits")
 	bars := make([]Bar, len(gs))
 	for i, g := range gs {
@@ -246,6 +279,7 @@ func amountChartFor(lang, dim string, gs []Group) template.HTML {
 	title := chartTitle(lang, dim, "amount")
 	s := append([]Group(nil), gs...)
 	sort.SliceStable(s, func(i, j int) bool { return s[i].Amount > s[j].Amount })
+	s = top(lang, s)
 	bars := make([]Bar, len(s))
 	for i, g := range s {
 		bars[i] = Bar{Label: g.Name(lang), Value: g.Amount, Text: "¥" + money(g.Amount), Color: "#c0504d"}

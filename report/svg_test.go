@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/xml"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -88,5 +89,19 @@ func TestRenderBothLanguages(t *testing.T) {
 	b, _ = Render(d)
 	if strings.Contains(string(b), `id="trend-zh"`) {
 		t.Errorf("trend shown for a single run")
+	}
+}
+
+func TestTopGroups(t *testing.T) {
+	var gs []Group
+	for i := 0; i < 30; i++ {
+		gs = append(gs, Group{Key: fmt.Sprint(i), Hits: int64(100 - i), Amount: 1})
+	}
+	got := top("zh", gs)
+	if len(got) != maxBars || got[maxBars-1].Label != "其他 6 项" || got[maxBars-1].Hits != 76+75+74+73+72+71 || got[maxBars-1].Amount != 6 {
+		t.Errorf("last bar %+v of %d", got[len(got)-1], len(got))
+	}
+	if len(top("zh", gs[:maxBars])) != maxBars {
+		t.Errorf("cut below the limit")
 	}
 }

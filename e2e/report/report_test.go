@@ -252,6 +252,18 @@ func TestRunReport(t *testing.T) {
 	if strings.Contains(en, "按疑点类别") || strings.Contains(en, "疑点数") || strings.Contains(en, "数据质量") {
 		t.Errorf("Chinese labels visible in the English page")
 	}
+	shotEN, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if share, _ := nonWhite(t, shotEN); share < 0.05 {
+		t.Errorf("English screenshot almost blank (%.1f%%)", 100*share)
+	}
+	if *updateShots {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "img", "report-en.png"), shotEN, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// The interceptor works: a request the page makes to the network is
 	// caught (so the empty list below means something).
