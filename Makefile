@@ -28,10 +28,12 @@ DEMO_DIR ?= out/province-50k
 demo: build
 	@test -f $(DEMO_DIR)/job.yaml || $(BIN) gen --persons 50000 --seed 1 --out $(DEMO_DIR)
 	$(BIN) run --config $(DEMO_DIR)/job.yaml --out out/demo
+	@echo "run report: $(abspath out/demo/report.html)"
 
 # The small hand-checked sample whose hits are checked exactly by the tests.
 demo-sample: build
 	$(BIN) run --config examples/henan-sample/job.yaml --out out/demo-sample
+	@echo "run report: $(abspath out/demo-sample/report.html)"
 
 # Go benchmarks of the hot paths, then the accuracy and performance harness
 # (PERSONS=200000 by default) with the naive DuckDB and PostgreSQL baselines;

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/crosscheck/crosscheck/holidays"
 )
 
 // Params are the review parameters: stage deadlines, priority weights,
@@ -29,8 +31,13 @@ type Params struct {
 	Weights Weights `json:"weights"`
 	// MoneyCap: money at risk per month (yuan) that scores the full money part.
 	MoneyCap float64 `json:"money_cap"`
+	// Calendar is the official calendar the working days start from:
+	// "cn" (default) uses China's public holidays and make-up workdays
+	// embedded from the State Council notices (package holidays); "none"
+	// counts Monday to Friday only.
+	Calendar string `json:"calendar"`
 	// Holidays are extra days off (YYYY-MM-DD); Workdays are weekend days
-	// worked (调休), also YYYY-MM-DD.
+	// worked (调休), also YYYY-MM-DD. Both override the official calendar.
 	Holidays []string `json:"holidays"`
 	Workdays []string `json:"workdays"`
 	// TimeZone for working days (IANA name; default Asia/Shanghai).
@@ -65,6 +72,7 @@ func DefaultParams() Params {
 		RouteLevel:        "county",
 		Weights:           Weights{Severity: 30, Sources: 20, Link: 10, Money: 20, Precision: 20},
 		MoneyCap:          1000,
+		Calendar:          CalendarChina,
 		TimeZone:          "Asia/Shanghai",
 	}
 }
@@ -102,6 +110,9 @@ func (p Params) Validate() error {
 		if _, err := time.Parse("2006-01-02", d); err != nil {
 			return fmt.Errorf("%w: holidays/workdays: %q is not YYYY-MM-DD", ErrInvalid, d)
 		}
+	}
+	if p.Calendar != CalendarChina && p.Calendar != CalendarNone {
+		return fmt.Errorf("%w: calendar: %q is not %s or %s", ErrInvalid, p.Calendar, CalendarChina, CalendarNone)
 	}
 	if _, err := time.LoadLocation(p.TimeZone); err != nil {
 		return fmt.Errorf("%w: time_zone: %v", ErrInvalid, err)
@@ -201,10 +212,18 @@ func (s *Store) ParamsHistory(ctx context.Context) ([]ParamsChange, error) {
 	return out, rows.Err()
 }
 
+// The official calendars a store can use (Params.Calendar).
+const (
+	CalendarChina = "cn"
+	CalendarNone  = "none"
+)
+
 // Calendar counts working days: Monday to Friday, less holidays, plus
-// weekend days worked.
+// weekend days worked; the official calendar first, then the store's own
+// extra days.
 type Calendar struct {
 	loc      *time.Location
+	official *holidays.Table
 	holidays map[string]bool
 	workdays map[string]bool
 }
@@ -215,6 +234,9 @@ func (p Params) calendar() *Calendar {
 		loc = time.FixedZone("CST", 8*3600)
 	}
 	c := &Calendar{loc: loc, holidays: map[string]bool{}, workdays: map[string]bool{}}
+	if p.Calendar == CalendarChina {
+		c.official = holidays.China()
+	}
 	for _, d := range p.Holidays {
 		c.holidays[d] = true
 	}
@@ -243,6 +265,11 @@ func (c *Calendar) IsWorkday(t time.Time) bool {
 	}
 	if c.holidays[d] {
 		return false
+	}
+	if c.official != nil {
+		if day, ok := c.official.Lookup(d); ok {
+			return day.Kind == holidays.Workday
+		}
 	}
 	wd := t.Weekday()
 	return wd != time.Saturday && wd != time.Sunday

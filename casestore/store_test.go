@@ -311,8 +311,9 @@ func TestLifecycleRulesAndConflicts(t *testing.T) {
 	if _, err := s.Act(ctx, reviewer, c.ID, casestore.Action{Kind: casestore.ActVerify, Version: c.Version}); !errors.Is(err, casestore.ErrConflict) {
 		t.Errorf("stale version: %v", err)
 	}
-	// Village check: 3 working days from Wednesday → end of Monday.
-	if want := time.Date(2024, 6, 11, 0, 0, 0, 0, time.FixedZone("", 8*3600)); !c2.DueAt.Equal(want) {
+	// Village check: 3 working days from Wednesday 5 June: Thursday, Friday,
+	// then Monday 10 June is 端午节 (official calendar) → end of Tuesday.
+	if want := time.Date(2024, 6, 12, 0, 0, 0, 0, time.FixedZone("", 8*3600)); !c2.DueAt.Equal(want) {
 		t.Errorf("village check due %v, want %v", c2.DueAt, want)
 	}
 	act(t, s, analyst, c.ID, casestore.Action{Kind: casestore.ActNote, Text: "已电话联系村委会"})

@@ -174,6 +174,8 @@ var builtin = []Role{
 		col("ssc_required", Bool, "payment must go to the recipient's social-security card"),
 		col("payable_after_death", Bool, "payment after death is allowed"),
 		col("standard_amount", Number, "standard amount per period (per unit)"),
+		col("standard_text", Text, "the standard in words, as published (补贴标准)"),
+		col("legal_basis", Text, "the policy document the program rests on (政策依据), as published"),
 	}},
 }
 

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/crosscheck/crosscheck/job"
@@ -396,34 +395,40 @@ func PeakRSS() int64 {
 	return 0
 }
 
-// PrintSummary writes the short summary table shown after a run.
-func (r *Result) PrintSummary(w io.Writer) {
-	fmt.Fprintf(w, "run %s: %d hits in %d cases; output in %s\n", r.RunID, r.Hits, r.Cases, r.OutDir)
-	fmt.Fprintf(w, "cases: one per person, program and period (cases.csv); the case store merges the periods of a person and program into one case (crosscheck cases import says how)\n")
+// PrintSummary writes the short summary shown after a run, in lang (zh or
+// en, see SummaryLang): hits and amounts by category and program with the
+// total, rows read, stage times and the path of the run report. Columns
+// are aligned for East Asian widths.
+func (r *Result) PrintSummary(w io.Writer, lang string) {
+	t := summaryWords(lang)
+	fmt.Fprintf(w, t.head+"\n", r.RunID, r.Hits, r.Cases, r.OutDir)
+	fmt.Fprintln(w, t.casesNote)
 	if r.NoCounty > 0 {
-		fmt.Fprintf(w, "cases with no county: %d, in their department's prefecture or province queue: %d, with no region: %d (see quality.md)\n",
-			r.NoCounty, r.NoCounty-r.CaseRouting["none"], r.CaseRouting["none"])
+		fmt.Fprintf(w, t.noCounty+"\n", r.NoCounty, r.NoCounty-r.CaseRouting["none"], r.CaseRouting["none"])
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "category\tprogram\thits\tamount")
-	cats := map[string]int64{}
+	rows := [][]string{{t.category, t.program, t.hits, t.amount}}
 	for _, c := range r.Counts {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\n", c.Category, c.Program, c.Hits, c.Amount)
-		cats[c.Category] += c.Hits
+		rows = append(rows, []string{rules.CategoryName(c.Category, lang), c.Program, fmt.Sprint(c.Hits), yuan(c.Amount)})
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t\n", r.Hits)
-	tw.Flush()
+	rows = append(rows, []string{t.total, "", fmt.Sprint(r.Hits), yuan(r.AmountAtRisk)})
+	writeAligned(w, rows, []bool{false, false, true, true})
+	fmt.Fprintf(w, "(%s)\n", t.amountNote)
 	var read, acc, quar int64
 	for _, s := range r.Sources {
 		read += s.RowsRead
 		acc += s.RowsAccepted
 		quar += s.RowsQuarantined
 	}
-	fmt.Fprintf(w, "\nrows read %d = accepted %d + quarantined %d (see quality.md)\n", read, acc, quar)
+	fmt.Fprintf(w, "\n"+t.rows+"\n", read, acc, quar)
 	var parts []string
-	for _, t := range r.Timings {
-		parts = append(parts, fmt.Sprintf("%s %.2fs", t.Stage, t.Seconds))
+	for _, s := range r.Timings {
+		parts = append(parts, fmt.Sprintf("%s %.2fs", t.stage(s.Stage), s.Seconds))
 	}
-	fmt.Fprintf(w, "time %.2fs (%s); peak memory %.1f MiB\n", r.Elapsed.Seconds(), strings.Join(parts, ", "), float64(r.PeakRSS)/(1<<20))
+	sep := ", "
+	if lang != LangEN {
+		sep = "，"
+	}
+	fmt.Fprintf(w, t.time+"\n", r.Elapsed.Seconds(), strings.Join(parts, sep), float64(r.PeakRSS)/(1<<20))
+	fmt.Fprintf(w, t.report+"\n", filepath.Join(r.OutDir, ReportFile))
 }

@@ -134,7 +134,7 @@ func TestCaseRoutingWithoutRegion(t *testing.T) {
 		t.Errorf("quality.md does not count the cases without county:\n%s", md)
 	}
 	var sum strings.Builder
-	res.PrintSummary(&sum)
+	res.PrintSummary(&sum, engine.LangEN)
 	if !strings.Contains(sum.String(), "cases with no county: 2, in their department's prefecture or province queue: 1, with no region: 1") {
 		t.Errorf("summary does not count the cases without county:\n%s", sum.String())
 	}

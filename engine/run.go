@@ -55,19 +55,22 @@ type Timing struct {
 
 // Result summarises a finished run.
 type Result struct {
-	RunID     string
-	OutDir    string
-	Hits      int64
-	Cases     int64
-	Sources   []*mapping.Stats
-	Timings   []Timing
-	PeakRSS   int64
-	RuleSet   string
-	Counts    []CategoryCount
-	Catalogue *Catalogue
-	Started   time.Time
-	Elapsed   time.Duration
-	Identity  *identity.Summary
+	RunID   string
+	OutDir  string
+	Hits    int64
+	Cases   int64
+	Sources []*mapping.Stats
+	Timings []Timing
+	PeakRSS int64
+	RuleSet string
+	Counts  []CategoryCount
+	// AmountAtRisk is the sum of the flagged payments, each counted once
+	// however many rules hit it.
+	AmountAtRisk float64
+	Catalogue    *Catalogue
+	Started      time.Time
+	Elapsed      time.Duration
+	Identity     *identity.Summary
 	// Watermarks holds, per incremental source, the watermark before and
 	// after this run.
 	Watermarks map[string][2]string
@@ -386,13 +389,26 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 			p.state.Watermarks[name] = inc.Watermark()
 		}
 	}
+	// The run report and the publication base are outputs of the run like
+	// the others: written into the temporary folder before the commit.
+	pt, err := sess.WriteRunReport(ctx, j, res, comp, p.state.History, p.out)
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.WritePublicationBase(ctx, res.Catalogue, p.out); err != nil {
+		return nil, err
+	}
 	if err := writeManifest(j, res, comp, p.run); err != nil {
 		return nil, err
 	}
-	if len(p.incs) > 0 {
-		if err := p.state.save(StatePath(j)); err != nil {
+	p.state.History = appendHistory(p.state.History, pt)
+	if err := p.state.save(StatePath(j)); err != nil {
+		if len(p.incs) > 0 {
 			return nil, err
 		}
+		// Without incremental sources the state only feeds the report's
+		// trend: a job folder that cannot be written is no reason to fail.
+		log.Warn("run history not saved (the next report shows no trend)", "error", err)
 	}
 	return res, nil
 }

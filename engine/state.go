@@ -9,14 +9,19 @@ import (
 
 	"github.com/crosscheck/crosscheck/connectors"
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/report"
 )
 
 // State is what a job keeps between runs: the watermark of each
-// incremental source (the highest value of its watermark_column pulled).
+// incremental source (the highest value of its watermark_column pulled)
+// and the figures of its last runs.
 // It is written only after a run succeeded, so a failed run pulls the same
 // rows again next time.
 type State struct {
 	Watermarks map[string]string `json:"watermarks"`
+	// History lists the job's last runs (oldest first) for the trend in
+	// the run report.
+	History []report.Point `json:"history,omitempty"`
 }
 
 // StatePath is where a job's state lives: engine.state_file, or
@@ -51,11 +56,27 @@ func (st *State) save(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	// A temporary file of its own: two runs of one job at once must not
+	// write the same one.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("run state %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("run state %s: %w", path, err)
+	}
+	return nil
 }
 
 // incremental returns the source's connector as Incremental when the job

@@ -49,6 +49,7 @@ departments, and writes every suspicious payment as a hit with its evidence.`,
 		}
 	}
 	root.AddCommand(newRun(), newRulesCmd(), newSources(), newLink(), newCases(), newServe(), newGen(), newBench(), newVersion())
+	root.AddCommand(newPublish())
 	return root
 }
 
@@ -61,35 +62,44 @@ func newLogger(w io.Writer, quiet bool) *slog.Logger {
 }
 
 func newRun() *cobra.Command {
-	var cfg, out string
-	var raw, rawCells, force, quiet bool
+	var cfg, out, lang string
+	var raw, rawCells, force, quiet, verbose bool
 	c := &cobra.Command{
 		Use:   "run",
-		Short: "Run a screening job: load sources, run the rules, write hits, cases and the quality report",
+		Short: "Run a screening job: load sources, run the rules, write hits, cases, the quality report and report.html",
 		Long: `run loads every source of the job, normalises ID numbers, names and dates, runs the rules and
 writes to the output folder: hits.parquet/hits.csv, cases.parquet/cases.csv, quality.json/quality.md,
-quarantine/SOURCE.csv and manifest.json. ID numbers are masked in CSV files unless --raw-ids is given;
-CSV cells starting with = + - @ are prefixed with ' so that Excel shows them as text, unless --raw-cells.
+quarantine/SOURCE.csv, manifest.json and report.html (the run report with charts, one page that
+opens offline). ID numbers are masked in CSV files unless --raw-ids is given; CSV cells starting
+with = + - @ are prefixed with ' so that Excel shows them as text, unless --raw-cells.
 
 Files are written to a temporary folder inside the output folder and moved into place when the run
 succeeded, manifest.json last: the folder holds the complete previous run or the complete new one.
 The output folder must be new, empty or an earlier crosscheck output (--force for a folder with
-other files; crosscheck never deletes files it did not write). One run at a time per folder.`,
+other files; crosscheck never deletes files it did not write). One run at a time per folder.
+
+The summary on stdout is in Chinese; --lang en (or CROSSCHECK_LANG=en) switches it to English.
+stderr gets warnings only (and a progress bar on a terminal); -v adds the INFO log lines.`,
 		Example: `  crosscheck run --config examples/henan-sample/job.yaml --out out/demo
+  crosscheck run --config examples/henan-sample/job.yaml --out out/demo --lang en -v
   CROSSCHECK_ENGINE_MEMORY_LIMIT=8GiB crosscheck run --config job.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			lg, err := engine.SummaryLang(lang)
+			if err != nil {
+				return fmt.Errorf("--lang: %w", err)
+			}
 			j, err := job.Load(cfg)
 			if err != nil {
 				return err
 			}
 			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, RawCells: rawCells, Force: force,
-				Log:      newLogger(cmd.ErrOrStderr(), quiet),
+				Log:      newLogger(cmd.ErrOrStderr(), !verbose),
 				Progress: terminal(cmd.ErrOrStderr(), quiet)})
 			if err != nil {
 				return err
 			}
-			res.PrintSummary(cmd.OutOrStdout())
+			res.PrintSummary(cmd.OutOrStdout(), lg)
 			return nil
 		},
 	}
@@ -98,7 +108,9 @@ other files; crosscheck never deletes files it did not write). One run at a time
 	c.Flags().BoolVar(&raw, "raw-ids", false, "write ID numbers and account numbers unmasked in CSV files")
 	c.Flags().BoolVar(&rawCells, "raw-cells", false, "write CSV cells verbatim (no ' before cells starting with = + - @)")
 	c.Flags().BoolVar(&force, "force", false, "write into a folder that holds other files (they are never deleted)")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
+	c.Flags().StringVar(&lang, "lang", "", "language of the summary: zh or en (default: CROSSCHECK_LANG, else zh)")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every stage and rule (INFO lines on stderr)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	_ = c.MarkFlagRequired("config")
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
@@ -322,16 +323,28 @@ printed as FILE:LINE: reason; the exit status is 1 when there is any.`,
 func newRulesDiff() *cobra.Command {
 	var f rulesSetFlags
 	var against string
+	var sets []string
 	var samples int
 	var quiet bool
 	c := &cobra.Command{
-		Use:   "diff --config JOB --against OLD_RULES_DIR",
-		Short: "Run two rule sets on the same loaded data and report per rule the hits added and removed",
-		Long: `diff loads the job's sources once, then runs the old rule set (the rule files in --against, or
-the built-in library with --against builtin) and the job's rule set (the built-in library plus --dir)
-on the same data, and prints per rule the hits before and after, added, removed and changed (another
-severity or explanation), with samples. Nothing is written to the job's output folder.`,
-		Example: `  crosscheck rules diff --config job.yaml --against ./rules-2024-04
+		Use:   "diff --config JOB [--against OLD_RULES_DIR|builtin|defaults] [--set RULE.PARAM=VALUE]",
+		Short: "Run two rule sets or parameter sets on the same loaded data and report per rule the hits added and removed",
+		Long: `diff loads the job's sources once, runs an old and a new rule set on the same data, and prints per
+rule the hits before and after, added, removed and changed (another severity or explanation), then
+the payments concerned, hit by hit (up to --samples per rule and kind of change).
+
+What is compared:
+  --set RULE.PARAM=VALUE   the job as it is (old) against the job with these parameters changed (new);
+                           repeatable
+  --against defaults       the built-in defaults of every parameter (old) against the job's
+                           rules.params (new); the default when neither --against nor --set is given
+  --against builtin        the built-in library (old) against the job's rule set: built-in plus --dir
+                           and rules.dirs (new), both with the job's parameters
+  --against DIR            the rule files in DIR (old) against the job's rule set (new)
+--set also applies to the new side of --against. Nothing is written to the job's output folder.`,
+		Example: `  crosscheck rules diff --config examples/henan-sample/job.yaml
+  crosscheck rules diff --config examples/henan-sample/job.yaml --set deceased_after_death.grace_months=1
+  crosscheck rules diff --config job.yaml --against ./rules-2024-04
   crosscheck rules diff --config job.yaml --against builtin --dir ./my-rules`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -339,20 +352,39 @@ severity or explanation), with samples. Nothing is written to the job's output f
 			if err != nil {
 				return err
 			}
-			var oldSet *rules.Set
-			if against == "builtin" {
+			changes, err := parseParamSets(sets)
+			if err != nil {
+				return err
+			}
+			if against == "" && len(changes) == 0 {
+				against = "defaults"
+			}
+			oldSet, oldCtx, oldLabel := newSet, ctx, "job parameters"
+			switch against {
+			case "":
+			case "defaults":
+				oldCtx = ctx
+				oldCtx.RuleParams = nil
+				oldLabel = "built-in parameter defaults"
+			case "builtin":
 				oldSet, err = rules.LoadBuiltin()
-			} else {
+				oldLabel = "builtin"
+			default:
 				oldSet, err = rules.LoadDirs(against)
+				oldLabel = against
 			}
 			if err != nil {
 				return fmt.Errorf("--against: %w", err)
 			}
-			oldComp, err := oldSet.Compile(cmd.Context(), rulesContextFor(ctx, oldSet))
-			if err != nil {
-				return fmt.Errorf("old rules (%s): %w", against, err)
+			if oldSet != newSet {
+				oldCtx = rulesContextFor(ctx, oldSet)
 			}
-			newComp, err := newSet.Compile(cmd.Context(), ctx)
+			newCtx := withParamSets(ctx, changes)
+			oldComp, err := oldSet.Compile(cmd.Context(), oldCtx)
+			if err != nil {
+				return fmt.Errorf("old rules (%s): %w", oldLabel, err)
+			}
+			newComp, err := newSet.Compile(cmd.Context(), newCtx)
 			if err != nil {
 				return fmt.Errorf("new rules: %w", err)
 			}
@@ -372,18 +404,101 @@ severity or explanation), with samples. Nothing is written to the job's output f
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "old: %s (%d rules)   new: %s (%d rules)\n\n", against, len(oldComp),
-				strings.Join(newSet.Origins, " + "), len(newComp))
+			newLabel := strings.Join(newSet.Origins, " + ")
+			if ps := paramChanges(oldComp, newComp); len(ps) > 0 {
+				newLabel += "; parameters " + strings.Join(ps, ", ")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "old: %s (%d rules)   new: %s (%d rules)\n\n", oldLabel, len(oldComp), newLabel, len(newComp))
 			return rules.WriteDiff(cmd.OutOrStdout(), d)
 		},
 	}
 	f.add(c, true)
-	c.Flags().StringVar(&against, "against", "", "folder of the old rule files, or builtin")
-	c.Flags().IntVar(&samples, "samples", 5, "sample payments shown per rule and kind of change")
+	c.Flags().StringVar(&against, "against", "", "old side: a folder of rule files, builtin, or defaults (the built-in parameter defaults)")
+	c.Flags().StringArrayVar(&sets, "set", nil, "change a parameter on the new side, RULE.PARAM=VALUE (repeatable; lists as [a, b])")
+	c.Flags().IntVar(&samples, "samples", 20, "payments shown per rule and kind of change")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "log warnings only")
 	_ = c.MarkFlagRequired("config")
-	_ = c.MarkFlagRequired("against")
 	return c
+}
+
+// paramSet is one --set RULE.PARAM=VALUE.
+type paramSet struct {
+	rule, param string
+	value       any
+}
+
+// parseParamSets reads --set flags; values are YAML scalars or flow lists
+// as in the job file (1, 0.5, true, text, [a, b]).
+func parseParamSets(sets []string) ([]paramSet, error) {
+	var out []paramSet
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		rule, param, ok2 := strings.Cut(strings.TrimSpace(k), ".")
+		if !ok || !ok2 || rule == "" || param == "" {
+			return nil, fmt.Errorf("--set %q: want RULE.PARAM=VALUE, e.g. deceased_after_death.grace_months=1", s)
+		}
+		var val any
+		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
+			return nil, fmt.Errorf("--set %q: value: %w", s, err)
+		}
+		out = append(out, paramSet{rule: rule, param: param, value: val})
+	}
+	return out, nil
+}
+
+// withParamSets returns c with the changes applied to a copy of its rule
+// parameters.
+func withParamSets(c rules.Context, changes []paramSet) rules.Context {
+	if len(changes) == 0 {
+		return c
+	}
+	out := c
+	out.RuleParams = map[string]map[string]any{}
+	for id, ps := range c.RuleParams {
+		m := map[string]any{}
+		for k, v := range ps {
+			m[k] = v
+		}
+		out.RuleParams[id] = m
+	}
+	for _, ch := range changes {
+		if out.RuleParams[ch.rule] == nil {
+			out.RuleParams[ch.rule] = map[string]any{}
+		}
+		out.RuleParams[ch.rule][ch.param] = ch.value
+	}
+	return out
+}
+
+// paramChanges lists RULE.PARAM=VALUE for every parameter in force that
+// differs between the two compiled sets.
+func paramChanges(old, new []rules.Compiled) []string {
+	byID := map[string]rules.Compiled{}
+	for _, c := range old {
+		byID[c.ID] = c
+	}
+	var out []string
+	for _, n := range new {
+		o, ok := byID[n.ID]
+		if !ok {
+			continue
+		}
+		for _, k := range sortedParamKeys(n.Params) {
+			if ov, nv := fmt.Sprint(o.Params[k]), fmt.Sprint(n.Params[k]); ov != nv {
+				out = append(out, fmt.Sprintf("%s.%s=%s (was %s)", n.ID, k, nv, ov))
+			}
+		}
+	}
+	return out
+}
+
+func sortedParamKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func compiledIDs(c []rules.Compiled) []string {
