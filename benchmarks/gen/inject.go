@@ -359,6 +359,32 @@ func (g *chunk) inject() {
 			p.tags |= kbit("noise_pension_ended")
 		}
 	}
+	// 户籍 cancelled for another reason than death, and corrected birth
+	// dates (issue 20), on recipients without another case or a death.
+	from := mkday(2023, 1, 1)
+	for _, i := range g.recipients() {
+		p := &g.ps[i]
+		if p.vio || p.death != 0 {
+			continue
+		}
+		switch u := g.r.Float64(); {
+		case u < g.rate("cancelled_abroad"):
+			// Cancelled by 2024-01: every screened period is past the
+			// month of grace.
+			p.gone, p.goneDay = 1+uint8(g.r.IntN(2)), from+day(g.r.IntN(int(mkday(2024, 1, 31)-from)))
+			p.mark("cancelled_abroad")
+		case u < g.rate("cancelled_abroad")+g.rate("birth_corrected"):
+			s := int16(1 + g.r.IntN(300))
+			if g.r.IntN(2) == 0 {
+				s = -s
+			}
+			p.regShift = s
+			p.mark("birth_corrected")
+		case u < g.rate("cancelled_abroad")+g.rate("birth_corrected")+g.rate("noise_cancelled_moved"):
+			p.gone, p.goneDay = 3, from+day(g.r.IntN(int(mkday(2024, 1, 31)-from)))
+			p.tags |= kbit("noise_cancelled_moved")
+		}
+	}
 	for i := range g.ps {
 		p := &g.ps[i]
 		if p.birth.year() < 2000 && g.chance(g.rate("noise_legacy15")) {

@@ -85,6 +85,9 @@ var outs = func() [nOut]outSpec {
 	return o
 }()
 
+// goneText is the 注销原因 of a cancellation other than death.
+var goneText = []string{"", "出国定居", "迁出省外", "迁出"}
+
 // arrowSchema is the Parquet schema of an output.
 func (o *outSpec) arrowSchema() *arrow.Schema {
 	fs := make([]arrow.Field, len(o.header))
@@ -225,7 +228,7 @@ func (g *chunk) serialize() (*chunkOut, error) {
 		row.str(p.name)
 		row.str(genderText[b2i(p.male)])
 		row.str(nationText[p.nation])
-		row.date(p.birth, styleCompact)
+		row.date(p.regBirth(), styleCompact)
 		row.str(hd.id)
 		row.str(relNames[p.rel])
 		row.str(v.code)
@@ -234,6 +237,10 @@ func (g *chunk) serialize() (*chunkOut, error) {
 			row.str("注销")
 			row.str("死亡")
 			row.date(p.cancel, styleCompact)
+		} else if p.gone != 0 {
+			row.str("注销")
+			row.str(goneText[p.gone])
+			row.date(p.goneDay, styleCompact)
 		} else {
 			row.str("正常")
 			row.str("")

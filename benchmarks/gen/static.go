@@ -78,7 +78,7 @@ sources:
       household_id: 户号
       relation: 与户主关系
       status: {column: 人员状态, map: {正常: active, 注销: cancelled}}
-      cancel_reason: {column: 注销原因, map: {死亡: death}, default: other}
+      cancel_reason: {column: 注销原因, map: {死亡: death, 出国定居: abroad, 迁出省外: out_of_province, 迁出: emigrated}, default: other}
       cancel_date: {column: 注销日期, formats: [yyyymmdd]}
 
   - name: huohua
