@@ -101,6 +101,9 @@ type person struct {
 	// regShift moves the 户籍 birth date away from the ID's (a corrected
 	// birth date; 0: the same).
 	regShift int16
+	// 在押服刑 (司法): custody from jail to release (0: still in custody);
+	// jail 0: never.
+	jail, release day
 	// attributes
 	ssc       bool
 	sscStatus uint8 // 0 正常 1 挂失 2 注销

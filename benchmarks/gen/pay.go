@@ -386,6 +386,9 @@ func (g *chunk) truth() []truthRow {
 			if p.regShift != 0 {
 				add(FamBirthDate)
 			}
+			if prisonProgs&(1<<pa.prog) != 0 && p.jail != 0 && p.jail <= ps && (p.release == 0 || p.release >= ps.addMonths(1)-1) {
+				add(FamPrisoner)
+			}
 		}
 		if ev := p.evidenceByID(); int(pa.prog) == pGengdi && pa.linked && ev != 0 && ps >= ev.addMonths(1) {
 			add(FamHeadDead)

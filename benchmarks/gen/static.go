@@ -212,6 +212,19 @@ sources:
       level: {column: 残疾等级, map: {一级: "1", 二级: "2", 三级: "3", 四级: "4"}}
       status: {column: 证件状态, map: {有效: active, 注销: cancelled}}
 
+  - name: fuxing
+    role: prisoner
+    title: 司法在押服刑人员名单
+    department: 司法局
+    connector: csv
+    path: sifa/zaiya_fuxing_renyuan.csv
+    columns:
+      id_number: 身份证号
+      name: 姓名
+      start_date: 入监日期
+      release_date: 释放日期
+      prison: 监所名称
+
   - name: minzheng_fafang
     role: payment
     title: 民政补贴一卡通发放名单
