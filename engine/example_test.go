@@ -50,8 +50,8 @@ func TestHenanSample(t *testing.T) {
 		for r := range want {
 			rules[strings.Split(r, ",")[0]] = true
 		}
-		if len(rules) != 6 {
-			t.Errorf("expected_hits.csv covers %d rules, want all 6", len(rules))
+		if len(rules) != 18 {
+			t.Errorf("expected_hits.csv covers %d rules, want all 18", len(rules))
 		}
 		henanCompare(t, "hits.csv", want, got)
 	})
@@ -65,8 +65,8 @@ func TestHenanSample(t *testing.T) {
 		if err := json.Unmarshal(b, &q); err != nil {
 			t.Fatal(err)
 		}
-		if len(q.Sources) != 6 {
-			t.Errorf("quality.json has %d sources, want 6", len(q.Sources))
+		if len(q.Sources) != 9 {
+			t.Errorf("quality.json has %d sources, want 9", len(q.Sources))
 		}
 		for _, s := range q.Sources {
 			if s.RowsRead == 0 || s.RowsRead != s.RowsAccepted+s.RowsQuarantined {

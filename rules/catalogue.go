@@ -146,7 +146,7 @@ func WriteMarkdown(w io.Writer, set *Set, c Context) error {
 	b.WriteString("# 筛查规则目录 Screening rules\n\n")
 	fmt.Fprintf(&b, "%d rules (rule set %s, from %s). Every rule screens the payments of the screened periods and returns at most one hit per payment; ", len(set.Rules), set.Version, strings.Join(set.Origins, ", "))
 	b.WriteString("each hit carries a severity, a one-sentence explanation and the source rows as evidence. A hit is a lead for review, not a verdict.\n\n")
-	b.WriteString("| rule | 名称 | category | severity | programs | parameters |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| rule | 名称 | category | severity | programs | parameters | 依据 basis |\n|---|---|---|---|---|---|---|\n")
 	dis := disabledSet(c)
 	for _, r := range set.Rules {
 		ps := shownParams(r, c, "`%s`=%s")
@@ -154,7 +154,11 @@ func WriteMarkdown(w io.Writer, set *Set, c Context) error {
 		if dis[r.ID] {
 			id += " (disabled)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", id, mdEsc(r.Title), r.Category, r.Severity, mdEsc(r.appliesTo(c).String()), mdEsc(strings.Join(ps, ", ")))
+		basis := strings.TrimSpace(r.Basis)
+		if basis == "" {
+			basis = "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", id, mdEsc(r.Title), r.Category, r.Severity, mdEsc(r.appliesTo(c).String()), mdEsc(strings.Join(ps, ", ")), mdEsc(basis))
 	}
 	for _, cat := range Categories {
 		first := true
@@ -181,6 +185,9 @@ func writeRuleMarkdown(b *strings.Builder, r *Rule, c Context) {
 	fmt.Fprintf(b, "\n### %s\n\n<a id=\"%s\"></a>`%s` · %s · severity %s · version %s · owner %s\n\n", r.Title, r.ID, r.ID, r.Category, r.Severity, r.Version, r.Owner)
 	if r.Description != "" {
 		fmt.Fprintf(b, "%s\n\n", strings.TrimSpace(r.Description))
+	}
+	if r.Basis != "" {
+		fmt.Fprintf(b, "- Basis 依据: %s\n", strings.TrimSpace(r.Basis))
 	}
 	fmt.Fprintf(b, "- Programs: %s\n", r.appliesTo(c))
 	if r.Template != "" {

@@ -12,7 +12,7 @@ import (
 	"github.com/crosscheck/crosscheck/dataset"
 )
 
-var ruleKeys = []string{"id", "title", "description", "category", "severity", "version", "owner", "applies_to",
+var ruleKeys = []string{"id", "title", "description", "category", "severity", "version", "owner", "basis", "applies_to",
 	"params", "template", "sql", "explain", "tests"}
 
 // catalogueProperties are the program catalogue properties applies_to may
@@ -101,6 +101,7 @@ func Parse(file string, data []byte) (*Rule, ErrorList) {
 	}
 	r.Version = text("version", true)
 	r.Owner = text("owner", true)
+	r.Basis = text("basis", false)
 	r.Template = text("template", false)
 	r.Explain = text("explain", false)
 	if p, ok := get["sql"]; ok {

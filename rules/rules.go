@@ -72,6 +72,9 @@ type Rule struct {
 	Severity string
 	Version  string
 	Owner    string
+	// Basis names the legal or policy basis (document numbers) a program
+	// department can check the rule against; optional.
+	Basis string
 	// AppliesTo restricts the payments the rule may hit; zero means all.
 	AppliesTo AppliesTo
 	// Params are the rule's parameters: for a template rule the template's

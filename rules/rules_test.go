@@ -56,6 +56,13 @@ func TestLegacyEquivalence(t *testing.T) {
 				// number. With probabilistic links the rule keeps that
 				// meaning (ID only) and the old SQL does not.
 				skip = skip || f.Role == "person_link"
+				// The person role's death_date postdates the old SQL,
+				// which knew only the cancellation date.
+				for _, row := range f.Rows {
+					for _, c := range row.Cols {
+						skip = skip || (f.Role == "person" && c == "death_date")
+					}
+				}
 			}
 			if skip {
 				continue

@@ -237,7 +237,8 @@ func dependsOn(p Param, column string) Param { p.dependsOn = column; return p }
 
 var deceasedAfterDeath = &template{
 	name: "deceased_after_death",
-	doc: "The payment period starts after a recorded death date (from a death source, or a person registry row cancelled for death), " +
+	doc: "The payment period starts after a recorded death date (from a death source, or a person registry row: its death_date when it has one, " +
+		"cited as 登记的死亡日期, else the cancel_date of a row cancelled for death, cited as 注销记录), " +
 		"plus grace_months. Programs marked payable_after_death are exempt. Severity is high when min_sources_high or more sources agree, " +
 		"medium otherwise. Death records whose person was found by probabilistic linkage (no usable ID number; link_method probabilistic) " +
 		"count when use_links and their link_probability is at least min_link_score; they do not count towards high, and a death known " +
@@ -267,8 +268,10 @@ WITH deaths AS (
 	SELECT person_key, death_date, _source, _file, _row, _orig, %s%s
 	FROM death WHERE %s
 	UNION ALL
-	SELECT person_key, cancel_date, _source, _file, _row, _orig, src_title(_source) || '注销记录'%s
-	FROM person WHERE person_key IS NOT NULL AND status = 'cancelled' AND cancel_reason = 'death' AND cancel_date IS NOT NULL
+	SELECT person_key, coalesce(death_date, cancel_date), _source, _file, _row, _orig,
+		src_title(_source) || CASE WHEN death_date IS NOT NULL THEN '登记的死亡日期' ELSE '注销记录' END%s
+	FROM person WHERE person_key IS NOT NULL AND (death_date IS NOT NULL
+		OR (status = 'cancelled' AND cancel_reason = 'death' AND cancel_date IS NOT NULL))
 )
 SELECT p._rid,
 	%s AS severity,

@@ -29,6 +29,9 @@ func hasProg(p *person, prog int) bool { return p.progs&(1<<prog) != 0 }
 
 const sscProgs = 1<<pGaoling | 1<<pCxjm | 1<<pCjsh | 1<<pCjhl
 
+// prisonProgs are the programs prisoner_paid screens (its applies_to).
+const prisonProgs = 1<<pCxjm | 1<<pDibao | 1<<pTekun | 1<<pCjsh
+
 // mark records an injected case on a person.
 func (p *person) mark(kind string) {
 	p.vio = true
@@ -357,6 +360,43 @@ func (g *chunk) inject() {
 		if hasProg(p, pCxjm) && p.pension == 0 && g.chance(g.rate("noise_pension_ended")) {
 			p.penEnded = true
 			p.tags |= kbit("noise_pension_ended")
+		}
+	}
+	// 户籍 cancelled for another reason than death, and corrected birth
+	// dates (issue 20), on recipients without another case or a death.
+	from := mkday(2023, 1, 1)
+	for _, i := range g.recipients() {
+		p := &g.ps[i]
+		if p.vio || p.death != 0 {
+			continue
+		}
+		switch u := g.r.Float64(); {
+		case u < g.rate("cancelled_abroad"):
+			// Cancelled by 2024-01: every screened period is past the
+			// month of grace.
+			p.gone, p.goneDay = 1+uint8(g.r.IntN(2)), from+day(g.r.IntN(int(mkday(2024, 1, 31)-from)))
+			p.mark("cancelled_abroad")
+		case u < g.rate("cancelled_abroad")+g.rate("birth_corrected"):
+			s := int16(1 + g.r.IntN(300))
+			if g.r.IntN(2) == 0 {
+				s = -s
+			}
+			p.regShift = s
+			p.mark("birth_corrected")
+		case u < g.rate("cancelled_abroad")+g.rate("birth_corrected")+g.rate("noise_cancelled_moved"):
+			p.gone, p.goneDay = 3, from+day(g.r.IntN(int(mkday(2024, 1, 31)-from)))
+			p.tags |= kbit("noise_cancelled_moved")
+		case p.progs&prisonProgs == 0:
+		case u < g.rate("cancelled_abroad")+g.rate("birth_corrected")+g.rate("noise_cancelled_moved")+g.rate("prisoner_paid"):
+			// In custody since 2022-01 … 2024-03: every screened month is inside.
+			p.jail = mkday(2022, 1, 1) + day(g.r.IntN(int(mkday(2024, 3, 31)-mkday(2022, 1, 1))))
+			p.mark("prisoner_paid")
+		case u < g.rate("cancelled_abroad")+g.rate("birth_corrected")+g.rate("noise_cancelled_moved")+g.rate("prisoner_paid")+
+			g.rate("noise_prisoner_released"):
+			// Released before the window.
+			p.jail = mkday(2019, 1, 1) + day(g.r.IntN(int(mkday(2023, 1, 1)-mkday(2019, 1, 1))))
+			p.release = mkday(2023, 6, 1) + day(g.r.IntN(int(mkday(2024, 3, 31)-mkday(2023, 6, 1))))
+			p.tags |= kbit("noise_prisoner_released")
 		}
 	}
 	for i := range g.ps {

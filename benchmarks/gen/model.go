@@ -94,6 +94,16 @@ type person struct {
 	crem    uint8 // cremation record: 0 none, 1 with ID, 2 with 15-digit ID, 3 without ID
 	cert    bool  // 卫健 medical death certificate
 	payDead bool  // payments continue after death (injected)
+	// 户籍 cancelled for another reason than death (issue 20): 0 none,
+	// 1 出国定居, 2 迁出省外, 3 迁出 (within the province: not a stop reason)
+	gone    uint8
+	goneDay day
+	// regShift moves the 户籍 birth date away from the ID's (a corrected
+	// birth date; 0: the same).
+	regShift int16
+	// 在押服刑 (司法): custody from jail to release (0: still in custody);
+	// jail 0: never.
+	jail, release day
 	// attributes
 	ssc       bool
 	sscStatus uint8 // 0 正常 1 挂失 2 注销
@@ -568,6 +578,22 @@ func (p *person) evidence() day {
 	}
 	return e
 }
+
+// evidenceByID is the earliest date at which an extract that names p by
+// ID number shows p dead (the 户籍 cancellation, a cremation record with
+// an ID, a medical certificate); 0 when none does.
+func (p *person) evidenceByID() day {
+	e := p.cancel
+	if p.crem == 1 || p.crem == 2 || p.cert {
+		if e == 0 || p.death < e {
+			e = p.death
+		}
+	}
+	return e
+}
+
+// regBirth is the birth date the 户籍 extract gives.
+func (p *person) regBirth() day { return p.birth + day(p.regShift) }
 
 // bizExcludes reports whether p has a business that excludes 低保 and 特困:
 // an active company role above the ¥100,000 capital ceiling. 个体工商户

@@ -32,6 +32,7 @@ const (
 	oVehicle
 	oBiz
 	oDisab
+	oPrison
 	oMZ0
 	oMZ1
 	oMZ2
@@ -72,6 +73,8 @@ var outs = func() [nOut]outSpec {
 		"姓名", "证件号码", "身份", "注册资本(万元)", "登记状态", "成立日期"}}
 	o[oDisab] = outSpec{path: "canlian/canjiren_zheng.csv", enc: encUTF8, header: []string{"残疾人证号", "姓名", "性别", "身份证号",
 		"残疾类别", "残疾等级", "发证日期", "证件状态"}}
+	o[oPrison] = outSpec{path: "sifa/zaiya_fuxing_renyuan.csv", enc: encUTF8, header: []string{"身份证号", "姓名", "性别",
+		"入监日期", "释放日期", "监所名称"}}
 	for t := 0; t < 3; t++ {
 		ym := periodNames[t][:4] + periodNames[t][5:]
 		o[oMZ0+t] = outSpec{path: "caizheng/yikatong_minzheng_" + ym + ".csv", enc: encGBK, header: []string{"流水号", "项目名称",
@@ -84,6 +87,9 @@ var outs = func() [nOut]outSpec {
 		"账户类型", "开户银行"}}
 	return o
 }()
+
+// goneText is the 注销原因 of a cancellation other than death.
+var goneText = []string{"", "出国定居", "迁出省外", "迁出"}
 
 // arrowSchema is the Parquet schema of an output.
 func (o *outSpec) arrowSchema() *arrow.Schema {
@@ -225,7 +231,7 @@ func (g *chunk) serialize() (*chunkOut, error) {
 		row.str(p.name)
 		row.str(genderText[b2i(p.male)])
 		row.str(nationText[p.nation])
-		row.date(p.birth, styleCompact)
+		row.date(p.regBirth(), styleCompact)
 		row.str(hd.id)
 		row.str(relNames[p.rel])
 		row.str(v.code)
@@ -234,6 +240,10 @@ func (g *chunk) serialize() (*chunkOut, error) {
 			row.str("注销")
 			row.str("死亡")
 			row.date(p.cancel, styleCompact)
+		} else if p.gone != 0 {
+			row.str("注销")
+			row.str(goneText[p.gone])
+			row.date(p.goneDay, styleCompact)
 		} else {
 			row.str("正常")
 			row.str("")
@@ -467,6 +477,25 @@ func (g *chunk) serialize() (*chunkOut, error) {
 			row.str("注销")
 		}
 		emit(oDisab)
+	}
+	// 司法 在押服刑人员
+	for i := range g.ps {
+		p := &g.ps[i]
+		if p.jail == 0 {
+			continue
+		}
+		row.start(o.csv[oPrison])
+		row.str(p.id)
+		row.str(p.name)
+		row.str(genderText[b2i(p.male)])
+		row.date(p.jail, styleDash)
+		if p.release != 0 {
+			row.date(p.release, styleDash)
+		} else {
+			row.str("")
+		}
+		row.str("河南省" + cty.prefecture + "监狱")
+		emit(oPrison)
 	}
 	// Rolls.
 	for k := range g.pays {

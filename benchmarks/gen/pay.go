@@ -26,6 +26,9 @@ type payment struct {
 	tags               uint64
 }
 
+// countyProg are the programs moved_out_of_county screens (county_programs).
+var countyProg = map[uint8]bool{pGaoling: true, pDibao: true, pTekun: true, pCjsh: true, pCjhl: true}
+
 // truthRow is one line of truth.csv.
 type truthRow struct {
 	pid, cat, fam, kind string
@@ -369,8 +372,26 @@ func (g *chunk) truth() []truthRow {
 				add(FamExclusive)
 			}
 		}
-		if m := programs[pa.prog].minAge; m > 0 && ageAt(p.birth, ps) < m {
+		if m := programs[pa.prog].minAge; m > 0 && ageAt(p.regBirth(), ps) < m {
 			add(FamAge)
+		}
+		// Issue 20 families, by their rules' default parameters.
+		if pa.linked {
+			if (p.gone == 1 || p.gone == 2) && p.cancel == 0 && ps >= p.goneDay.addMonths(2) {
+				add(FamCancelled)
+			}
+			if countyProg[pa.prog] && p.cancel == 0 && p.gone == 0 && pa.region[:6] != g.cty.villages[hd.village].code[:6] {
+				add(FamMovedOut)
+			}
+			if p.regShift != 0 {
+				add(FamBirthDate)
+			}
+			if prisonProgs&(1<<pa.prog) != 0 && p.jail != 0 && p.jail <= ps && (p.release == 0 || p.release >= ps.addMonths(1)-1) {
+				add(FamPrisoner)
+			}
+		}
+		if ev := p.evidenceByID(); int(pa.prog) == pGengdi && pa.linked && ev != 0 && ps >= ev.addMonths(1) {
+			add(FamHeadDead)
 		}
 		if !pa.linked {
 			add(FamInvalidID)

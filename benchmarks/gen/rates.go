@@ -33,12 +33,18 @@ const (
 	FamAccountType  = "account_type"
 	FamHolder       = "holder_mismatch"
 	FamShared       = "shared_account"
+	// Families of issue 20 the generated province exercises.
+	FamCancelled = "registry_cancelled"
+	FamMovedOut  = "moved_out_of_county"
+	FamHeadDead  = "deceased_household_head"
+	FamBirthDate = "birth_date_mismatch"
+	FamPrisoner  = "prisoner_paid"
 )
 
 // EngineFamilies are the families the engine has a rule for.
 var EngineFamilies = map[string]bool{FamDeceased: true, FamDuplicate: true, FamExclusive: true, FamAge: true,
 	FamInvalidID: true, FamNameMismatch: true, FamAttribute: true, FamRequires: true, FamAccountType: true,
-	FamHolder: true, FamShared: true}
+	FamHolder: true, FamShared: true, FamCancelled: true, FamMovedOut: true, FamHeadDead: true, FamBirthDate: true, FamPrisoner: true}
 
 // RuleFamily maps engine rule ids that are not family names themselves
 // to the family of truth.csv they find.
@@ -56,6 +62,8 @@ var FamilyCategory = map[string]string{
 	FamDeceased: CatDeceased, FamDuplicate: CatDuplicate, FamExclusive: CatDuplicate, FamAge: CatIneligible,
 	FamInvalidID: CatDataQuality, FamNameMismatch: CatDataQuality, FamAttribute: CatIneligible,
 	FamRequires: CatIneligible, FamAccountType: CatOneCard, FamHolder: CatOneCard, FamShared: CatOneCard,
+	FamCancelled: CatIneligible, FamMovedOut: CatIneligible, FamHeadDead: CatDeceased, FamBirthDate: CatDataQuality,
+	FamPrisoner: CatIneligible,
 }
 
 // Kind is an injected case (Family set: it must be found) or noise
@@ -92,6 +100,9 @@ var Kinds = []Kind{
 	{"account_type", FamAccountType, 0.005, "ssc-program recipient", "program requiring the social-security card paid to another bank account"},
 	{"holder_mismatch", FamHolder, 0.003, "recipient", "paid to an account held by someone outside the household"},
 	{"shared_account", FamShared, 0.0015, "recipient", "3-6 unrelated recipients paid to one account held by a village cadre"},
+	{"cancelled_abroad", FamCancelled, 0.001, "recipient", "户籍 cancelled in 2023-01 … 2024-01 for 出国定居 or 迁出省外, still paid"},
+	{"prisoner_paid", FamPrisoner, 0.001, "recipient of 城乡居民养老, 低保, 特困 or 困难残疾人生活补贴", "in custody (司法 在押服刑人员名单) since 2022-01 … 2024-03, still paid"},
+	{"birth_corrected", FamBirthDate, 0.001, "recipient", "户籍 birth date moved 1-300 days away from the ID's (a corrected birth date)"},
 
 	{"noise_id_format", "", 0.03, "payment", "ID with spaces, full-width digits, lower-case x, apostrophe or ideographic space"},
 	{"noise_id_typo", "", 0.002, "recipient", "ID with one repairable typo, name as in the registry"},
@@ -104,6 +115,8 @@ var Kinds = []Kind{
 	{"noise_lapsed_asset", "", 0.02, "dibao household", "a scrapped car or a deregistered business in a 低保 household"},
 	{"noise_exempt_vehicle", "", 0.2, "dibao household without one", "a two-wheel motorcycle, three-wheeler or low-speed truck in a 低保 household (households also have them naturally; all are tagged)"},
 	{"noise_death_after", "", 0.003, "recipient", "died in 2024-07 or 2024-08, after the screened periods, death recorded"},
+	{"noise_cancelled_moved", "", 0.001, "recipient", "户籍 cancelled for 迁出 within the province (not a reason that stops payment)"},
+	{"noise_prisoner_released", "", 0.001, "recipient of 城乡居民养老, 低保, 特困 or 困难残疾人生活补贴", "on the 在押服刑人员 list, released before the window"},
 	{"noise_small_business", "", 0.02, "dibao household", "a member registered as 个体工商户 operator (no registered capital) or with a company of at most ¥100,000 capital: within the 低保 business ceiling, its income is assessed in the means test"},
 }
 

@@ -78,7 +78,7 @@ sources:
       household_id: 户号
       relation: 与户主关系
       status: {column: 人员状态, map: {正常: active, 注销: cancelled}}
-      cancel_reason: {column: 注销原因, map: {死亡: death}, default: other}
+      cancel_reason: {column: 注销原因, map: {死亡: death, 出国定居: abroad, 迁出省外: out_of_province, 迁出: emigrated}, default: other}
       cancel_date: {column: 注销日期, formats: [yyyymmdd]}
 
   - name: huohua
@@ -211,6 +211,19 @@ sources:
       category: 残疾类别
       level: {column: 残疾等级, map: {一级: "1", 二级: "2", 三级: "3", 四级: "4"}}
       status: {column: 证件状态, map: {有效: active, 注销: cancelled}}
+
+  - name: fuxing
+    role: prisoner
+    title: 司法在押服刑人员名单
+    department: 司法局
+    connector: csv
+    path: sifa/zaiya_fuxing_renyuan.csv
+    columns:
+      id_number: 身份证号
+      name: 姓名
+      start_date: 入监日期
+      release_date: 释放日期
+      prison: 监所名称
 
   - name: minzheng_fafang
     role: payment

@@ -216,7 +216,8 @@ func Evaluate(system string, truth []TruthRow, noise map[string][]string, hits [
 		acc.Categories = append(acc.Categories, score(c, tCat[c], hCat[c]))
 	}
 	fams := []string{gen.FamDeceased, gen.FamDuplicate, gen.FamExclusive, gen.FamAge, gen.FamInvalidID, gen.FamNameMismatch,
-		gen.FamAttribute, gen.FamRequires, gen.FamAccountType, gen.FamHolder, gen.FamShared}
+		gen.FamAttribute, gen.FamRequires, gen.FamAccountType, gen.FamHolder, gen.FamShared,
+		gen.FamCancelled, gen.FamMovedOut, gen.FamHeadDead, gen.FamBirthDate, gen.FamPrisoner}
 	known := map[string]bool{}
 	for _, f := range fams {
 		known[f] = true

@@ -209,6 +209,9 @@ func printExplain(w io.Writer, c rules.Compiled, ctx rules.Context) error {
 	r := c.Rule
 	fmt.Fprintf(w, "%s — %s\n", c.ID, c.Title)
 	fmt.Fprintf(w, "  category %s, severity %s, version %s, owner %s\n", c.Category, c.Severity, c.Version, r.Owner)
+	if r.Basis != "" {
+		fmt.Fprintf(w, "  basis    %s\n", strings.TrimSpace(r.Basis))
+	}
 	fmt.Fprintf(w, "  file     %s\n", c.File)
 	if r.Template != "" {
 		fmt.Fprintf(w, "  family   %s\n", r.Template)

@@ -68,12 +68,16 @@ const (
 	jumin    = "jumin_yanglao" // 城乡居民养老, min_age 60, exclusive with the employee pension roster
 	canji    = "canji_huli"    // 重度残疾人护理补贴
 	sangzang = "sangzang"      // 丧葬补助金, payable after death
+	gengdi   = "gengdi"        // 耕地地力保护补贴, per household (to the 户主)
+	cjsh     = "cjsh"          // 困难残疾人生活补贴, for members of 低保 households
+	guer     = "guer"          // 孤儿基本生活费, under 18
 )
 
 // programName is the name the 鄢陵县 roll writes instead of a code.
 var programName = map[string]string{
 	gaoling: "高龄津贴", dibao: "城乡低保", tekun: "特困供养", jumin: "城乡居民养老金",
-	canji: "重度残疾人护理补贴", sangzang: "丧葬补助金",
+	canji: "重度残疾人护理补贴", sangzang: "丧葬补助金", gengdi: "耕地地力保护补贴", cjsh: "困难残疾人生活补贴",
+	guer: "孤儿基本生活费",
 }
 
 // Rule parameters as job.yaml sets them (the oracle uses the same values).
@@ -91,11 +95,39 @@ const (
 	ruleAge       = "age_range"
 	ruleInvalid   = "invalid_id"
 	ruleName      = "name_mismatch"
+	// The rules of issue 20 (their default parameters).
+	ruleNotInRegistry = "not_in_registry"
+	ruleCancelled     = "registry_cancelled"
+	ruleMovedOut      = "moved_out_of_county"
+	ruleTwoIDs        = "duplicate_identity"
+	ruleHeadDeceased  = "deceased_household_head"
+	ruleTier          = "age_tier_mismatch"
+	ruleBirthDate     = "birth_date_mismatch"
+	ruleCJSH          = "disability_allowance_without_dibao"
+	ruleOrphan        = "orphan_over_age"
+	ruleTekunMarried  = "tekun_married"
+	ruleCadre         = "cadre_relative"
+	rulePrisoner      = "prisoner_paid"
+)
+
+// Default parameters of the issue-20 rules, as the rule files set them.
+var (
+	localPrograms  = map[string]bool{gaoling: true}
+	stopReasons    = map[string]bool{"出国定居": true, "服现役": true, "重复户口": true, "迁出省外": true}
+	countyPrograms = map[string]bool{dibao: true, tekun: true, gaoling: true, cjsh: true, "cjhl": true}
+	tiers          = []struct {
+		age    int
+		amount float64
+	}{{80, 100}, {90, 200}, {100, 500}}
+	prisonPrograms = map[string]bool{jumin: true, dibao: true, tekun: true, cjsh: true, "cxjm": true}
 )
 
 var ruleCategory = map[string]string{
 	ruleDeceased: "deceased", ruleDuplicate: "duplicate", ruleExclusive: "duplicate",
 	ruleAge: "ineligible", ruleInvalid: "data_quality", ruleName: "data_quality",
+	ruleNotInRegistry: "data_quality", ruleCancelled: "ineligible", ruleMovedOut: "ineligible", ruleTwoIDs: "duplicate",
+	ruleHeadDeceased: "deceased", ruleTier: "ineligible", ruleBirthDate: "data_quality", ruleCJSH: "ineligible",
+	ruleOrphan: "ineligible", ruleTekunMarried: "ineligible", ruleCadre: "ineligible", rulePrisoner: "ineligible",
 }
 
 type village struct{ code, name, township string }
@@ -140,8 +172,14 @@ type person struct {
 	regName    string // name in the 户籍 extract when it differs from name
 	regIDForm  string // how the 户籍 extract writes the ID: "", "id15", "spaces", "fullwidth", "lowerx"
 	regQuar    string // "" or the reason the 户籍 row is quarantined: bad_date, ragged_row
-	cancel     string // 注销原因: "", 死亡, 迁出
+	cancel     string // 注销原因: "", 死亡, 迁出, 出国定居 …
 	cancelDate time.Time
+	deathDate  time.Time // 死亡日期 in the 户籍 extract (zero: none), distinct from cancelDate
+	moveDate   time.Time // 迁入日期 in the 户籍 extract (zero: none)
+	regBirth   time.Time // 出生日期 in the 户籍 extract when it differs from the ID's
+	marriages  []marriage
+	cadre      *cadre
+	prison     *prison
 	cremations []cremation
 	pensions   []pension
 
@@ -153,6 +191,34 @@ func (p *person) registryName() string {
 		return p.regName
 	}
 	return p.name
+}
+
+// marriage is one 婚姻登记 record naming p (as 男方 or 女方).
+type marriage struct {
+	spouse  *person
+	divorce bool
+	date    time.Time
+}
+
+// cadre is a 村两委 member or 经办人员.
+type cadre struct {
+	unit, position string
+	filed          bool      // 近亲属享受救助已备案
+	end            time.Time // zero: in office
+}
+
+// prison is a custody on the 在押服刑人员 list.
+type prison struct {
+	start, release time.Time // release zero: in custody
+	name           string
+}
+
+// regBirthDate is the birth date the 户籍 extract gives.
+func (p *person) regBirthDate() time.Time {
+	if !p.regBirth.IsZero() {
+		return p.regBirth
+	}
+	return p.birth
 }
 
 type cremation struct {
@@ -210,6 +276,7 @@ func main() {
 	g := &gen{rng: rand.New(rand.NewPCG(2024_05_01, 411082_411024)), ids: map[string]bool{}, hhSeq: map[string]int{}, payIDs: map[string]bool{}, amounts: map[string]float64{}}
 	g.background()
 	g.cases()
+	g.cases20()
 	g.backgroundPayments()
 	g.checkRepairs()
 	expected := g.declared()
@@ -226,6 +293,9 @@ func main() {
 	must(g.writeRollCG(filepath.Join(dir, "长葛市一卡通发放名单202405.csv")))
 	must(g.writeRollYL(filepath.Join(dir, "鄢陵县一卡通发放名单202405.csv")))
 	must(writeCatalogue(filepath.Join(dir, "补贴政策清单.csv")))
+	must(g.writeMarriages(filepath.Join(dir, "民政婚姻登记.csv")))
+	must(g.writeCadres(filepath.Join(dir, "村两委成员及经办人员名单.csv")))
+	must(g.writePrisoners(filepath.Join(dir, "在押服刑人员名单.csv")))
 	must(g.writeExpected(filepath.Join(*out, "expected_hits.csv"), expected))
 	must(g.writeExpectedQuarantine(filepath.Join(*out, "expected_quarantine.csv")))
 	n := map[string]int{}
@@ -759,7 +829,7 @@ func (g *gen) cases() {
 	p = g.single("U02", countyCG, 7, false, dt("1958-07-19"), "")
 	p.id = g.reissue(p, true)
 	g.pay("CG2405-0813", dibao, p, high(ruleDuplicate))
-	y = g.pay("YL2405-0811", dibao, p, high(ruleDuplicate))
+	y = g.pay("YL2405-0811", dibao, p, high(ruleDuplicate), medium(ruleMovedOut))
 	y.idText = strings.ToLower(p.id)
 	y.region = villages[countyYL][5].code
 
@@ -825,7 +895,7 @@ func (g *gen) cases() {
 	g.ids[p.id] = false
 	p.id = g.newID("411003", p.birth, true, false)
 	p.registered = false
-	g.pay("CG2405-0832", gaoling, p, medium(ruleAge))
+	g.pay("CG2405-0832", gaoling, p, medium(ruleAge), medium(ruleNotInRegistry))
 
 	// --- invalid_id -------------------------------------------------------
 	// I01: Excel turned the ID into 4.11082E+17.
@@ -894,12 +964,12 @@ func (g *gen) cases() {
 	p = g.single("Q01", countyCG, 4, true, dt("1954-02-03"), "")
 	p.regQuar = "bad_date"
 	g.residentPension(p)
-	g.pay("CG2405-0853", jumin, p)
+	g.pay("CG2405-0853", jumin, p, low(ruleNotInRegistry))
 
 	// Q02: 户籍 address with an unquoted comma (quarantined: ragged_row); paid 低保.
 	p = g.single("Q02", countyYL, 4, false, dt("1966-04-04"), "")
 	p.regQuar = "ragged_row"
-	g.pay("YL2405-0854", dibao, p)
+	g.pay("YL2405-0854", dibao, p, low(ruleNotInRegistry))
 }
 
 // reissue gives p a new ID number ending (or not) in X.
@@ -1104,8 +1174,12 @@ func (g *gen) oracle() map[string]hit {
 		if excl {
 			add(y, hit{ruleExclusive, "high"})
 		}
-		// age_range: the registry birth date equals the ID's here.
-		if m, ok := minAge[y.program]; ok && ageOn(p.birth, periodStart) < m {
+		// age_range: the registry's birth date, else the ID's.
+		birth := p.birth
+		if r := reg[p.id]; r != nil {
+			birth = r.regBirthDate()
+		}
+		if m, ok := minAge[y.program]; ok && ageOn(birth, periodStart) < m {
 			add(y, hit{ruleAge, "medium"})
 		}
 		// deceased_after_death: death month + 1 <= period month.
@@ -1114,7 +1188,12 @@ func (g *gen) oracle() map[string]hit {
 			before := func(d time.Time) bool {
 				return !periodStart.Before(time.Date(d.Year(), d.Month()+1, 1, 0, 0, 0, 0, time.UTC))
 			}
-			if reg[p.id] == p && p.cancel == "死亡" && before(p.cancelDate) {
+			// The registry's death date when it has one, else the date of a
+			// cancellation for death.
+			if reg[p.id] == p && !p.deathDate.IsZero() && before(p.deathDate) {
+				sources["huji"] = true
+			}
+			if reg[p.id] == p && p.deathDate.IsZero() && p.cancel == "死亡" && before(p.cancelDate) {
 				sources["huji"] = true
 			}
 			fuzzy := false
@@ -1145,6 +1224,7 @@ func (g *gen) oracle() map[string]hit {
 			add(y, hit{ruleName, "low"})
 		}
 	}
+	g.oracle20(screened, add)
 	return out
 }
 
@@ -1243,15 +1323,22 @@ func (g *gen) writeRegistry(path string) error {
 		}
 		return a.birth.Before(b.birth)
 	})
-	rows := [][]string{{"公民身份号码", "姓名", "性别", "民族", "出生日期", "户号", "与户主关系", "住址行政区划", "住址", "人员状态", "注销原因", "注销日期"}}
+	rows := [][]string{{"公民身份号码", "姓名", "性别", "民族", "出生日期", "户号", "与户主关系", "住址行政区划", "住址", "人员状态", "注销原因", "注销日期", "死亡日期", "迁入日期"}}
 	for i, p := range ps {
-		birth := p.birth.Format(dateLayouts[i%len(dateLayouts)])
+		birth := p.regBirthDate().Format(dateLayouts[i%len(dateLayouts)])
 		status, reason, cdate := "正常", "", ""
 		if p.cancel != "" {
 			status, reason = "注销", p.cancel
 			cdate = p.cancelDate.Format(dateLayouts[(i+1)%len(dateLayouts)])
 		}
-		row := []string{p.registryID(), p.registryName(), p.gender(), "汉族", birth, p.hh, p.relation, p.vil.code, p.address(), status, reason, cdate}
+		ddate, mdate := "", ""
+		if !p.deathDate.IsZero() {
+			ddate = p.deathDate.Format(dateLayouts[(i+2)%len(dateLayouts)])
+		}
+		if !p.moveDate.IsZero() {
+			mdate = p.moveDate.Format(dateLayouts[(i+3)%len(dateLayouts)])
+		}
+		row := []string{p.registryID(), p.registryName(), p.gender(), "汉族", birth, p.hh, p.relation, p.vil.code, p.address(), status, reason, cdate, ddate, mdate}
 		line := len(rows) + 1
 		switch p.regQuar {
 		case "bad_date":
@@ -1445,7 +1532,9 @@ func writeCatalogue(path string) error {
 		{jumin, "城乡居民基本养老保险待遇", "人力资源和社会保障局", "月", "基础养老金加个人账户养老金", "国发〔2014〕8号"},
 		{canji, "重度残疾人护理补贴", "民政局", "月", "一级每人每月100元，二级80元", "国发〔2015〕52号"},
 		{sangzang, "城乡居民养老保险丧葬补助金", "人力资源和社会保障局", "一次性", "每人1200元", "县级城乡居民养老保险实施办法"},
-		{"gengdi", "耕地地力保护补贴", "农业农村局", "年", "按确权面积每亩补贴", "农业相关转移支付资金管理办法"},
+		{gengdi, "耕地地力保护补贴", "农业农村局", "年", "按确权面积每亩补贴，发给户主", "农业相关转移支付资金管理办法"},
+		{cjsh, "困难残疾人生活补贴", "民政局", "月", "低保家庭中的残疾人每人每月80元", "国发〔2015〕52号"},
+		{guer, "孤儿基本生活费", "民政局", "月", "散居孤儿每人每月1200元", "县级孤儿基本生活保障办法"},
 	}
 	return writeFile(path, csvBytes(rows))
 }
@@ -1488,4 +1577,350 @@ func (g *gen) writeExpectedQuarantine(path string) error {
 	w := csv.NewWriter(&buf)
 	w.WriteAll(rows)
 	return writeFile(path, buf.Bytes())
+}
+
+// ---------------------------------------------------------------------------
+// The cases of issue 20: one firing case and one near miss per new rule, and
+// the registry's own death date. They draw from their own random stream so
+// that the background population and the earlier cases stay as they were.
+
+func (g *gen) cases20() {
+	saved := g.rng
+	g.rng = rand.New(rand.NewPCG(2024_05_20, 20))
+	defer func() { g.rng = saved }()
+	high := func(rule string) hit { return hit{rule, "high"} }
+	medium := func(rule string) hit { return hit{rule, "medium"} }
+	low := func(rule string) hit { return hit{rule, "low"} }
+
+	// --- the person role's death_date ------------------------------------
+	// D20a: the 户籍 extract records the death on 2024-03-10; the
+	// cancellation followed only on 2024-05-08 (inside May). The death date
+	// is used: a hit that the cancellation date alone would not give.
+	p := g.single("D20a", countyCG, 0, true, dt("1936-04-12"), "")
+	p.cancel, p.cancelDate, p.deathDate = "死亡", dt("2024-05-08"), dt("2024-03-10")
+	g.pay("CG2405-0861", gaoling, p, medium(ruleDeceased))
+	// D20b: death date 2024-05-03, inside the screened month: May is due.
+	p = g.single("D20b", countyYL, 1, false, dt("1938-09-03"), "")
+	p.cancel, p.cancelDate, p.deathDate = "死亡", dt("2024-05-20"), dt("2024-05-03")
+	g.pay("YL2405-0861", gaoling, p)
+
+	// --- registry_cancelled -----------------------------------------------
+	// R2a: cancelled for 出国定居 on 2024-01-15, still paid 高龄津贴.
+	p = g.single("R2a", countyCG, 1, true, dt("1940-08-08"), "")
+	p.cancel, p.cancelDate = "出国定居", dt("2024-01-15")
+	g.pay("CG2405-0862", gaoling, p, medium(ruleCancelled))
+	// R2b: cancelled for 重复户口 on 2024-04-20: inside the month of grace.
+	p = g.single("R2b", countyYL, 2, false, dt("1966-12-01"), "")
+	p.cancel, p.cancelDate = "重复户口", dt("2024-04-20")
+	g.pay("YL2405-0862", dibao, p)
+
+	// --- moved_out_of_county ----------------------------------------------
+	// The firing case is U02 (YL2405-0811). M3b: registered in 鄢陵县
+	// since 2024-04-10 (迁入日期), still paid 低保 by 长葛市: inside the two
+	// months of grace.
+	p = g.single("M3b", countyYL, 3, false, dt("1965-02-02"), "")
+	p.moveDate = dt("2024-04-10")
+	y := g.pay("CG2405-0863", dibao, p)
+	y.region = villages[countyCG][1].code
+
+	// --- duplicate_identity -----------------------------------------------
+	// T4a: one man registered twice in one household under two ID numbers
+	// (重复户口 not yet cleaned), 高龄津贴 paid on both.
+	p = g.single("T4a", countyCG, 2, true, dt("1939-06-06"), "")
+	q := g.add("T4a-second", countyCG, p.vil, true, p.birth, p.name)
+	g.join(p, q, "户主")
+	g.pay("CG2405-0864", gaoling, p, medium(ruleTwoIDs))
+	g.pay("CG2405-0865", gaoling, q, medium(ruleTwoIDs))
+	// T4b: twins, same household and birth date, different names, both
+	// paid 城乡居民养老.
+	p = g.single("T4b", countyYL, 4, true, dt("1962-03-03"), "")
+	q = g.add("T4b-twin", countyYL, p.vil, true, p.birth, g.fullName(string([]rune(p.name)[:1]), true))
+	g.join(p, q, "兄弟")
+	g.residentPension(p)
+	g.residentPension(q)
+	g.pay("YL2405-0863", jumin, p)
+	g.pay("YL2405-0864", jumin, q)
+
+	// --- deceased_household_head ------------------------------------------
+	// H5a: 耕地地力保护补贴 paid to a 户主 who died on 2024-02-18 (火化;
+	// 户籍 注销 2024-02-20); his wife lives on. Also deceased_after_death.
+	p = g.single("H5a", countyCG, 3, true, dt("1950-10-10"), "")
+	p.cancel, p.cancelDate = "死亡", dt("2024-02-20")
+	p.cremations = []cremation{{dt("2024-02-18"), true}}
+	g.join(p, g.add("H5a-wife", countyCG, p.vil, false, dt("1952-01-15"), ""), "配偶")
+	y = g.pay("CG2405-0866", gengdi, p, medium(ruleHeadDeceased), high(ruleDeceased))
+	y.amount = 868
+	// H5b: the 户主 died on 2024-05-10, inside the period.
+	p = g.single("H5b", countyYL, 5, true, dt("1948-03-03"), "")
+	p.cancel, p.cancelDate = "死亡", dt("2024-05-14")
+	p.cremations = []cremation{{dt("2024-05-10"), true}}
+	y = g.pay("YL2405-0865", gengdi, p)
+	y.amount = 651
+
+	// --- age_tier_mismatch ------------------------------------------------
+	// A6a: 87 years old, paid the 90-99 tier (200).
+	p = g.single("A6a", countyCG, 4, false, dt("1937-01-20"), "")
+	y = g.pay("CG2405-0867", gaoling, p, medium(ruleTier))
+	y.amount = 200
+	// A6b: exactly 90 on 2024-05-01, paid 200.
+	p = g.single("A6b", countyYL, 6, true, dt("1934-05-01"), "")
+	g.pay("YL2405-0866", gaoling, p)
+
+	// --- birth_date_mismatch ----------------------------------------------
+	// B7a: the ID says 1968-03-01, the 户籍 extract 1968-03-11 (corrected).
+	p = g.single("B7a", countyYL, 0, false, dt("1968-03-01"), "")
+	p.regBirth = dt("1968-03-11")
+	g.pay("YL2405-0867", dibao, p, low(ruleBirthDate))
+	// The near miss is YL2405-0853: a 15-digit 户籍 ID whose birth date
+	// agrees once upgraded.
+
+	// --- disability_allowance_without_dibao ---------------------------------
+	// K8a: 困难残疾人生活补贴, nobody in the household on 低保.
+	p = g.single("K8a", countyCG, 5, true, dt("1970-07-07"), "")
+	y = g.pay("CG2405-0868", cjsh, p, medium(ruleCJSH))
+	y.amount = 80
+	// K8b: the son gets it; his father, the 户主, is paid 低保 for May.
+	p = g.single("K8b", countyCG, 6, true, dt("1966-06-16"), "")
+	son := g.add("K8b-son", countyCG, p.vil, true, dt("1995-05-05"), g.fullName(string([]rune(p.name)[:1]), true))
+	g.join(p, son, "子")
+	y = g.pay("CG2405-0869", cjsh, son)
+	y.amount = 80
+	g.pay("CG2405-0870", dibao, p)
+
+	// --- orphan_over_age --------------------------------------------------
+	// O9a: 18 since 2024-03-15, still paid.
+	p = g.single("O9a", countyYL, 1, true, dt("2006-03-15"), "")
+	y = g.pay("YL2405-0868", guer, p, medium(ruleOrphan))
+	y.amount = 1200
+	// O9b: 18 only on 2024-05-02.
+	p = g.single("O9b", countyYL, 2, false, dt("2006-05-02"), "")
+	y = g.pay("YL2405-0869", guer, p)
+	y.amount = 1200
+
+	// --- tekun_married ----------------------------------------------------
+	// F10a: 特困 recipient married since 1975 (民政 婚姻登记); the wife is alive.
+	p = g.single("F10a", countyCG, 7, true, dt("1950-12-12"), "")
+	w := g.add("F10a-wife", countyCG, p.vil, false, dt("1952-02-02"), "")
+	g.join(p, w, "配偶")
+	p.marriages = []marriage{{spouse: w, date: dt("1975-04-01")}}
+	g.pay("CG2405-0871", tekun, p, medium(ruleTekunMarried))
+	// F10b: married in 1978, divorced in 2001.
+	p = g.single("F10b", countyYL, 3, false, dt("1955-06-06"), "")
+	ex := g.single("F10b-ex", countyYL, 4, true, dt("1953-03-09"), "")
+	ex.paid = true
+	p.marriages = []marriage{{spouse: ex, date: dt("1978-10-01")}, {spouse: ex, divorce: true, date: dt("2001-07-15")}}
+	g.pay("YL2405-0870", tekun, p)
+
+	// --- cadre_relative ---------------------------------------------------
+	// Q11a: 低保 for a 户主 whose son is the village committee director,
+	// not filed (未备案).
+	p = g.single("Q11a", countyYL, 5, true, dt("1958-08-18"), "")
+	son = g.add("Q11a-son", countyYL, p.vil, true, dt("1985-09-09"), g.fullName(string([]rune(p.name)[:1]), true))
+	g.join(p, son, "子")
+	son.cadre = &cadre{unit: p.vil.name, position: "村委会主任"}
+	g.pay("YL2405-0871", dibao, p, medium(ruleCadre))
+	// Q11b: the daughter is a 村委委员 and the 低保 is filed (已备案).
+	p = g.single("Q11b", countyCG, 0, false, dt("1960-10-01"), "")
+	d := g.add("Q11b-daughter", countyCG, p.vil, false, dt("1988-04-04"), "")
+	g.join(p, d, "女")
+	d.cadre = &cadre{unit: p.vil.name, position: "村委委员", filed: true}
+	g.pay("CG2405-0872", dibao, p)
+
+	// --- prisoner_paid ----------------------------------------------------
+	// J12a: in custody since 2023-09-01, 城乡居民养老 still paid.
+	p = g.single("J12a", countyCG, 1, true, dt("1957-01-01"), "")
+	p.prison = &prison{start: dt("2023-09-01"), name: "河南省许昌监狱"}
+	g.residentPension(p)
+	g.pay("CG2405-0873", jumin, p, high(rulePrisoner))
+	// J12b: released on 2024-03-31.
+	p = g.single("J12b", countyYL, 6, true, dt("1959-02-02"), "")
+	p.prison = &prison{start: dt("2021-06-01"), release: dt("2024-03-31"), name: "河南省第二监狱"}
+	g.residentPension(p)
+	g.pay("YL2405-0872", jumin, p)
+}
+
+// writeMarriages writes the 民政 婚姻登记 records (role marriage), UTF-8:
+// one row per registration, 男方 first.
+func (g *gen) writeMarriages(path string) error {
+	rows := [][]string{{"登记类型", "男方身份证号", "男方姓名", "女方身份证号", "女方姓名", "登记日期", "登记机关"}}
+	for _, p := range g.persons {
+		for _, m := range p.marriages {
+			man, woman := p, m.spouse
+			if !p.male {
+				man, woman = m.spouse, p
+			}
+			kind := "结婚登记"
+			if m.divorce {
+				kind = "离婚登记"
+			}
+			rows = append(rows, []string{kind, man.id, man.name, woman.id, woman.name, m.date.Format("2006-01-02"),
+				countyName[p.county] + "民政局婚姻登记处"})
+		}
+	}
+	return writeFile(path, csvBytes(rows))
+}
+
+// writeCadres writes the 村两委成员及经办人员 list (role cadre), UTF-8.
+func (g *gen) writeCadres(path string) error {
+	rows := [][]string{{"身份证号", "姓名", "所在单位", "职务", "单位区划", "近亲属备案", "任职开始", "任职结束"}}
+	for _, p := range g.persons {
+		if c := p.cadre; c != nil {
+			filed, end := "否", ""
+			if c.filed {
+				filed = "是"
+			}
+			if !c.end.IsZero() {
+				end = c.end.Format("2006-01-02")
+			}
+			rows = append(rows, []string{p.id, p.name, p.vil.township + c.unit, c.position, p.vil.code, filed, "2021-01-01", end})
+		}
+	}
+	return writeFile(path, csvBytes(rows))
+}
+
+// writePrisoners writes the 司法 在押服刑人员 list (role prisoner), UTF-8.
+func (g *gen) writePrisoners(path string) error {
+	rows := [][]string{{"身份证号", "姓名", "入监日期", "释放日期", "监所名称"}}
+	for _, p := range g.persons {
+		if j := p.prison; j != nil {
+			rel := ""
+			if !j.release.IsZero() {
+				rel = j.release.Format("2006-01-02")
+			}
+			rows = append(rows, []string{p.id, p.name, j.start.Format("2006-01-02"), rel, j.name})
+		}
+	}
+	return writeFile(path, csvBytes(rows))
+}
+
+// oracle20 is the generator's own reading of the issue-20 rules (their
+// default parameters) over what it wrote; added to oracle().
+func (g *gen) oracle20(screened []*payment, add func(*payment, hit)) {
+	reg := g.registry()
+	lastDay := periodStart.AddDate(0, 1, -1)
+	monthAfter := func(d time.Time, n int) time.Time {
+		return time.Date(d.Year(), d.Month()+time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	}
+	// Household members by 户号 (as the registry gives it).
+	members := map[string][]*person{}
+	for _, p := range reg {
+		members[p.hh] = append(members[p.hh], p)
+	}
+	paidIn := map[string]bool{} // person id | program
+	for _, y := range screened {
+		if y.resolves {
+			paidIn[y.p.id+"|"+y.program] = true
+		}
+	}
+	deadBefore := func(p *person) bool { // a death known by ID number before the period
+		if r := reg[p.id]; r != nil {
+			if !r.deathDate.IsZero() && !periodStart.Before(monthAfter(r.deathDate, 1)) {
+				return true
+			}
+			if r.deathDate.IsZero() && r.cancel == "死亡" && !periodStart.Before(monthAfter(r.cancelDate, 1)) {
+				return true
+			}
+		}
+		for _, c := range p.cremations {
+			if c.withID && !periodStart.Before(monthAfter(c.death, 1)) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, y := range screened {
+		if !y.resolves {
+			continue
+		}
+		p, r := y.p, reg[y.p.id]
+		if r == nil {
+			sev := "low"
+			if localPrograms[y.program] {
+				sev = "medium"
+			}
+			add(y, hit{ruleNotInRegistry, sev})
+			continue
+		}
+		if r.cancel != "" && r.cancel != "死亡" && stopReasons[r.cancel] && !periodStart.Before(monthAfter(r.cancelDate, 2)) {
+			add(y, hit{ruleCancelled, "medium"})
+		}
+		if countyPrograms[y.program] && r.cancel == "" && r.vil.code[:6] != y.region[:6] &&
+			(r.moveDate.IsZero() || !periodStart.Before(monthAfter(r.moveDate, 3))) {
+			add(y, hit{ruleMovedOut, "medium"})
+		}
+		for _, z := range screened {
+			q := z.p
+			if z.resolves && q.id != p.id && z.program == y.program && z.period == y.period && reg[q.id] != nil &&
+				normName(q.registryName()) == normName(r.registryName()) && q.regBirthDate().Equal(r.regBirthDate()) &&
+				q.male == r.male && (q.hh == r.hh || q.vil.code[:6] == r.vil.code[:6]) {
+				add(y, hit{ruleTwoIDs, "medium"})
+			}
+		}
+		if y.program == gengdi && deadBefore(p) {
+			add(y, hit{ruleHeadDeceased, "medium"})
+		}
+		age := ageOn(r.regBirthDate(), periodStart)
+		if y.program == gaoling {
+			due, paidTier := -1, -1
+			for _, t := range tiers {
+				if t.age <= age {
+					due = t.age
+				}
+				if t.amount == y.amount {
+					paidTier = t.age
+				}
+			}
+			if due >= 0 && paidTier > age {
+				add(y, hit{ruleTier, "medium"})
+			}
+		}
+		if !r.regBirth.IsZero() && !r.regBirth.Equal(p.birth) {
+			sev := "low"
+			if m, ok := minAge[y.program]; ok && (age >= m) != (ageOn(p.birth, periodStart) >= m) {
+				sev = "medium"
+			}
+			add(y, hit{ruleBirthDate, sev})
+		}
+		if y.program == cjsh {
+			covered := paidIn[p.id+"|"+dibao]
+			for _, m := range members[r.hh] {
+				covered = covered || paidIn[m.id+"|"+dibao]
+			}
+			if !covered {
+				add(y, hit{ruleCJSH, "medium"})
+			}
+		}
+		if y.program == guer && age >= 18 {
+			add(y, hit{ruleOrphan, "medium"})
+		}
+		if y.program == tekun {
+			var last *marriage
+			for i, m := range p.marriages {
+				if !m.date.After(lastDay) && (last == nil || m.date.After(last.date)) {
+					last = &p.marriages[i]
+				}
+			}
+			if last != nil && !last.divorce && !deadBefore(last.spouse) {
+				add(y, hit{ruleTekunMarried, "medium"})
+			}
+		}
+		if y.program == dibao || y.program == tekun {
+			rel := []*person{p}
+			rel = append(rel, members[r.hh]...)
+			for _, m := range p.marriages {
+				if !m.divorce {
+					rel = append(rel, m.spouse)
+				}
+			}
+			for _, m := range rel {
+				if c := m.cadre; c != nil && !c.filed && (c.end.IsZero() || !c.end.Before(periodStart)) {
+					add(y, hit{ruleCadre, "medium"})
+				}
+			}
+		}
+		if j := p.prison; j != nil && prisonPrograms[y.program] && !j.start.After(periodStart) &&
+			(j.release.IsZero() || !j.release.Before(lastDay)) {
+			add(y, hit{rulePrisoner, "high"})
+		}
+	}
 }
