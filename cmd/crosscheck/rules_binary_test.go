@@ -15,28 +15,9 @@ import (
 	"testing"
 )
 
-var binPath string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "crosscheck-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binPath = filepath.Join(dir, "crosscheck")
-	b := exec.Command("go", "build", "-tags", "duckdb_arrow", "-buildvcs=false", "-o", binPath, ".")
-	b.Stderr = os.Stderr
-	if err := b.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("go build: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
 func runBin(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(cliBin, args...)
 	cmd.Dir = "../.."
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
