@@ -24,11 +24,9 @@ SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || 
 
 pkg=github.com/crosscheck/crosscheck
 ldflags="-s -w -X $pkg/engine.Version=$VERSION -X main.commit=$COMMIT -X main.buildDate=$BUILD_DATE"
-# libstdc++ and libgcc go into the binary; only glibc stays dynamic.
-ldflags="$ldflags -extldflags '-static-libstdc++ -static-libgcc'"
 
-rm -rf "$DIST"
 mkdir -p "$DIST"
+rm -f "$DIST"/crosscheck_*_linux_*.tar.gz "$DIST"/crosscheck_*_linux_*.cdx.json "$DIST/SHA256SUMS"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -68,8 +66,18 @@ for arch in $ARCHES; do
   root=$work/$name
   mkdir -p "$root"
   echo "release: building $name with $cc"
+  # libstdc++ and libgcc go into the binary; only glibc stays dynamic.
+  # DuckDB's cgo flags say -lstdc++, which -static-libstdc++ does not
+  # change: a folder holding only libstdc++.a, searched first, makes the
+  # linker take the archive.
+  static=$work/static-$arch
+  mkdir -p "$static"
+  ln -sf "$($cxx -print-file-name=libstdc++.a)" "$static/libstdc++.a"
   CC=$cc CXX=$cxx CGO_ENABLED=1 GOOS=linux GOARCH=$arch \
-    $GO build -trimpath -ldflags "$ldflags" -o "$root/crosscheck" ./cmd/crosscheck
+    $GO build -trimpath -ldflags "$ldflags -extldflags '-L$static -static-libstdc++ -static-libgcc'" \
+    -o "$root/crosscheck" ./cmd/crosscheck
+  echo "release: $name: needs $(objdump -T "$root/crosscheck" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1)," \
+    "$(readelf -d "$root/crosscheck" | grep -o 'NEEDED.*' | grep -o '\[.*\]' | tr '\n' ' ')"
 
   cp README.md "$root/"
   cp -r docs "$root/docs"
@@ -93,6 +101,6 @@ for arch in $ARCHES; do
   GOFLAGS= $GO run "$CYCLONEDX_GOMOD" bin -json -version "$VERSION" -output "$DIST/$name.cdx.json" "$root/crosscheck"
 done
 
-(cd "$DIST" && sha256sum -- *.tar.gz *.cdx.json >SHA256SUMS)
+(cd "$DIST" && sha256sum -- crosscheck_"${VERSION}"_linux_*.tar.gz crosscheck_"${VERSION}"_linux_*.cdx.json >SHA256SUMS)
 echo "release: $DIST"
 ls -l "$DIST"
