@@ -66,7 +66,7 @@ release:
 # clean directory without Go on PATH.
 release-test: release
 	CROSSCHECK_RELEASE_DIR=$(abspath $(DIST)) CROSSCHECK_RELEASE_VERSION=$(VERSION) \
-		$(GO) test -count=1 -v -timeout 30m -run TestRelease ./release/
+		$(GO) test -count=1 -v -timeout 60m -run TestRelease ./release/
 
 # The Go modules a build and the tests need (linux amd64 and arm64), as a
 # module download cache, for building on a machine without network:
@@ -77,7 +77,7 @@ offline-bundle:
 
 # Builds crosscheck from the bundle with the proxy off.
 offline-test: offline-bundle
-	CROSSCHECK_OFFLINE_BUNDLE=$(abspath $(BUNDLE)) $(GO) test -count=1 -v -timeout 30m -run TestOfflineBundle ./release/
+	CROSSCHECK_OFFLINE_BUNDLE=$(abspath $(BUNDLE)) $(GO) test -count=1 -v -timeout 60m -run TestOfflineBundle ./release/
 
 clean:
 	rm -rf bin out dist
