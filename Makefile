@@ -4,11 +4,15 @@ export GOFLAGS := -tags=duckdb_arrow -buildvcs=false
 GO ?= go
 BIN := bin/crosscheck
 VERSION ?= 0.1.0
+# What `crosscheck version` prints besides the version.
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X github.com/crosscheck/crosscheck/engine.Version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 
-.PHONY: build test test-short lint demo bench fuzz clean
+.PHONY: build test test-short lint demo bench fuzz clean release release-test offline-bundle offline-test
 
 build:
-	$(GO) build -ldflags "-X github.com/crosscheck/crosscheck/engine.Version=$(VERSION)" -o $(BIN) ./cmd/crosscheck
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/crosscheck
 
 # All tests, including the end-to-end run of examples/henan-sample.
 test:
@@ -51,5 +55,31 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./normalize/names
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./normalize/dates
 
+# Release archives for linux/amd64 and linux/arm64, their CycloneDX SBOMs and
+# SHA256SUMS in dist/ (release/release.sh; needs gcc-aarch64-linux-gnu and
+# g++-aarch64-linux-gnu: release/deps.sh installs them).
+DIST ?= dist
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_DATE=$(BUILD_DATE) DIST=$(DIST) GO=$(GO) release/release.sh
+
+# Builds the release, then tests it: checksums, archive contents, glibc and
+# libstdc++ needs, the arm64 binary under qemu-user on examples/henan-sample
+# (hits equal expected_hits.csv) and the amd64 binary from its archive in a
+# clean directory without Go on PATH.
+release-test: release
+	CROSSCHECK_RELEASE_DIR=$(abspath $(DIST)) CROSSCHECK_RELEASE_VERSION=$(VERSION) \
+		$(GO) test -count=1 -v -timeout 60m -run TestRelease ./release/
+
+# The Go modules a build and the tests need (linux amd64 and arm64), as a
+# module download cache, for building on a machine without network:
+# see README "Build on an intranet".
+BUNDLE ?= $(DIST)/crosscheck-offline-bundle.tar.gz
+offline-bundle:
+	BUNDLE=$(BUNDLE) GO=$(GO) release/offline-bundle.sh
+
+# Builds crosscheck from the bundle with the proxy off.
+offline-test: offline-bundle
+	CROSSCHECK_OFFLINE_BUNDLE=$(abspath $(BUNDLE)) $(GO) test -count=1 -v -timeout 60m -run TestOfflineBundle ./release/
+
 clean:
-	rm -rf bin out
+	rm -rf bin out dist

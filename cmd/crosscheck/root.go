@@ -142,18 +142,6 @@ func newSources() *cobra.Command {
 	return c
 }
 
-func newVersion() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the engine version",
-		Example: "  crosscheck version",
-		Args:    cobra.NoArgs,
-		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "crosscheck", engine.Version)
-		},
-	}
-}
-
 // terminal returns w when it is a terminal (progress bars), nil otherwise
 // (plain log lines).
 func terminal(w io.Writer, quiet bool) io.Writer {
