@@ -243,6 +243,7 @@ func refusedIncomplete(r result) bool {
 // Parquet and CSV removes the old hits.parquet/cases.parquet (crosscheck
 // wrote them) and keeps a file the user put into the folder.
 func TestRerunWithFewerFormats(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
@@ -276,6 +277,7 @@ func TestRerunWithFewerFormats(t *testing.T) {
 // after loading (SIGTERM while it screens) leaves the old run complete
 // and unchanged: no new quarantine file beside the old hits.
 func TestFailedRerunKeepsOldRun(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
@@ -320,6 +322,7 @@ func TestFailedRerunKeepsOldRun(t *testing.T) {
 // 0.3 s apart: one finishes, the other is refused naming the first's pid,
 // and the folder holds one complete run.
 func TestConcurrentRunsIntoOneFolder(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	other := variant(t, jobFile, "other.yaml", "grace_months: 0", "grace_months: 1")
 	out := filepath.Join(t.TempDir(), "out")
@@ -356,11 +359,42 @@ func TestConcurrentRunsIntoOneFolder(t *testing.T) {
 	mustRun(t, "run", "--config", other, "--out", out, "-q")
 }
 
+// TestImportWhileARunWrites: `cases import` of a folder a live run is
+// writing into is refused, naming the run's pid; once the run finished,
+// the folder is imported.
+func TestImportWhileARunWrites(t *testing.T) {
+	t.Parallel()
+	jobFile := sample(t)
+	out := filepath.Join(t.TempDir(), "out")
+	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
+	cmd := exec.Command(bin, "run", "--config", jobFile, "--out", out)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The run holds the lock from the load on.
+	waitFor(t, &stderr, "identity: links applied")
+	r := importInto(t, out)
+	want := fmt.Sprintf("pid %d", cmd.Process.Pid)
+	if r.code == 0 || !strings.Contains(r.stderr, "a run is writing this folder") || !strings.Contains(r.stderr, want) {
+		t.Errorf("cases import during a run: exit %d, want a refusal naming %s: %s", r.code, want, r.stderr)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the run: %v\n%s", err, stderr.String())
+	}
+	if r := importInto(t, out); !importAccepted(r) {
+		t.Errorf("cases import after the run: %s", r.stderr)
+	}
+}
+
 // TestOutFolderChecks: a folder with other files is refused without
 // --force and left untouched; with --force the run writes beside them and
 // deletes nothing it did not write (a quarantine/ folder of the user's
 // included); the root and the home folder are refused even forced.
 func TestOutFolderChecks(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "mine")
 	os.MkdirAll(filepath.Join(out, "quarantine"), 0o755)
@@ -408,6 +442,7 @@ func TestOutFolderChecks(t *testing.T) {
 // manifest, and accepts the complete run; a version-1 manifest (no
 // outputs list) is accepted only with a whole Parquet file.
 func TestImportRefusesIncompleteRun(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	base := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", base, "-q")
@@ -424,6 +459,11 @@ func TestImportRefusesIncompleteRun(t *testing.T) {
 		"no manifest":        func(dir string) { os.Remove(filepath.Join(dir, "manifest.json")) },
 		"cut cases.csv": func(dir string) {
 			os.Truncate(filepath.Join(dir, "cases.csv"), 100)
+		},
+		// A commit record whose temporary folder was deleted: the swap
+		// cannot be completed, the folder is not a complete run.
+		"commit record without its temporary folder": func(dir string) {
+			os.WriteFile(filepath.Join(dir, rundir.CommitName), []byte(`{"tmp": ".crosscheck-tmp-gone", "remove": [], "move": ["hits.parquet"], "manifest_sha256": "00"}`), 0o644)
 		},
 		"v1 manifest, empty hits.parquet": func(dir string) {
 			writeV1(t, dir)

@@ -30,6 +30,7 @@ func commitFiles(t *testing.T, r *rundir.Run, files map[string]string) error {
 // user's with the name of an output stops the commit; the user's file and
 // the folder stay as they were, and no temporary folder is left.
 func TestCommitNeverReplacesForeignFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hits.csv"), []byte("mine"), 0o644)
 	if err := rundir.Check(dir, rundir.Options{}); !errors.Is(err, rundir.ErrRefused) {
@@ -60,6 +61,7 @@ func TestCommitNeverReplacesForeignFiles(t *testing.T) {
 // TestVerifyVersion1: a manifest without format_version needs a whole
 // Parquet hits file.
 func TestVerifyVersion1(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"run_id": "abc"}`), 0o644)
 	for body, ok := range map[string]bool{"": false, "PAR1xxxx": false, "PAR1 some bytes PAR1": true, "PAR1 cut": false} {

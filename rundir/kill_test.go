@@ -178,6 +178,19 @@ func TestKillDuringWrite(t *testing.T) {
 		reader(t, dir, "new")
 	})
 
+	// `cases import` says when it completed an interrupted swap.
+	t.Run("import-says-recovered", func(t *testing.T) {
+		t.Parallel()
+		dir := filepath.Join(tmp, "recovered")
+		copyDir(t, base, dir)
+		if r := crosscheck(t, []string{rundir.KillPointEnv + "=" + fmt.Sprint(commit+3)}, "run", "--config", newJob, "--out", dir, "-q"); r.code == 0 {
+			t.Fatal("the run was not killed")
+		}
+		if r := importInto(t, dir); !strings.Contains(r.stderr, "completed the swap of run "+newID) {
+			t.Errorf("cases import did not say it completed the swap: %s", r.stderr)
+		}
+	})
+
 	// A kill from outside at a random moment of the write stage: as soon
 	// as hits.parquet appears in the run's temporary folder, wait 0–40 ms
 	// and send SIGKILL. (CROSSCHECK_KILL_ALL_POINTS=1: five of them.)

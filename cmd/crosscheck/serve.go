@@ -212,8 +212,12 @@ The run's manifest.json beside the hits file gives the periods it screened.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Only a complete run folder is imported (docs/outputs.md).
-			if _, err := rundir.Verify(runFolder(hits)); err != nil {
+			info, err := rundir.Verify(runFolder(hits))
+			if err != nil {
 				return fmt.Errorf("cases import: %w", err)
+			}
+			if info.Recovered {
+				fmt.Fprintf(cmd.ErrOrStderr(), "已完成被中断的运行 %s 的文件替换 / completed the swap of run %s, which was interrupted after its commit point\n", info.RunID, info.RunID)
 			}
 			st, err := sf.open(cmd.Context(), cmd, quiet)
 			if err != nil {
