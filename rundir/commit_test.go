@@ -78,3 +78,37 @@ func TestVerifyVersion1(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenOverUnrecoverableRecord: a commit record whose temporary folder
+// was deleted by hand cannot be completed; Verify refuses the folder, and
+// the next run opens it, takes the files the record names as its own and
+// replaces them.
+func TestOpenOverUnrecoverableRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, rundir.LockName), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "hits.csv"), []byte("half"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.CommitName),
+		[]byte(`{"tmp": ".crosscheck-tmp-gone", "remove": [], "move": ["hits.csv"], "manifest_sha256": "00"}`), 0o644)
+	if _, err := rundir.Verify(dir); !errors.Is(err, rundir.ErrIncomplete) || !strings.Contains(err.Error(), "cannot be completed") {
+		t.Fatalf("Verify: %v", err)
+	}
+	r, err := rundir.Open(dir, rundir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, rundir.CommitName)); err == nil {
+		t.Error("the commit record is still there")
+	}
+	err = commitFiles(t, r, map[string]string{"hits.csv": "new"})
+	r.Close()
+	if err != nil {
+		t.Fatalf("commit over the record's hits.csv: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "hits.csv")); string(b) != "new" {
+		t.Errorf("hits.csv is %q", b)
+	}
+	if _, err := rundir.Verify(dir); err != nil {
+		t.Errorf("Verify after the run: %v", err)
+	}
+}
