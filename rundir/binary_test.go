@@ -282,9 +282,10 @@ func TestFailedRerunKeepsOldRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
 	before := files(t, out)
-	// The rerun reads a catalogue with one more (ragged) row, so its
-	// quarantine differs from the old run's.
-	cat := filepath.Join(filepath.Dir(jobFile), "data", "补贴政策清单.csv")
+	// The rerun reads a person roster with one more (ragged) row, so its
+	// quarantine differs from the old run's (one row of 300 stays under
+	// max_quarantine_ratio; in the 30-row catalogue it would stop the run).
+	cat := filepath.Join(filepath.Dir(jobFile), "data", "公安户籍人口信息.csv")
 	f, err := os.OpenFile(cat, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
