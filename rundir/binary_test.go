@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -375,9 +376,16 @@ func TestImportWhileARunWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	// The run holds the lock from the load on.
+	// The run holds the lock from the load on; stopped there (SIGSTOP),
+	// it keeps holding it however slow the machine is.
 	waitFor(t, &stderr, "identity: links applied")
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	r := importInto(t, out)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
 	want := fmt.Sprintf("pid %d", cmd.Process.Pid)
 	if r.code == 0 || !strings.Contains(r.stderr, "a run is writing this folder") || !strings.Contains(r.stderr, want) {
 		t.Errorf("cases import during a run: exit %d, want a refusal naming %s: %s", r.code, want, r.stderr)
