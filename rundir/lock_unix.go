@@ -46,10 +46,12 @@ func release(f *os.File) {
 	f.Close()
 }
 
-// lockShortly takes the folder's lock for a reader about to complete an
-// interrupted swap: non-blocking, retried for a moment (another reader may
-// hold it while it completes the swap). A folder without a lock file has
-// no run to wait for. A lock held by a live run is refused naming it.
+// lockShortly takes the folder's lock for a reader: shared when there is
+// no interrupted swap to complete (readers do not hold each other up),
+// exclusive when there is. Non-blocking, retried for a few seconds
+// (another reader may hold it exclusively while it completes a swap). A
+// folder without a lock file has no run to wait for. A lock held by a live
+// run is refused naming it.
 func lockShortly(dir string) (func(), error) {
 	p := filepath.Join(dir, LockName)
 	f, err := os.Open(p)
@@ -59,8 +61,20 @@ func lockShortly(dir string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
+	how := syscall.LOCK_SH
+	if _, err := os.Lstat(filepath.Join(dir, CommitName)); err == nil {
+		how = syscall.LOCK_EX
+	}
 	for i := 0; ; i++ {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil && how == syscall.LOCK_SH {
+			// A run killed after its commit point since the check above
+			// left a record: complete it under the exclusive lock.
+			if _, err := os.Lstat(filepath.Join(dir, CommitName)); err == nil {
+				how = syscall.LOCK_EX
+				continue
+			}
+		}
 		if err == nil {
 			return func() { release(f) }, nil
 		}
@@ -68,7 +82,7 @@ func lockShortly(dir string) (func(), error) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", p, err)
 		}
-		if i == 20 {
+		if i == 100 {
 			b, _ := os.ReadFile(p)
 			f.Close()
 			who := strings.TrimSpace(string(b))
