@@ -192,15 +192,15 @@ func TestKillDuringWrite(t *testing.T) {
 	})
 
 	// A kill from outside at a random moment of the write stage: as soon
-	// as hits.parquet appears in the run's temporary folder, wait 0–40 ms
-	// and send SIGKILL. (CROSSCHECK_KILL_ALL_POINTS=1: five of them.)
+	// as hits.parquet appears in the run's temporary folder, wait 0–250 ms
+	// (before, during or after the commit) and send SIGKILL. (CROSSCHECK_KILL_ALL_POINTS=1: five of them.)
 	random := 1
 	if all {
 		random = 5
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for i := range random {
-		delay := time.Duration(rng.IntN(40)) * time.Millisecond
+		delay := time.Duration(rng.IntN(250)) * time.Millisecond
 		t.Run(fmt.Sprintf("random-%d", i), func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(tmp, fmt.Sprintf("random-%d", i))
