@@ -67,7 +67,7 @@ func TestJourney(t *testing.T) {
 	// 1. A small province, screened.
 	crosscheck(t, "gen", "--persons", "3000", "--seed", "7", "--rate", "all_cases=4", "--out", prov, "--quiet")
 	run1 := filepath.Join(work, "run1")
-	sum1 := crosscheck(t, "run", "--config", filepath.Join(prov, "job.yaml"), "--out", run1, "--quiet")
+	sum1 := crosscheck(t, "run", "--config", filepath.Join(prov, "job.yaml"), "--out", run1, "--quiet", "--lang", "en")
 	step("run 1")
 	m := match(t, runRe, sum1)
 	runID, hits, runCases := m[1], atoi(m[2]), atoi(m[3])
@@ -192,7 +192,7 @@ func TestJourney(t *testing.T) {
 	}
 	writeFile(t, job3, pinned)
 	run3 := filepath.Join(work, "run2")
-	sum3 := crosscheck(t, "run", "--config", job3, "--out", run3, "--quiet")
+	sum3 := crosscheck(t, "run", "--config", job3, "--out", run3, "--quiet", "--lang", "en")
 	m = match(t, runRe, sum3)
 	if m[1] == runID || atoi(m[2]) != hits {
 		t.Fatalf("pinned run: run %s with %s hits (first run %s with %d)", m[1], m[2], runID, hits)

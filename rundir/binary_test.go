@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,6 +244,7 @@ func refusedIncomplete(r result) bool {
 // Parquet and CSV removes the old hits.parquet/cases.parquet (crosscheck
 // wrote them) and keeps a file the user put into the folder.
 func TestRerunWithFewerFormats(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
@@ -276,13 +278,15 @@ func TestRerunWithFewerFormats(t *testing.T) {
 // after loading (SIGTERM while it screens) leaves the old run complete
 // and unchanged: no new quarantine file beside the old hits.
 func TestFailedRerunKeepsOldRun(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
 	before := files(t, out)
-	// The rerun reads a catalogue with one more (ragged) row, so its
-	// quarantine differs from the old run's.
-	cat := filepath.Join(filepath.Dir(jobFile), "data", "补贴政策清单.csv")
+	// The rerun reads a person roster with one more (ragged) row, so its
+	// quarantine differs from the old run's (one row of 300 stays under
+	// max_quarantine_ratio; in the 30-row catalogue it would stop the run).
+	cat := filepath.Join(filepath.Dir(jobFile), "data", "公安户籍人口信息.csv")
 	f, err := os.OpenFile(cat, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -320,6 +324,7 @@ func TestFailedRerunKeepsOldRun(t *testing.T) {
 // 0.3 s apart: one finishes, the other is refused naming the first's pid,
 // and the folder holds one complete run.
 func TestConcurrentRunsIntoOneFolder(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	other := variant(t, jobFile, "other.yaml", "grace_months: 0", "grace_months: 1")
 	out := filepath.Join(t.TempDir(), "out")
@@ -356,11 +361,49 @@ func TestConcurrentRunsIntoOneFolder(t *testing.T) {
 	mustRun(t, "run", "--config", other, "--out", out, "-q")
 }
 
+// TestImportWhileARunWrites: `cases import` of a folder a live run is
+// writing into is refused, naming the run's pid; once the run finished,
+// the folder is imported.
+func TestImportWhileARunWrites(t *testing.T) {
+	t.Parallel()
+	jobFile := sample(t)
+	out := filepath.Join(t.TempDir(), "out")
+	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
+	cmd := exec.Command(bin, "run", "--config", jobFile, "--out", out)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The run holds the lock from the load on; stopped there (SIGSTOP),
+	// it keeps holding it however slow the machine is.
+	waitFor(t, &stderr, "identity: links applied")
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	r := importInto(t, out)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d", cmd.Process.Pid)
+	if r.code == 0 || !strings.Contains(r.stderr, "a run is writing this folder") || !strings.Contains(r.stderr, want) {
+		t.Errorf("cases import during a run: exit %d, want a refusal naming %s: %s", r.code, want, r.stderr)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the run: %v\n%s", err, stderr.String())
+	}
+	if r := importInto(t, out); !importAccepted(r) {
+		t.Errorf("cases import after the run: %s", r.stderr)
+	}
+}
+
 // TestOutFolderChecks: a folder with other files is refused without
 // --force and left untouched; with --force the run writes beside them and
 // deletes nothing it did not write (a quarantine/ folder of the user's
 // included); the root and the home folder are refused even forced.
 func TestOutFolderChecks(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "mine")
 	os.MkdirAll(filepath.Join(out, "quarantine"), 0o755)
@@ -408,6 +451,7 @@ func TestOutFolderChecks(t *testing.T) {
 // manifest, and accepts the complete run; a version-1 manifest (no
 // outputs list) is accepted only with a whole Parquet file.
 func TestImportRefusesIncompleteRun(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	base := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", base, "-q")
@@ -424,6 +468,11 @@ func TestImportRefusesIncompleteRun(t *testing.T) {
 		"no manifest":        func(dir string) { os.Remove(filepath.Join(dir, "manifest.json")) },
 		"cut cases.csv": func(dir string) {
 			os.Truncate(filepath.Join(dir, "cases.csv"), 100)
+		},
+		// A commit record whose temporary folder was deleted: the swap
+		// cannot be completed, the folder is not a complete run.
+		"commit record without its temporary folder": func(dir string) {
+			os.WriteFile(filepath.Join(dir, rundir.CommitName), []byte(`{"tmp": ".crosscheck-tmp-gone", "remove": [], "move": ["hits.parquet"], "manifest_sha256": "00"}`), 0o644)
 		},
 		"v1 manifest, empty hits.parquet": func(dir string) {
 			writeV1(t, dir)

@@ -30,6 +30,7 @@ func commitFiles(t *testing.T, r *rundir.Run, files map[string]string) error {
 // user's with the name of an output stops the commit; the user's file and
 // the folder stay as they were, and no temporary folder is left.
 func TestCommitNeverReplacesForeignFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hits.csv"), []byte("mine"), 0o644)
 	if err := rundir.Check(dir, rundir.Options{}); !errors.Is(err, rundir.ErrRefused) {
@@ -60,6 +61,7 @@ func TestCommitNeverReplacesForeignFiles(t *testing.T) {
 // TestVerifyVersion1: a manifest without format_version needs a whole
 // Parquet hits file.
 func TestVerifyVersion1(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"run_id": "abc"}`), 0o644)
 	for body, ok := range map[string]bool{"": false, "PAR1xxxx": false, "PAR1 some bytes PAR1": true, "PAR1 cut": false} {
@@ -74,5 +76,39 @@ func TestVerifyVersion1(t *testing.T) {
 		if err != nil && !errors.Is(err, rundir.ErrIncomplete) {
 			t.Errorf("error does not wrap ErrIncomplete: %v", err)
 		}
+	}
+}
+
+// TestOpenOverUnrecoverableRecord: a commit record whose temporary folder
+// was deleted by hand cannot be completed; Verify refuses the folder, and
+// the next run opens it, takes the files the record names as its own and
+// replaces them.
+func TestOpenOverUnrecoverableRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, rundir.LockName), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "hits.csv"), []byte("half"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.CommitName),
+		[]byte(`{"tmp": ".crosscheck-tmp-gone", "remove": [], "move": ["hits.csv"], "manifest_sha256": "00"}`), 0o644)
+	if _, err := rundir.Verify(dir); !errors.Is(err, rundir.ErrIncomplete) || !strings.Contains(err.Error(), "cannot be completed") {
+		t.Fatalf("Verify: %v", err)
+	}
+	r, err := rundir.Open(dir, rundir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, rundir.CommitName)); err == nil {
+		t.Error("the commit record is still there")
+	}
+	err = commitFiles(t, r, map[string]string{"hits.csv": "new"})
+	r.Close()
+	if err != nil {
+		t.Fatalf("commit over the record's hits.csv: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "hits.csv")); string(b) != "new" {
+		t.Errorf("hits.csv is %q", b)
+	}
+	if _, err := rundir.Verify(dir); err != nil {
+		t.Errorf("Verify after the run: %v", err)
 	}
 }

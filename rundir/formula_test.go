@@ -92,6 +92,7 @@ func readCSV(t *testing.T, p string) []map[string]string {
 // numbers, no cell of either file starts with a formula character unless
 // it is a plain number, and --raw-cells writes the names verbatim.
 func TestCSVFormulaInjection(t *testing.T) {
+	t.Parallel()
 	jobFile := sample(t)
 	injectNames(t, jobFile)
 	out := filepath.Join(t.TempDir(), "out")

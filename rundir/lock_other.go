@@ -14,3 +14,6 @@ func acquire(dir string) (*os.File, error) {
 }
 
 func release(f *os.File) { f.Close() }
+
+// lockShortly has no lock to take outside Unix.
+func lockShortly(dir string) (func(), error) { return func() {}, nil }

@@ -70,6 +70,19 @@ func Open(dir string, opt Options) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{Dir: abs, lock: lock}
+	// A run killed after its commit point left a swap to complete: the
+	// folder then holds that run, complete, before this one starts.
+	if _, err := recoverCommit(abs); err != nil {
+		if !errors.Is(err, errUnrecoverable) {
+			r.Close()
+			return nil, fmt.Errorf("complete the interrupted swap in %s: %w", abs, err)
+		}
+		// Its temporary folder is gone: this run replaces the folder.
+		if err := unrecoverableToOwned(abs); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	ents, err := os.ReadDir(abs)
 	if err != nil {
 		r.Close()
@@ -169,7 +182,7 @@ func acceptable(dir string) error {
 	var names []string
 	for _, e := range ents {
 		switch e.Name() {
-		case ManifestName, LockName, OwnedName:
+		case ManifestName, LockName, OwnedName, CommitName:
 			return nil
 		}
 		names = append(names, e.Name())
@@ -199,17 +212,21 @@ func (r *Run) Close() error {
 
 // Commit moves the finished run from the temporary folder into place.
 // outputs lists the files in the temporary folder (List), manifest is the
-// manifest's content. The swap:
+// manifest's content. The swap rolls forward from a commit record
+// (docs/outputs.md, "The run folder"):
 //
 //  1. refuse if a new file would replace a file crosscheck did not write;
-//  2. record old ∪ new files in the owned list;
-//  3. remove the old manifest.json — from here until step 6 the folder
-//     holds no complete run, and Verify refuses it;
-//  4. remove the old run's files the new run does not write (only files
-//     crosscheck wrote: those in the owned list or the old manifest);
-//  5. rename the new files into place;
-//  6. write manifest.json (temporary name, fsync, rename);
-//  7. record the new files as owned and remove the temporary folder.
+//  2. sync every new file, write the new manifest.json into the temporary
+//     folder;
+//  3. write the commit record .crosscheck-commit.json (temporary name,
+//     fsync, rename, fsync of the folder): the commit point. A kill
+//     before it leaves the old run; from it on, the next crosscheck that
+//     opens the folder (a run, `cases import`) completes the swap;
+//  4. the owned list records old ∪ new files, the old manifest.json and
+//     the old files the new run does not write are removed, the new files
+//     and then manifest.json are renamed into place;
+//  5. the owned list becomes the new files, the temporary folder and last
+//     the commit record are removed.
 func (r *Run) Commit(outputs []Output, manifest []byte) error {
 	old, err := owned(r.Dir)
 	if err != nil {
@@ -229,24 +246,6 @@ func (r *Run) Commit(outputs []Output, manifest []byte) error {
 				ErrRefused, filepath.Join(r.Dir, o.File), filepath.Join(r.Dir, o.File))
 		}
 	}
-	union := map[string]bool{}
-	for n := range old {
-		union[n] = true
-	}
-	for n := range next {
-		union[n] = true
-	}
-	if err := writeOwned(r.Dir, union); err != nil {
-		return err
-	}
-	Step("owned list")
-	if err := os.Remove(filepath.Join(r.Dir, ManifestName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := syncDir(r.Dir); err != nil {
-		return err
-	}
-	Step("old manifest removed")
 	var stale []string
 	for n := range old {
 		if !next[n] {
@@ -254,49 +253,25 @@ func (r *Run) Commit(outputs []Output, manifest []byte) error {
 		}
 	}
 	sort.Strings(stale)
-	for _, n := range stale {
-		if err := os.Remove(filepath.Join(r.Dir, filepath.FromSlash(n))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		Step("old file removed")
-	}
-	dirs := map[string]bool{r.Dir: true}
-	for _, o := range outputs {
-		dst := filepath.Join(r.Dir, filepath.FromSlash(o.File))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(filepath.Join(r.Tmp, filepath.FromSlash(o.File)), dst); err != nil {
-			return err
-		}
-		dirs[filepath.Dir(dst)] = true
-		Step("file moved")
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return err
-		}
+	if err := syncFiles(r.Tmp, outputs); err != nil {
+		return err
 	}
 	if err := writeAtomic(r.Tmp, ManifestName, manifest); err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(r.Tmp, ManifestName), filepath.Join(r.Dir, ManifestName)); err != nil {
-		return err
-	}
-	if err := syncDir(r.Dir); err != nil {
-		return err
-	}
-	r.committed = true
-	Step("manifest written")
-	if err := writeOwned(r.Dir, next); err != nil {
-		return err
-	}
-	// Remove folders the old run left empty (quarantine/ when this run
-	// quarantined nothing); a folder holding anything else stays.
-	for _, n := range stale {
-		if d := filepath.Dir(filepath.FromSlash(n)); d != "." {
-			_ = os.Remove(filepath.Join(r.Dir, d))
+	Step("new manifest in the temporary folder")
+	rec, err := r.writeRecord(stale, outputs, sha256Of(manifest))
+	if err != nil {
+		// The record may be in place even so (its folder's fsync
+		// failed): keep the temporary folder for the recovery.
+		if _, serr := os.Stat(filepath.Join(r.Dir, CommitName)); serr == nil {
+			r.committed = true
 		}
+		return err
 	}
-	return os.RemoveAll(r.Tmp)
+	// From here the temporary folder belongs to the swap: Close must not
+	// remove it even if a step below fails.
+	r.committed = true
+	Step("commit record written")
+	return rollForward(r.Dir, rec)
 }

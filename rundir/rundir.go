@@ -5,9 +5,11 @@
 // folder from anything else.
 //
 // A run folder is complete when manifest.json is there and every file its
-// "outputs" list names has the listed size and SHA-256. While a swap is in
-// progress manifest.json is absent: the folder holds no complete run and
-// Verify (and so `crosscheck cases import`) refuses it.
+// "outputs" list names has the listed size and SHA-256. The swap rolls
+// forward from a commit record (CommitName): a run killed before it leaves
+// the complete old run, one killed after it leaves a swap that the next
+// Open or Verify completes, so that every crosscheck reader sees the
+// complete old or the complete new run.
 package rundir
 
 import (
@@ -58,6 +60,9 @@ type Info struct {
 	// Kind is "run" for a screening run, "link" for `crosscheck link`.
 	Kind    string
 	Outputs []Output
+	// Recovered tells that Verify completed a swap a killed run left
+	// after its commit point.
+	Recovered bool
 }
 
 // ErrIncomplete is returned (wrapped) by Verify for a folder that does not
@@ -96,7 +101,30 @@ func readHead(dir string) (*manifestHead, error) {
 // every listed output has its size and SHA-256. A version-1 manifest has
 // no list; then hits.parquet must exist, be non-empty and carry the
 // Parquet magic PAR1 at both ends.
+//
+// First, Verify takes the folder's lock for a moment: a folder a live run
+// holds is refused (ErrLocked, naming the run); a swap a killed run left
+// after its commit point is completed (Info.Recovered), so that the folder
+// holds the complete new run.
 func Verify(dir string) (*Info, error) {
+	unlock, err := lockShortly(dir)
+	if err != nil {
+		return nil, err
+	}
+	recovered, err := recoverCommit(dir)
+	unlock()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s 中断的替换无法完成 / the interrupted swap in %s cannot be completed (%v): run the job again",
+			ErrIncomplete, dir, dir, err)
+	}
+	info, err := verify(dir)
+	if info != nil {
+		info.Recovered = recovered
+	}
+	return info, err
+}
+
+func verify(dir string) (*Info, error) {
 	m, err := readHead(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s 中没有 manifest.json（运行未完成、被中断或不是 crosscheck 的输出文件夹）/ %s has no manifest.json (the run did not finish, was interrupted, or this is not a crosscheck output folder): run it again",

@@ -225,8 +225,12 @@ changes nothing and exits 0.`,
 				return err
 			}
 			// Only a complete run is imported (docs/outputs.md).
-			if err := verifyImport(runDir, hits); err != nil {
+			info, err := verifyImport(runDir, hits)
+			if err != nil {
 				return fmt.Errorf("cases import: %w", err)
+			}
+			if info != nil && info.Recovered {
+				fmt.Fprintf(cmd.ErrOrStderr(), "已完成被中断的运行 %s 的文件替换 / completed the swap of run %s, which was interrupted after its commit point\n", info.RunID, info.RunID)
 			}
 			st, err := sf.open(cmd.Context(), cmd, quiet)
 			if err != nil {
