@@ -40,6 +40,9 @@ type Output struct {
 	Dir     string   `mapstructure:"dir"`
 	Formats []string `mapstructure:"formats"`
 	RawIDs  bool     `mapstructure:"raw_ids"`
+	// MaskNames masks personal names too (张*) wherever personal
+	// identifiers are masked.
+	MaskNames bool `mapstructure:"mask_names"`
 }
 
 // Engine holds the DuckDB settings.
@@ -105,6 +108,9 @@ type Source struct {
 type SchemaColumn struct {
 	Name string `mapstructure:"name"`
 	Kind string `mapstructure:"kind"`
+	// Personal is the kind of personal identifier the column holds
+	// (id, account, phone, name), masked in outputs and review pages.
+	Personal string `mapstructure:"personal"`
 }
 
 // Mapping says where a canonical column's value comes from. In YAML a
@@ -132,7 +138,7 @@ func Load(path string) (*Job, error) {
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix("CROSSCHECK")
 	v.SetEnvKeyReplacer(strings.NewReplacer("::", "_"))
-	for _, k := range []string{"engine::database", "engine::memory_limit", "engine::threads", "engine::temp_directory", "output::dir", "output::raw_ids"} {
+	for _, k := range []string{"engine::database", "engine::memory_limit", "engine::threads", "engine::temp_directory", "output::dir", "output::raw_ids", "output::mask_names"} {
 		_ = v.BindEnv(k)
 	}
 	if err := v.ReadInConfig(); err != nil {
@@ -345,7 +351,10 @@ func (j *Job) SourceRole(s Source) (dataset.Role, error) {
 	}
 	cols := make([]dataset.Column, len(s.Schema))
 	for i, c := range s.Schema {
-		cols[i] = dataset.Column{Name: c.Name, Kind: dataset.Kind(c.Kind)}
+		cols[i] = dataset.Column{Name: c.Name, Kind: dataset.Kind(c.Kind), Personal: dataset.Personal(c.Personal)}
+		if !dataset.ValidPersonal(cols[i].Personal) {
+			return dataset.Role{}, fmt.Errorf("schema column %q: personal %q is not one of id, account, phone, name", c.Name, c.Personal)
+		}
 	}
 	return dataset.NewCustom(s.Role, cols)
 }

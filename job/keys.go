@@ -16,6 +16,7 @@ var Keys = []KeyDoc{
 	{"output.dir", "path", DefaultOutputDir, "Output folder, relative to the job file. `crosscheck run --out` overrides it. Env: `CROSSCHECK_OUTPUT_DIR`."},
 	{"output.formats", "list", "[parquet, csv]", "Which result files to write: `parquet`, `csv`."},
 	{"output.raw_ids", "bool", "false", "Write ID numbers and account numbers unmasked in CSV files and quarantine files (same as `--raw-ids`). Parquet results always hold raw values for the case store. Env: `CROSSCHECK_OUTPUT_RAW_IDS`."},
+	{"output.mask_names", "bool", "false", "Mask personal names too (张*) wherever personal identifiers are masked: CSV results, evidence and the review pages' evidence. What is personal is declared per canonical column (docs/masking.md): ID numbers, bank accounts and card numbers, phone numbers, and names only with this key; payment serials, region codes and 户号 stay readable. Env: `CROSSCHECK_OUTPUT_MASK_NAMES`."},
 	{"engine.database", "path or `:memory:`", DefaultDatabase, "DuckDB database: in memory, or a file (kept after the run, one writer at a time). Env: `CROSSCHECK_ENGINE_DATABASE`."},
 	{"engine.memory_limit", "size or percent", DefaultMemoryLimit, "DuckDB buffer-manager limit, e.g. `8GiB` or `60%` of the machine's memory. Go and Arrow need memory beyond it. Env: `CROSSCHECK_ENGINE_MEMORY_LIMIT`."},
 	{"engine.threads", "int", "0 (all cores)", "DuckDB worker threads. Env: `CROSSCHECK_ENGINE_THREADS`."},
@@ -47,5 +48,5 @@ var Keys = []KeyDoc{
 	{"sources[].path", "path or glob", "required for file connectors", "File or glob, relative to the job file; all matching files are one source. Database connectors (postgres, mysql) take `table` or `query` in options instead."},
 	{"sources[].options", "map", "{}", "Connector options (see Connectors below); unknown options are errors."},
 	{"sources[].columns.CANONICAL", "string or map", "—", "Where a canonical column comes from. A string is a source column name. A map takes `column` (source column) or `constant` (fixed value), `map` (value map applied before parsing, matched case-insensitively, e.g. `{社会保障卡: ssc}`), `default` (value for anything not in the map; without it an unmapped value is quarantined) and `formats` (date formats, see below)."},
-	{"sources[].schema[]", "list", "[]", "For a custom role: its columns as `{name, kind}` with kind text, id, name, date, period, number, int or bool. The table is named after the role."},
+	{"sources[].schema[]", "list", "[]", "For a custom role: its columns as `{name, kind, personal}` with kind text, id, name, date, period, number, int or bool, and personal (optional) id, account, phone or name for a column holding a personal identifier that is masked in outputs. The table is named after the role."},
 }
