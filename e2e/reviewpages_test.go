@@ -327,6 +327,9 @@ func TestReviewPagesInPeoplesTerms(t *testing.T) {
 		t.Errorf("sources shown as ids: %s", visible(t, ctx, "#sources"))
 	}
 	ev := visible(t, ctx, ".evidence")
+	if note := visible(t, ctx, ".evidence .region-name"); !strings.Contains(note, "长葛市") {
+		t.Errorf("village code in the evidence not named: %q", note)
+	}
 	if !strings.Contains(ev, "长葛市一卡通发放名单") {
 		t.Errorf("evidence captions are not source titles:\n%s", ev)
 	}

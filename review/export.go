@@ -201,6 +201,9 @@ func writeEvidenceSheet(x *excelize.File, cases []*casestore.Case, hits map[stri
 				parts := make([]string, len(ev.Values))
 				for i, v := range ev.Values {
 					parts[i] = v.K + "：" + v.V
+					if v.Note != "" {
+						parts[i] += "（" + v.Note + "）"
+					}
 				}
 				title := ev.Title
 				if title == "" {

@@ -265,8 +265,31 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 type evRow struct {
 	Source, Title, File string
 	Row                 int64
-	Values              []kv
+	Values              []evKV
 	Payment             bool
+}
+
+// evKV is one evidence value; Note names a region code (长葛市坡胡镇).
+type evKV struct{ K, V, Note string }
+
+// regionNote names the division of a value that is a region code (6, 9
+// or 12 digits under a header naming a code or division); "" otherwise.
+func regionNote(header, v string) string {
+	if !(strings.Contains(header, "区划") || strings.Contains(header, "代码") || strings.Contains(header, "户籍所在地")) {
+		return ""
+	}
+	if n := len(v); n != 6 && n != 9 && n != 12 {
+		return ""
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	if full := regionFull(v); full != v[:min(len(v), 9)] && full != v {
+		return full
+	}
+	return ""
 }
 
 // parseEvidence reads the evidence JSON keeping the order of values.
@@ -316,7 +339,7 @@ func parseEvidence(s string, paySource string, mask bool) []evRow {
 						val = p.Mask(val)
 					}
 				}
-				row.Values = append(row.Values, kv{key, val})
+				row.Values = append(row.Values, evKV{key, val, regionNote(key, val)})
 			}
 		}
 		out = append(out, row)
