@@ -46,6 +46,10 @@ type Column struct {
 	// quarantined.
 	NotNull bool
 	Doc     string
+	// Personal is the kind of personal identifier the column holds, when
+	// its Kind does not say it (ID columns are PersonalID and name
+	// columns PersonName without it); see personal.go.
+	Personal Personal
 }
 
 // Role is a canonical dataset.
@@ -78,6 +82,7 @@ const MetaFields = 5
 func col(name string, k Kind, doc string) Column { return Column{Name: name, Kind: k, Doc: doc} }
 func req(c Column) Column                        { c.Required = true; return c }
 func notNull(c Column) Column                    { c.Required = true; c.NotNull = true; return c }
+func personal(p Personal, c Column) Column       { c.Personal = p; return c }
 
 var personCols = []Column{
 	req(col("id_number", ID, "citizen ID number (15 or 18 digits)")),
@@ -107,8 +112,8 @@ var builtin = []Role{
 		col("record_id", Text, "the department's record number"),
 	}},
 	{Name: "ssc", Key: "id_number", Doc: "social-security cards (人社 社保卡)", Columns: append(append([]Column{}, personCols...),
-		col("card_no", Text, "card number"),
-		col("bank_account", Text, "bank account of the card's financial function"),
+		personal(Account, col("card_no", Text, "card number")),
+		personal(Account, col("bank_account", Text, "bank account of the card's financial function")),
 		col("status", Text, "card status: active or other"),
 	)},
 	{Name: "pension", Key: "id_number", Doc: "pension rosters (人社)", Columns: append(append([]Column{}, personCols...),
@@ -143,7 +148,7 @@ var builtin = []Role{
 		col("status", Text, "active or other"),
 	)},
 	{Name: "disability", Key: "id_number", Doc: "disability certificates (残联)", Columns: append(append([]Column{}, personCols...),
-		col("certificate_no", Text, "certificate number"),
+		personal(PersonalID, col("certificate_no", Text, "certificate number (the ID number and two digits)")),
 		col("category", Text, "category"),
 		col("level", Int, "level 1-4"),
 		col("status", Text, "active or other"),
@@ -177,7 +182,7 @@ var builtin = []Role{
 		req(col("name", Name, "recipient's name")),
 		col("region_code", Text, "division code of the paying county/township/village"),
 		col("household_id", Text, "household"),
-		col("account_no", Text, "account number"),
+		personal(Account, col("account_no", Text, "account number")),
 		col("account_holder", Name, "account holder's name"),
 		col("account_type", Text, "ssc for a social-security card, other otherwise (map the codes)"),
 		col("bank", Text, "bank"),

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
@@ -53,7 +54,7 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 			rundir.Step(t.name + ".parquet")
 		}
 		if formats["csv"] {
-			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw, rawCells, sensitiveColumns(j)); err != nil {
+			if err := s.writeCSV(ctx, sel, t.cols, filepath.Join(out, t.name+".csv"), raw, rawCells, &csvMask{personalColumns(j), j.Output.MaskNames}); err != nil {
 				return err
 			}
 			rundir.Step(t.name + ".csv")
@@ -90,9 +91,18 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 }
 
 // writeCSV writes a query as UTF-8 CSV with a BOM (so Excel opens it),
-// masking ID numbers and long digit runs unless raw and neutralising
-// formula-like cells (safeCell) unless rawCells.
-func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw, rawCells bool, sens map[string]map[string]bool) error {
+// masking ID numbers and the personal values of evidence unless raw, and
+// neutralising formula-like cells (safeCell) unless rawCells.
+// csvMask is what writeCSV masks beyond ID-number columns.
+type csvMask struct {
+	personal map[string]map[string]dataset.Personal // source → header → kind
+	names    bool                                   // output.mask_names
+}
+
+func (s *Session) writeCSV(ctx context.Context, query string, cols []string, path string, raw, rawCells bool, m *csvMask) error {
+	if m == nil {
+		m = &csvMask{}
+	}
 	rows, err := s.DB.QueryContext(ctx, query)
 	if err != nil {
 		return err
@@ -117,16 +127,31 @@ func (s *Session) writeCSV(ctx context.Context, query string, cols []string, pat
 			f.Close()
 			return err
 		}
+		name := ""
 		for i, v := range vals {
 			rec[i] = text(v)
 			if !raw && maskID[cols[i]] && rec[i] != "" {
 				rec[i] = idnumber.Mask(rec[i])
 			} else if !raw && cols[i] == "evidence" {
-				rec[i] = maskEvidence(rec[i], sens)
+				rec[i] = maskEvidence(rec[i], m.personal, m.names)
 			} else if !raw && maskRuns[cols[i]] {
 				rec[i] = idnumber.MaskDigitRuns(rec[i])
 			}
-			if !rawCells {
+			if cols[i] == "name" {
+				name = rec[i]
+			}
+		}
+		if !raw && m.names && name != "" {
+			// the name, and the name where the explanation quotes it
+			masked := dataset.PersonName.Mask(name)
+			for i := range rec {
+				if cols[i] == "name" || cols[i] == "explanation" {
+					rec[i] = strings.ReplaceAll(rec[i], name, masked)
+				}
+			}
+		}
+		if !rawCells {
+			for i := range rec {
 				rec[i] = safeCell(rec[i])
 			}
 		}

@@ -480,7 +480,8 @@ func (s *Session) prepareRules(ctx context.Context, j *job.Job) error {
 	}
 	return s.Exec(ctx,
 		fmt.Sprintf("CREATE OR REPLACE MACRO src_title(s) AS CASE s %s ELSE s END", strings.Join(when, " ")),
-		`CREATE OR REPLACE MACRO ev(s, f, r, o) AS json_object('source', s, 'title', src_title(s), 'file', f, 'row', r, 'values', json(o))`,
+		personalMacro(j),
+		`CREATE OR REPLACE MACRO ev(s, f, r, o) AS json_object('source', s, 'title', src_title(s), 'file', f, 'row', r, 'values', json(o), 'personal', src_personal(s))`,
 		`CREATE OR REPLACE MACRO ym(d) AS strftime(d, '%Y年%-m月')`,
 		`CREATE OR REPLACE MACRO money(x) AS printf('%.2f', x)`,
 		`CREATE OR REPLACE TABLE screened AS

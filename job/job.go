@@ -41,6 +41,9 @@ type Output struct {
 	Dir     string   `mapstructure:"dir"`
 	Formats []string `mapstructure:"formats"`
 	RawIDs  bool     `mapstructure:"raw_ids"`
+	// MaskNames masks personal names too (张*) wherever personal
+	// identifiers are masked.
+	MaskNames bool `mapstructure:"mask_names"`
 }
 
 // Engine holds the DuckDB settings.
@@ -116,6 +119,9 @@ type Source struct {
 type SchemaColumn struct {
 	Name string `mapstructure:"name"`
 	Kind string `mapstructure:"kind"`
+	// Personal is the kind of personal identifier the column holds
+	// (id, account, phone, name), masked in outputs and review pages.
+	Personal string `mapstructure:"personal"`
 }
 
 // Mapping says where a canonical column's value comes from. In YAML a
@@ -153,7 +159,7 @@ func Load(path string) (*Job, error) {
 	v.SetEnvPrefix("CROSSCHECK")
 	v.SetEnvKeyReplacer(strings.NewReplacer("::", "_"))
 	for _, k := range []string{"engine::database", "engine::memory_limit", "engine::threads", "engine::temp_directory", "engine::rule_timeout",
-		"engine::max_quarantine_ratio", "output::dir", "output::raw_ids"} {
+		"engine::max_quarantine_ratio", "output::dir", "output::raw_ids", "output::mask_names"} {
 		_ = v.BindEnv(k)
 	}
 	if err := v.ReadInConfig(); err != nil {
@@ -383,7 +389,10 @@ func (j *Job) SourceRole(s Source) (dataset.Role, error) {
 	}
 	cols := make([]dataset.Column, len(s.Schema))
 	for i, c := range s.Schema {
-		cols[i] = dataset.Column{Name: c.Name, Kind: dataset.Kind(c.Kind)}
+		cols[i] = dataset.Column{Name: c.Name, Kind: dataset.Kind(c.Kind), Personal: dataset.Personal(c.Personal)}
+		if !dataset.ValidPersonal(cols[i].Personal) {
+			return dataset.Role{}, fmt.Errorf("schema column %q: personal %q is not one of id, account, phone, name", c.Name, c.Personal)
+		}
 	}
 	return dataset.NewCustom(s.Role, cols)
 }

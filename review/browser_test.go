@@ -152,6 +152,9 @@ func TestBrowserReview(t *testing.T) {
 		t.Fatalf("queue total %q, user %q", total, who)
 	}
 	shot(ctx, t, "queue")
+	if q := text(t, ctx, "#queue"); !strings.Contains(q, "中原区") {
+		t.Errorf("queue county column without the county's name: %q", q)
+	}
 
 	// Filter by rule.
 	do(t, ctx,
@@ -192,6 +195,12 @@ func TestBrowserReview(t *testing.T) {
 		t.Errorf("evidence side by side, masked: %q", evidence)
 	}
 	shot(ctx, t, "case")
+	if h := text(t, ctx, "#history"); !strings.Contains(h, "中原区民政局 将案件分派给 中原区民政局") || !strings.Contains(h, "确认疑点属实：已停发；应追缴 2800.00 元") || strings.Contains(h, "{") {
+		t.Errorf("history not in sentences: %q", h)
+	}
+	if r := text(t, ctx, "#route"); !strings.HasPrefix(r, "中原区") {
+		t.Errorf("route %q", r)
+	}
 
 	// Export the current filter.
 	dl := t.TempDir()

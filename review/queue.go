@@ -107,17 +107,6 @@ func isHexByte(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// ruleTitleOf is a rule's title in lang (Chinese titles only; the id
-// otherwise): the template function ruleTitle and the queue writer's.
-func ruleTitleOf(lang, id string) string {
-	if lang == "zh" {
-		if t, ok := ruleTitles[id]; ok {
-			return t
-		}
-	}
-	return id
-}
-
 // qw writes the queue page of one language.
 type qw struct {
 	b    *bytes.Buffer
@@ -195,7 +184,7 @@ func writeQueueBody(b *bytes.Buffer, lang string, d *queueData, ck casestore.Clo
 		w.s(`" `)
 		w.selected(c, f.County)
 		w.s(`>`)
-		w.esc(c)
+		w.esc(regionName(c))
 		w.s(`</option>`)
 	}
 	w.s("</select></label>\n  <label>")
@@ -239,6 +228,10 @@ func writeQueueBody(b *bytes.Buffer, lang string, d *queueData, ck casestore.Clo
 	escURL(b, d.ExportURL)
 	w.s(`">`)
 	w.t("export")
+	w.s("</a>\n  <a class=\"button\" id=\"print-sheets\" href=\"")
+	escURL(b, d.SheetsURL())
+	w.s(`">`)
+	w.t("print_sheets")
 	w.s("</a>\n</form>\n<p class=\"count\" id=\"count\">")
 	w.t("total")
 	w.s(` <b id="total">`)
@@ -327,7 +320,7 @@ func (w *qw) row(c *casestore.Case, ck casestore.Clock) {
 	w.s(`</td><td>`)
 	w.esc(c.ProgramName)
 	w.s(`</td><td>`)
-	w.esc(c.CountyCode)
+	w.esc(regionName(c.CountyCode))
 	w.s("</td>\n  <td>")
 	w.esc(c.FirstPeriod)
 	if c.FirstPeriod != c.LastPeriod {

@@ -173,6 +173,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/cases", http.StatusSeeOther) })
 	s.mux.HandleFunc("GET /cases", s.ui(s.queuePage))
 	s.mux.HandleFunc("GET /cases/{id}", s.ui(s.casePage))
+	s.mux.HandleFunc("GET /cases/{id}/sheet", s.ui(s.caseSheet))
+	s.mux.HandleFunc("GET /sheets", s.ui(s.filterSheets))
 	s.mux.HandleFunc("POST /cases/{id}/{action}", s.ui(s.caseAction))
 	s.mux.HandleFunc("GET /dashboard", s.ui(s.dashboardPage))
 	s.mux.HandleFunc("GET /export.xlsx", s.ui(s.export))

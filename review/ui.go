@@ -13,21 +13,9 @@ import (
 	"time"
 
 	"github.com/crosscheck/crosscheck/casestore"
+	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
-	"github.com/crosscheck/crosscheck/rules"
 )
-
-var ruleTitles = func() map[string]string {
-	m := map[string]string{}
-	set, err := rules.LoadBuiltin()
-	if err != nil {
-		return m
-	}
-	for _, r := range set.Rules {
-		m[r.ID] = r.Title
-	}
-	return m
-}()
 
 var beijing = time.FixedZone("CST", 8*3600)
 
@@ -41,10 +29,14 @@ func parseTemplates() (map[string]*template.Template, error) {
 			"money": func(x float64) string {
 				return strconv.FormatFloat(x, 'f', 2, 64)
 			},
-			"pct":       func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" },
-			"f1":        func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
-			"band":      casestore.Band,
-			"ruleTitle": func(id string) string { return ruleTitleOf(lang, id) },
+			"pct":        func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" },
+			"f1":         func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
+			"band":       casestore.Band,
+			"ruleTitle":  func(id string) string { return ruleTitleOf(lang, id) },
+			"region":     regionName,
+			"sheetsURL":  sheetsURL,
+			"regionFull": regionFull,
+			"categories": func(c []string) string { return strings.Join(categoryLabels(lang, c), "、") },
 			"time": func(t any) string {
 				switch x := t.(type) {
 				case time.Time:
@@ -274,11 +266,39 @@ func (s *Server) queuePage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 type evRow struct {
 	Source, Title, File string
 	Row                 int64
-	Values              []kv
+	Values              []evKV
 	Payment             bool
 }
 
+// evKV is one evidence value; Note names a region code (长葛市坡胡镇).
+type evKV struct{ K, V, Note string }
+
+// regionNote names the division of a value that is a region code (6, 9
+// or 12 digits under a header naming a code or division); "" otherwise.
+func regionNote(header, v string) string {
+	if !(strings.Contains(header, "区划") || strings.Contains(header, "代码") || strings.Contains(header, "户籍所在地")) {
+		return ""
+	}
+	if n := len(v); n != 6 && n != 9 && n != 12 {
+		return ""
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	if full := regionFull(v); full != v[:min(len(v), 9)] && full != v {
+		return full
+	}
+	return ""
+}
+
 // parseEvidence reads the evidence JSON keeping the order of values.
+// Unless raw, it masks the personal identifiers each evidence row declares
+// ("personal": header → kind, from the canonical columns' declaration in
+// package dataset), so payment serials, region codes and 户号 stay
+// readable; rows from runs before that declaration are masked by digit
+// runs. Names stay readable: the reviewer checks them.
 func parseEvidence(s string, paySource string, mask bool) []evRow {
 	var raw []json.RawMessage
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
@@ -287,11 +307,12 @@ func parseEvidence(s string, paySource string, mask bool) []evRow {
 	var out []evRow
 	for _, m := range raw {
 		var e struct {
-			Source string          `json:"source"`
-			Title  string          `json:"title"`
-			File   string          `json:"file"`
-			Row    int64           `json:"row"`
-			Values json.RawMessage `json:"values"`
+			Source   string                      `json:"source"`
+			Title    string                      `json:"title"`
+			File     string                      `json:"file"`
+			Row      int64                       `json:"row"`
+			Values   json.RawMessage             `json:"values"`
+			Personal map[string]dataset.Personal `json:"personal"`
 		}
 		if json.Unmarshal(m, &e) != nil {
 			continue
@@ -308,14 +329,18 @@ func parseEvidence(s string, paySource string, mask bool) []evRow {
 				if dec.Decode(&v) != nil {
 					break
 				}
-				val := ""
+				key, val := fmt.Sprint(kt), ""
 				if v != nil {
 					val = fmt.Sprint(v)
 				}
 				if mask {
-					val = idnumber.MaskDigitRuns(val)
+					if e.Personal == nil {
+						val = idnumber.MaskDigitRuns(val)
+					} else if p := e.Personal[key]; p.Masked(false) {
+						val = p.Mask(val)
+					}
 				}
-				row.Values = append(row.Values, kv{fmt.Sprint(kt), val})
+				row.Values = append(row.Values, evKV{key, val, regionNote(key, val)})
 			}
 		}
 		out = append(out, row)
@@ -328,8 +353,22 @@ type hitView struct {
 	Evidence []evRow
 }
 
+// historyRow is a case history entry with its sentence.
+type historyRow struct {
+	casestore.Event
+	ActorName, Sentence string
+}
+
+// auditRow is an audit entry with its sentence.
+type auditRow struct {
+	casestore.AuditEntry
+	ActorName, Sentence string
+}
+
 type caseData struct {
 	C         *casestore.Detail
+	History   []historyRow
+	Sources   []string // titles of the case's agreeing sources
 	Hits      []hitView
 	Due       string
 	Escalated bool
@@ -371,6 +410,11 @@ func (s *Server) caseDetail(r *http.Request, rc *reqCtx, id string, raw bool) (*
 	for _, h := range d.HitList {
 		cd.Hits = append(cd.Hits, hitView{Hit: h, Evidence: parseEvidence(h.Evidence, h.PaymentSource, !raw)})
 	}
+	titles := sourceTitles(d.HitList)
+	cd.Sources = sourceLabels(d.SourceList, titles)
+	for _, e := range d.Events {
+		cd.History = append(cd.History, historyRow{Event: e, ActorName: s.personName(e.Actor), Sentence: eventSentence(rc.lang, e, s.personName)})
+	}
 	for _, u := range s.users.Users {
 		if u.Role == casestore.RoleReviewer && u.CanBeAssigned(d.Case) {
 			cd.Assignees = append(cd.Assignees, u)
@@ -379,7 +423,7 @@ func (s *Server) caseDetail(r *http.Request, rc *reqCtx, id string, raw bool) (*
 	c := d.Case
 	cd.Parts = []part{
 		{"severity", T(rc.lang, c.Severity), c.Priority.Severity, p.Weights.Severity},
-		{"sources", fmt.Sprintf("%d (%s)", c.Sources, strings.Join(c.SourceList, ", ")), c.Priority.Sources, p.Weights.Sources},
+		{"sources", fmt.Sprintf("%d（%s）", c.Sources, strings.Join(cd.Sources, "、")), c.Priority.Sources, p.Weights.Sources},
 		{"link_score", strconv.FormatFloat(c.LinkProbability, 'f', 2, 64), c.Priority.Link, p.Weights.Link},
 		{"money", strconv.FormatFloat(c.AmountPerMonth, 'f', 2, 64), c.Priority.Money, p.Weights.Money},
 		{"precision", strconv.FormatFloat(100*c.RulePrecision, 'f', 1, 64) + "%", c.Priority.Precision, p.Weights.Precision},
@@ -575,6 +619,10 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.render(w, r, rc, statusOf(err), "error.html", nil, err.Error())
 		return
 	}
-	s.render(w, r, rc, http.StatusOK, "audit.html", map[string]any{"List": list, "Q": map[string]string{
+	rows := make([]auditRow, len(list))
+	for i, a := range list {
+		rows[i] = auditRow{AuditEntry: a, Sentence: auditSentence(rc.lang, a, s.personName), ActorName: s.personName(a.Actor)}
+	}
+	s.render(w, r, rc, http.StatusOK, "audit.html", map[string]any{"List": rows, "Q": map[string]string{
 		"actor": q.Get("actor"), "action": q.Get("action"), "object": q.Get("object")}}, "")
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/crosscheck/crosscheck/dataset"
 )
 
-var ruleKeys = []string{"id", "title", "description", "category", "severity", "version", "owner", "basis", "applies_to",
+var ruleKeys = []string{"id", "title", "title_en", "description", "category", "severity", "version", "owner", "basis", "applies_to",
 	"params", "template", "sql", "explain", "tests"}
 
 // catalogueProperties are the program catalogue properties applies_to may
@@ -90,6 +90,7 @@ func Parse(file string, data []byte) (*Rule, ErrorList) {
 		e.at(r.Line, "id %q: use lower-case letters, digits and _", r.ID)
 	}
 	r.Title = text("title", true)
+	r.TitleEn = text("title_en", false)
 	r.Description = text("description", false)
 	r.Category = text("category", true)
 	if r.Category != "" && !contains(Categories, r.Category) {

@@ -65,6 +65,7 @@ var Severities = []string{"high", "medium", "low"}
 type Rule struct {
 	ID          string
 	Title       string // Chinese title
+	TitleEn     string // English title (title_en; optional)
 	Description string
 	Category    string
 	// Severity of the rule's hits. Templates that grade hits
