@@ -144,7 +144,10 @@ func mustRun(t *testing.T, args ...string) result {
 
 // files returns the SHA-256 of every regular file below dir by relative
 // path, leaving out crosscheck's hidden bookkeeping (lock, owned list,
-// temporary folders) and manifest.json.
+// temporary folders), manifest.json and report.html. The last two carry
+// the run's timings, peak memory and trend, so two runs of the same job
+// never match byte for byte; Verify checks both against the manifest's
+// sizes and SHA-256, and every other file tells the runs apart.
 func files(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -160,7 +163,7 @@ func files(t *testing.T, dir string) map[string]string {
 			}
 			return nil
 		}
-		if d.IsDir() || rel == "manifest.json" {
+		if d.IsDir() || rel == "manifest.json" || rel == "report.html" {
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -294,7 +297,7 @@ func TestFailedRerunKeepsOldRun(t *testing.T) {
 	f.WriteString("x,y,z,w,v,u,t,s,r,q\n")
 	f.Close()
 
-	cmd := exec.Command(bin, "run", "--config", jobFile, "--out", out)
+	cmd := exec.Command(bin, "run", "--config", jobFile, "--out", out, "-v") // -v: the INFO line waited for
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -369,7 +372,7 @@ func TestImportWhileARunWrites(t *testing.T) {
 	jobFile := sample(t)
 	out := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "run", "--config", jobFile, "--out", out, "-q")
-	cmd := exec.Command(bin, "run", "--config", jobFile, "--out", out)
+	cmd := exec.Command(bin, "run", "--config", jobFile, "--out", out, "-v") // -v: the INFO line waited for
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
