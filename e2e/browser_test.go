@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/crosscheck/crosscheck/regions"
 )
 
 // newBrowser starts one headless Chromium for the test; session opens a
@@ -127,8 +129,9 @@ func visibleQueue(t *testing.T, ctx context.Context, county string, want int) {
 	if len(counties) != want {
 		t.Errorf("queue lists %d rows, want %d", len(counties), want)
 	}
+	name := regions.CountyName(county) // the queue shows the county by name
 	for _, c := range counties {
-		if c != county {
+		if c != name {
 			t.Errorf("queue of the %s reviewer shows a case of county %q", county, c)
 		}
 	}
@@ -189,7 +192,9 @@ func checkPrecision(t *testing.T, ctx context.Context, base string, confirmedRul
 func auditRows(t *testing.T, ctx context.Context, url string) [][]string {
 	t.Helper()
 	do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("audit")))
-	rows := eval[[][]string](t, ctx, `Array.from(document.querySelectorAll('#audit tr')).slice(1).map(r => Array.from(r.children).map(c => c.innerText.trim()))`)
+	// Each row: the entry's action code (the row's data-action; the page
+	// shows it as a sentence), then the cells as shown.
+	rows := eval[[][]string](t, ctx, `Array.from(document.querySelectorAll('#audit tr[data-action]')).map(r => [r.dataset.action].concat(Array.from(r.children).map(c => c.innerText.trim())))`)
 	return rows
 }
 
@@ -198,8 +203,8 @@ func auditActions(t *testing.T, ctx context.Context, base, caseID, user string) 
 	t.Helper()
 	out := map[string]int{}
 	for _, r := range auditRows(t, ctx, base+"/audit?object="+caseID+"&actor="+user) {
-		if len(r) > 3 && strings.HasPrefix(r[2], user) {
-			out[r[3]]++
+		if len(r) > 4 && r[4] != "" { // the page filtered by actor; the sentence is shown
+			out[r[0]]++
 		}
 	}
 	return out

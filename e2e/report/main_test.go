@@ -123,3 +123,23 @@ func editJob(t *testing.T, path, old, new string) {
 		t.Fatal(err)
 	}
 }
+
+// expectedHits reads the sample's hand-checked expected_hits.csv: the
+// number of hits in all and by rule, so that the tests follow the sample
+// as it grows.
+func expectedHits(t *testing.T) (total int, byRule map[string]int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "henan-sample", "expected_hits.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRule = map[string]int{}
+	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if i == 0 || l == "" {
+			continue
+		}
+		byRule[strings.SplitN(l, ",", 2)[0]]++
+		total++
+	}
+	return total, byRule
+}
