@@ -216,7 +216,7 @@ func TestRegistryIDs(t *testing.T) {
 	ids := column(t, j, huji, "公民身份号码")
 	births := column(t, j, huji, "出生日期")
 	sexes := column(t, j, huji, "性别")
-	if len(ids) != testPersons {
+	if len(ids) > testPersons || len(ids) < testPersons*99/100 { // unregistered recipients have no row
 		t.Fatalf("registry has %d persons, want %d", len(ids), testPersons)
 	}
 	seen := map[string]bool{}

@@ -104,6 +104,10 @@ type person struct {
 	// 在押服刑 (司法): custody from jail to release (0: still in custody);
 	// jail 0: never.
 	jail, release day
+	// unreg: no row in the 户籍 extract (issue 20, not_in_registry).
+	unreg bool
+	// tierUp: 高龄津贴 paid one age tier above the person's (age_tier_mismatch).
+	tierUp bool
 	// attributes
 	ssc       bool
 	sscStatus uint8 // 0 正常 1 挂失 2 注销

@@ -224,6 +224,9 @@ func (g *chunk) serialize() (*chunkOut, error) {
 	// 公安 户籍
 	for i := range g.ps {
 		p := &g.ps[i]
+		if p.unreg {
+			continue
+		}
 		hd := &g.hs[p.hh]
 		v := &cty.villages[hd.village]
 		row.start(o.csv[oHuji])

@@ -33,6 +33,8 @@ rules:
   params:
     # 市场监管 注册资本 is in 万元 here: the ceiling is ¥100,000.
     business_on_assistance: {above_value: 10}
+    # 高龄津贴 per month: 80-89 ¥50, 90-99 ¥100, 100 and over ¥300.
+    age_tier_mismatch: {tiers: ["gaoling:80:50", "gaoling:90:100", "gaoling:100:300"]}
 programs:
   - from_source: program_list
   - code: cxjm
