@@ -480,6 +480,9 @@ func (g *chunk) altName(i int32) string {
 	return ""
 }
 
+// orphanMaxAge is orphan_over_age's max_age: the allowance stops at 18.
+const orphanMaxAge = 18
+
 // injectIssue20b injects the cases of not_in_registry, age_tier_mismatch
 // and disability_allowance_without_dibao with their near misses, on
 // people without another case.
@@ -528,6 +531,26 @@ func (g *chunk) injectIssue20b() {
 				p.progs &^= 1 << pDibao
 				p.tags |= kbit("noise_cjsh_household_dibao")
 			}
+		}
+	}
+	g.injectCivil()
+	g.injectSecondIDs()
+	// 孤儿基本生活费 to young people of 15-19: paid at 18 or older (a
+	// case) or under 18 in every period (a near miss).
+	for i := range g.ps {
+		p := &g.ps[i]
+		a0, a1 := ageAt(p.birth, windowStart), ageAt(p.birth, last)
+		if a0 < 15 || a1 > 19 || p.vio || p.progs != 0 || p.death != 0 || p.gone != 0 || p.jail != 0 || p.unreg ||
+			p.regShift != 0 || p.rollID != "" || !p.linked {
+			continue
+		}
+		switch u := g.r.Float64(); {
+		case a1 >= orphanMaxAge && u < g.rate("orphan_over_age"):
+			p.progs |= 1 << pGuer
+			p.mark("orphan_over_age")
+		case a1 < orphanMaxAge && u < g.rate("noise_orphan_minor"):
+			p.progs |= 1 << pGuer
+			p.tags |= kbit("noise_orphan_minor")
 		}
 	}
 	// 困难残疾人生活补贴 outside a 低保 household.

@@ -90,6 +90,9 @@ func (g *chunk) defaultAccount(i int32, prog int) acctRef {
 			return ssc(i)
 		}
 		return yzt()
+	case pGuer:
+		// to the household's passbook, held by the guardian
+		return yzt()
 	case pGengdi:
 		if hd.gdSSC && p.ssc {
 			return ssc(i)
@@ -126,6 +129,8 @@ func (g *chunk) amount(p *person, prog, t int) (amt, qty float64) {
 		return 80, 0
 	case pCjsh:
 		return 80, 0
+	case pGuer:
+		return programs[pGuer].std, 0
 	case pGengdi:
 		a := g.hs[p.hh].area
 		return math.Round(a*programs[pGengdi].std*100) / 100, a
@@ -415,6 +420,18 @@ func (g *chunk) truth() []truthRow {
 			}
 			if p.unreg {
 				add(FamNotInReg)
+			}
+			if p.second != 0 && cnt[pk{p.second - 1, pa.prog, pa.period}] > 0 {
+				add(FamDupID)
+			}
+			if pa.prog == pGuer && ageAt(p.regBirth(), ps) >= orphanMaxAge {
+				add(FamOrphan)
+			}
+			if pa.prog == pTekun && p.marLast == marMarriage {
+				add(FamTekunMar)
+			}
+			if (pa.prog == pDibao || pa.prog == pTekun) && g.cadreRelated(p) {
+				add(FamCadre)
 			}
 			if pa.prog == pCjsh && !g.householdDibao(p.hh) {
 				add(FamNoDibao)
