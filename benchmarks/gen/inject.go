@@ -399,6 +399,7 @@ func (g *chunk) inject() {
 			p.tags |= kbit("noise_prisoner_released")
 		}
 	}
+	g.injectIssue20b()
 	for i := range g.ps {
 		p := &g.ps[i]
 		if p.birth.year() < 2000 && g.chance(g.rate("noise_legacy15")) {
@@ -477,4 +478,91 @@ func (g *chunk) altName(i int32) string {
 		}
 	}
 	return ""
+}
+
+// orphanMaxAge is orphan_over_age's max_age: the allowance stops at 18.
+const orphanMaxAge = 18
+
+// injectIssue20b injects the cases of not_in_registry, age_tier_mismatch
+// and disability_allowance_without_dibao with their near misses, on
+// people without another case.
+func (g *chunk) injectIssue20b() {
+	last := periodStarts[len(periodStarts)-1]
+	for _, i := range g.recipients() {
+		p := &g.ps[i]
+		if p.vio || p.death != 0 || p.gone != 0 || p.regShift != 0 || p.jail != 0 {
+			continue
+		}
+		hd := &g.hs[p.hh]
+		// Unregistered: only 高龄津贴 / 城乡居民养老, paid to the person,
+		// nobody else in the household on a roll (no account of theirs is
+		// held by p, no household check rests on p).
+		if p.tags == 0 && p.acct == nil && p.rollID == "" && p.linked && p.progs&^(1<<pGaoling|1<<pCxjm) == 0 {
+			alone := true
+			for _, m := range hd.members {
+				if m != i && g.ps[m].progs != 0 {
+					alone = false
+				}
+			}
+			if alone && g.chance(g.rate("unregistered")) {
+				p.unreg = true
+				p.mark("unregistered")
+				continue
+			}
+		}
+		if hasProg(p, pGaoling) {
+			a0, a1 := ageAt(p.birth, windowStart), ageAt(p.birth, last)
+			if a0 != a1 && (a1 == 90 || a1 == 100) {
+				p.tags |= kbit("noise_tier_birthday")
+			} else if a0 >= 80 && a1 <= 98 && g.chance(g.rate("tier_overpaid")) {
+				p.tierUp = true
+				p.mark("tier_overpaid")
+				continue
+			}
+		}
+		if hasProg(p, pCjsh) && hasProg(p, pDibao) {
+			others := 0
+			for _, m := range hd.members {
+				if m != i && hasProg(&g.ps[m], pDibao) {
+					others++
+				}
+			}
+			if others > 0 && g.chance(g.rate("noise_cjsh_household_dibao")) {
+				p.progs &^= 1 << pDibao
+				p.tags |= kbit("noise_cjsh_household_dibao")
+			}
+		}
+	}
+	g.injectCivil()
+	g.injectSecondIDs()
+	// 孤儿基本生活费 to young people of 15-19: paid at 18 or older (a
+	// case) or under 18 in every period (a near miss).
+	for i := range g.ps {
+		p := &g.ps[i]
+		a0, a1 := ageAt(p.birth, windowStart), ageAt(p.birth, last)
+		if a0 < 15 || a1 > 19 || p.vio || p.progs != 0 || p.death != 0 || p.gone != 0 || p.jail != 0 || p.unreg ||
+			p.regShift != 0 || p.rollID != "" || !p.linked {
+			continue
+		}
+		switch u := g.r.Float64(); {
+		case a1 >= orphanMaxAge && u < g.rate("orphan_over_age"):
+			p.progs |= 1 << pGuer
+			p.mark("orphan_over_age")
+		case a1 < orphanMaxAge && u < g.rate("noise_orphan_minor"):
+			p.progs |= 1 << pGuer
+			p.tags |= kbit("noise_orphan_minor")
+		}
+	}
+	// 困难残疾人生活补贴 outside a 低保 household.
+	for i := range g.ps {
+		p := &g.ps[i]
+		if p.vio || p.certState != 1 || hasProg(p, pCjsh) || !p.aliveOn(windowStart) || p.death != 0 || p.gone != 0 ||
+			p.jail != 0 || !p.ssc || p.sscStatus != 0 || p.acct != nil || p.rollID != "" || !p.linked || g.householdDibao(p.hh) {
+			continue
+		}
+		if g.chance(g.rate("cjsh_no_dibao")) {
+			p.progs |= 1 << pCjsh
+			p.mark("cjsh_no_dibao")
+		}
+	}
 }

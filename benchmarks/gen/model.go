@@ -15,6 +15,7 @@ const (
 	pCjsh           // 困难残疾人生活补贴
 	pCjhl           // 重度残疾人护理补贴
 	pGengdi         // 耕地地力保护补贴
+	pGuer           // 孤儿基本生活费
 	nPrograms
 )
 
@@ -43,6 +44,7 @@ var programs = [nPrograms]program{
 	{"cjsh", "困难残疾人生活补贴", "民政局", "monthly", rollMZ, 0, true, "disability", "", 80},
 	{"cjhl", "重度残疾人护理补贴", "民政局", "monthly", rollMZ, 0, true, "disability", "", 80},
 	{"gengdi", "耕地地力保护补贴", "农业农村局", "annual", rollGD, 0, false, "", "", 108.5},
+	{"guer", "孤儿基本生活费", "民政局", "monthly", rollMZ, 0, false, "", "", 1000},
 }
 
 // The screened window and the reference dates.
@@ -104,6 +106,18 @@ type person struct {
 	// 在押服刑 (司法): custody from jail to release (0: still in custody);
 	// jail 0: never.
 	jail, release day
+	// unreg: no row in the 户籍 extract (issue 20, not_in_registry).
+	unreg bool
+	// tierUp: 高龄津贴 paid one age tier above the person's (age_tier_mismatch).
+	tierUp bool
+	// Latest 婚姻登记 (marMarriage, marDivorce; 0 none), its date and the
+	// other party (index+1); cadre: on the cadre list (cadreUnfiled …).
+	marLast uint8
+	marDay  day
+	spouse  int32
+	cadre   uint8
+	// second: the person's other 户籍 row with another ID (index+1; 0: none).
+	second int32
 	// attributes
 	ssc       bool
 	sscStatus uint8 // 0 正常 1 挂失 2 注销
@@ -199,6 +213,8 @@ type chunk struct {
 	pays  []payment
 	seqs  map[uint64]uint8
 	nsake []namesakeDeath
+	mars  []marriageRec
+	extra int // second 户籍 rows of a person (not persons)
 }
 
 // namesakeDeath is a death record of someone else with a recipient's name.

@@ -33,6 +33,8 @@ const (
 	oBiz
 	oDisab
 	oPrison
+	oMarriage
+	oCadre
 	oMZ0
 	oMZ1
 	oMZ2
@@ -75,6 +77,10 @@ var outs = func() [nOut]outSpec {
 		"残疾类别", "残疾等级", "发证日期", "证件状态"}}
 	o[oPrison] = outSpec{path: "sifa/zaiya_fuxing_renyuan.csv", enc: encUTF8, header: []string{"身份证号", "姓名", "性别",
 		"入监日期", "释放日期", "监所名称"}}
+	o[oMarriage] = outSpec{path: "minzheng/hunyin_dengji.csv", enc: encUTF8, header: []string{"登记类型", "男方身份证号", "男方姓名",
+		"女方身份证号", "女方姓名", "登记日期", "登记机关"}}
+	o[oCadre] = outSpec{path: "minzheng/cun_liangwei_jingban.csv", enc: encUTF8, header: []string{"身份证号", "姓名", "所在单位",
+		"职务", "单位区划", "近亲属备案", "任职开始", "任职结束"}}
 	for t := 0; t < 3; t++ {
 		ym := periodNames[t][:4] + periodNames[t][5:]
 		o[oMZ0+t] = outSpec{path: "caizheng/yikatong_minzheng_" + ym + ".csv", enc: encGBK, header: []string{"流水号", "项目名称",
@@ -207,7 +213,7 @@ func (p *person) legacyOr18() string {
 
 // serialize renders the chunk's extracts.
 func (g *chunk) serialize() (*chunkOut, error) {
-	o := &chunkOut{no: g.spec.no, pref: g.cty.code[:4], persons: int64(len(g.ps)), hhs: int64(len(g.hs)),
+	o := &chunkOut{no: g.spec.no, pref: g.cty.code[:4], persons: int64(len(g.ps) - g.extra), hhs: int64(len(g.hs)),
 		pays: int64(len(g.pays)), kindRows: map[string]int64{}}
 	var row csvRow
 	var pqs [nOut]*pq
@@ -224,6 +230,9 @@ func (g *chunk) serialize() (*chunkOut, error) {
 	// 公安 户籍
 	for i := range g.ps {
 		p := &g.ps[i]
+		if p.unreg {
+			continue
+		}
 		hd := &g.hs[p.hh]
 		v := &cty.villages[hd.village]
 		row.start(o.csv[oHuji])
@@ -496,6 +505,36 @@ func (g *chunk) serialize() (*chunkOut, error) {
 		}
 		row.str("河南省" + cty.prefecture + "监狱")
 		emit(oPrison)
+	}
+	// 民政 婚姻登记
+	for _, m := range g.mars {
+		row.start(o.csv[oMarriage])
+		row.str(marText[m.typ])
+		row.str(g.ps[m.man].id)
+		row.str(g.ps[m.man].name)
+		row.str(g.ps[m.woman].id)
+		row.str(g.ps[m.woman].name)
+		row.date(m.date, styleDash)
+		row.str(cty.name + "民政局婚姻登记处")
+		emit(oMarriage)
+	}
+	// 村两委成员及经办人员
+	for i := range g.ps {
+		p := &g.ps[i]
+		if p.cadre == cadreNone {
+			continue
+		}
+		v := &cty.villages[g.hs[p.hh].village]
+		row.start(o.csv[oCadre])
+		row.str(p.id)
+		row.str(p.name)
+		row.str(villageName(v.name) + "民委员会")
+		row.str(cadrePositions[p.serial%cadrePosCount])
+		row.str(v.code)
+		row.str([]string{"", "否", "是"}[p.cadre])
+		row.date(mkday(cadreStartYr, 1, 1), styleDash)
+		row.str("")
+		emit(oCadre)
 	}
 	// Rolls.
 	for k := range g.pays {

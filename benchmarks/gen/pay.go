@@ -29,6 +29,24 @@ type payment struct {
 // countyProg are the programs moved_out_of_county screens (county_programs).
 var countyProg = map[uint8]bool{pGaoling: true, pDibao: true, pTekun: true, pCjsh: true, pCjhl: true}
 
+// gaolingTiers are the 高龄津贴 tiers (age from, monthly amount); job.yaml
+// gives them to age_tier_mismatch.
+var gaolingTiers = [3]struct {
+	age    int
+	amount float64
+}{{80, 50}, {90, 100}, {100, 300}}
+
+// gaolingTierAge is the age from which amount is the 高龄津贴 standard (0:
+// no tier's).
+func gaolingTierAge(amount float64) int {
+	for _, t := range gaolingTiers {
+		if t.amount == amount {
+			return t.age
+		}
+	}
+	return 0
+}
+
 // truthRow is one line of truth.csv.
 type truthRow struct {
 	pid, cat, fam, kind string
@@ -72,6 +90,9 @@ func (g *chunk) defaultAccount(i int32, prog int) acctRef {
 			return ssc(i)
 		}
 		return yzt()
+	case pGuer:
+		// to the household's passbook, held by the guardian
+		return yzt()
 	case pGengdi:
 		if hd.gdSSC && p.ssc {
 			return ssc(i)
@@ -84,13 +105,17 @@ func (g *chunk) defaultAccount(i int32, prog int) acctRef {
 func (g *chunk) amount(p *person, prog, t int) (amt, qty float64) {
 	switch prog {
 	case pGaoling:
+		tier := 0
 		switch a := ageAt(p.birth, periodStarts[t]); {
 		case a >= 100:
-			return 300, 0
+			tier = 2
 		case a >= 90:
-			return 100, 0
+			tier = 1
 		}
-		return 50, 0
+		if p.tierUp && tier < 2 {
+			tier++
+		}
+		return gaolingTiers[tier].amount, 0
 	case pDibao:
 		return g.hs[p.hh].dibaoAmt, 1
 	case pTekun:
@@ -104,6 +129,8 @@ func (g *chunk) amount(p *person, prog, t int) (amt, qty float64) {
 		return 80, 0
 	case pCjsh:
 		return 80, 0
+	case pGuer:
+		return programs[pGuer].std, 0
 	case pGengdi:
 		a := g.hs[p.hh].area
 		return math.Round(a*programs[pGengdi].std*100) / 100, a
@@ -386,6 +413,29 @@ func (g *chunk) truth() []truthRow {
 			if p.regShift != 0 {
 				add(FamBirthDate)
 			}
+			if pa.prog == pGaoling {
+				if a := ageAt(p.regBirth(), ps); a >= gaolingTiers[0].age && gaolingTierAge(pa.amount) > a {
+					add(FamAgeTier)
+				}
+			}
+			if p.unreg {
+				add(FamNotInReg)
+			}
+			if p.second != 0 && cnt[pk{p.second - 1, pa.prog, pa.period}] > 0 {
+				add(FamDupID)
+			}
+			if pa.prog == pGuer && ageAt(p.regBirth(), ps) >= orphanMaxAge {
+				add(FamOrphan)
+			}
+			if pa.prog == pTekun && p.marLast == marMarriage {
+				add(FamTekunMar)
+			}
+			if (pa.prog == pDibao || pa.prog == pTekun) && g.cadreRelated(p) {
+				add(FamCadre)
+			}
+			if pa.prog == pCjsh && !g.householdDibao(p.hh) {
+				add(FamNoDibao)
+			}
 			if prisonProgs&(1<<pa.prog) != 0 && p.jail != 0 && p.jail <= ps && (p.release == 0 || p.release >= ps.addMonths(1)-1) {
 				add(FamPrisoner)
 			}
@@ -427,4 +477,15 @@ func (g *chunk) truth() []truthRow {
 		}
 	}
 	return out
+}
+
+// householdDibao reports whether a member of household h is on the 低保
+// roll (the assistance roster lists every member paid 低保).
+func (g *chunk) householdDibao(h int32) bool {
+	for _, m := range g.hs[h].members {
+		if hasProg(&g.ps[m], pDibao) {
+			return true
+		}
+	}
+	return false
 }

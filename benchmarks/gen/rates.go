@@ -39,12 +39,20 @@ const (
 	FamHeadDead  = "deceased_household_head"
 	FamBirthDate = "birth_date_mismatch"
 	FamPrisoner  = "prisoner_paid"
+	FamNotInReg  = "not_in_registry"
+	FamAgeTier   = "age_tier_mismatch"
+	FamNoDibao   = "disability_allowance_without_dibao"
+	FamTekunMar  = "tekun_married"
+	FamCadre     = "cadre_relative"
+	FamOrphan    = "orphan_over_age"
+	FamDupID     = "duplicate_identity"
 )
 
 // EngineFamilies are the families the engine has a rule for.
 var EngineFamilies = map[string]bool{FamDeceased: true, FamDuplicate: true, FamExclusive: true, FamAge: true,
 	FamInvalidID: true, FamNameMismatch: true, FamAttribute: true, FamRequires: true, FamAccountType: true,
-	FamHolder: true, FamShared: true, FamCancelled: true, FamMovedOut: true, FamHeadDead: true, FamBirthDate: true, FamPrisoner: true}
+	FamHolder: true, FamShared: true, FamCancelled: true, FamMovedOut: true, FamHeadDead: true, FamBirthDate: true, FamPrisoner: true,
+	FamNotInReg: true, FamAgeTier: true, FamNoDibao: true, FamTekunMar: true, FamCadre: true, FamOrphan: true, FamDupID: true}
 
 // RuleFamily maps engine rule ids that are not family names themselves
 // to the family of truth.csv they find.
@@ -63,7 +71,8 @@ var FamilyCategory = map[string]string{
 	FamInvalidID: CatDataQuality, FamNameMismatch: CatDataQuality, FamAttribute: CatIneligible,
 	FamRequires: CatIneligible, FamAccountType: CatOneCard, FamHolder: CatOneCard, FamShared: CatOneCard,
 	FamCancelled: CatIneligible, FamMovedOut: CatIneligible, FamHeadDead: CatDeceased, FamBirthDate: CatDataQuality,
-	FamPrisoner: CatIneligible,
+	FamPrisoner: CatIneligible, FamNotInReg: CatDataQuality, FamAgeTier: CatIneligible, FamNoDibao: CatIneligible,
+	FamTekunMar: CatIneligible, FamCadre: CatIneligible, FamOrphan: CatIneligible, FamDupID: CatDuplicate,
 }
 
 // Kind is an injected case (Family set: it must be found) or noise
@@ -102,6 +111,13 @@ var Kinds = []Kind{
 	{"shared_account", FamShared, 0.0015, "recipient", "3-6 unrelated recipients paid to one account held by a village cadre"},
 	{"cancelled_abroad", FamCancelled, 0.001, "recipient", "户籍 cancelled in 2023-01 … 2024-01 for 出国定居 or 迁出省外, still paid"},
 	{"prisoner_paid", FamPrisoner, 0.001, "recipient of 城乡居民养老, 低保, 特困 or 困难残疾人生活补贴", "in custody (司法 在押服刑人员名单) since 2022-01 … 2024-03, still paid"},
+	{"unregistered", FamNotInReg, 0.01, "recipient of 高龄津贴 or 城乡居民养老 only, alone on the rolls in the household", "no row in the 户籍 extract (registered elsewhere or missing), still paid"},
+	{"tier_overpaid", FamAgeTier, 0.01, "高龄津贴 recipient aged 80-98", "paid the next 高龄津贴 tier up: aged 80-89 paid the 90-99 amount, 90-99 the 100+ amount"},
+	{"cjsh_no_dibao", FamNoDibao, 0.05, "holder of an active disability certificate in a household without 低保, with a social-security card", "paid 困难残疾人生活补贴 (which requires a 低保 household)"},
+	{"tekun_married", FamTekunMar, 0.2, "特困 recipient", "registered as married (民政 婚姻登记, 1990-2019) to a living adult of another household, not registered as married to anyone else"},
+	{"cadre_relative", FamCadre, 0.03, "低保 household", "a member aged 25-65 is on the 村两委成员及经办人员 list without 近亲属备案"},
+	{"orphan_over_age", FamOrphan, 0.02, "person aged 15-19 on no roll, 18 or older in 2024-06", "paid 孤儿基本生活费 (a new program of the catalogue, ¥1,000 a month) in a period at 18 or older"},
+	{"second_id", FamDupID, 0.002, "recipient of 高龄津贴 or 城乡居民养老 only", "a second 户籍 row with another ID number (same name, birth date, sex and household: 重复户口), both IDs paid by the same programs"},
 	{"birth_corrected", FamBirthDate, 0.001, "recipient", "户籍 birth date moved 1-300 days away from the ID's (a corrected birth date)"},
 
 	{"noise_id_format", "", 0.03, "payment", "ID with spaces, full-width digits, lower-case x, apostrophe or ideographic space"},
@@ -117,6 +133,12 @@ var Kinds = []Kind{
 	{"noise_death_after", "", 0.003, "recipient", "died in 2024-07 or 2024-08, after the screened periods, death recorded"},
 	{"noise_cancelled_moved", "", 0.001, "recipient", "户籍 cancelled for 迁出 within the province (not a reason that stops payment)"},
 	{"noise_prisoner_released", "", 0.001, "recipient of 城乡居民养老, 低保, 特困 or 困难残疾人生活补贴", "on the 在押服刑人员 list, released before the window"},
+	{"noise_tier_birthday", "", 1, "高龄津贴 recipient turning 90 or 100 during the window", "paid the higher tier from the first period after the birthday (all are tagged)"},
+	{"noise_cjsh_household_dibao", "", 0.3, "困难残疾人生活补贴 recipient in a 低保 household of several members", "not on the 低保 roll personally; other household members are"},
+	{"noise_tekun_divorced", "", 0.1, "特困 recipient", "registered as married, then divorced before 2024 (the latest registration is a divorce)"},
+	{"noise_cadre_filed", "", 0.03, "低保 household", "a member aged 25-65 is on the cadre list with 近亲属备案 (filed)"},
+	{"noise_orphan_minor", "", 0.02, "person aged 15-17 in every screened period, on no roll", "paid 孤儿基本生活费 under 18"},
+	{"noise_twin", "", 0.002, "recipient of 高龄津贴 or 城乡居民养老 only", "a twin in the household: same birth date and sex, another name, paid the same programs"},
 	{"noise_small_business", "", 0.02, "dibao household", "a member registered as 个体工商户 operator (no registered capital) or with a company of at most ¥100,000 capital: within the 低保 business ceiling, its income is assessed in the means test"},
 }
 

@@ -217,7 +217,8 @@ func Evaluate(system string, truth []TruthRow, noise map[string][]string, hits [
 	}
 	fams := []string{gen.FamDeceased, gen.FamDuplicate, gen.FamExclusive, gen.FamAge, gen.FamInvalidID, gen.FamNameMismatch,
 		gen.FamAttribute, gen.FamRequires, gen.FamAccountType, gen.FamHolder, gen.FamShared,
-		gen.FamCancelled, gen.FamMovedOut, gen.FamHeadDead, gen.FamBirthDate, gen.FamPrisoner}
+		gen.FamCancelled, gen.FamMovedOut, gen.FamHeadDead, gen.FamBirthDate, gen.FamPrisoner,
+		gen.FamNotInReg, gen.FamAgeTier, gen.FamNoDibao, gen.FamTekunMar, gen.FamCadre, gen.FamOrphan, gen.FamDupID}
 	known := map[string]bool{}
 	for _, f := range fams {
 		known[f] = true

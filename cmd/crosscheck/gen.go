@@ -19,7 +19,7 @@ func newGen() *cobra.Command {
 		Use:   "gen",
 		Short: "Generate a synthetic province (extracts, payment rolls, job file and truth) for benchmarks",
 		Long: `gen writes a synthetic rural Henan province to --out: departmental extracts in their own
-formats (GBK and UTF-8 CSV, Parquet), monthly payment rolls for six programs, job.yaml that
+formats (GBK and UTF-8 CSV, Parquet), monthly payment rolls for seven programs, job.yaml that
 "crosscheck run" takes as is, truth.csv (payment_id, category, rule_family, case: the findings a
 perfect screening makes), noise.csv (payments carrying noise that must not be hit) and gen.json.
 The same --seed and --persons give the same bytes.
