@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/text/width"
+	"github.com/crosscheck/crosscheck/textwidth"
 )
 
 // Languages of the terminal summary.
@@ -35,34 +35,19 @@ func SummaryLang(flag string) (string, error) {
 	return "", fmt.Errorf("language %q: want zh or en", v)
 }
 
-// displayWidth is the number of terminal columns s takes: East Asian wide
-// and full-width characters take two.
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
-}
-
 // writeAligned writes rows as columns padded to their display width, two
 // spaces apart; columns flagged in right are right-aligned (numbers).
 func writeAligned(w io.Writer, rows [][]string, right []bool) {
 	widths := map[int]int{}
 	for _, r := range rows {
 		for i, c := range r {
-			widths[i] = max(widths[i], displayWidth(c))
+			widths[i] = max(widths[i], textwidth.Of(c))
 		}
 	}
 	for _, r := range rows {
 		var b strings.Builder
 		for i, c := range r {
-			pad := strings.Repeat(" ", widths[i]-displayWidth(c))
+			pad := strings.Repeat(" ", widths[i]-textwidth.Of(c))
 			if i > 0 {
 				b.WriteString("  ")
 			}

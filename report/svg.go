@@ -7,7 +7,7 @@ import (
 	"math"
 	"strings"
 
-	"golang.org/x/text/width"
+	"github.com/crosscheck/crosscheck/textwidth"
 )
 
 // Bar is one bar of a chart.
@@ -147,7 +147,7 @@ func Stacked(title string, segs []Segment) template.HTML {
 		legend := g.Label + " " + trimFloat(g.Value)
 		fmt.Fprintf(&s, `<rect x="%.1f" y="32" width="10" height="10" fill="%s"/><text x="%.1f" y="42" class="lbl">%s</text>`,
 			lx, html.EscapeString(g.Color), lx+14, html.EscapeString(legend))
-		lx += 24 + float64(displayWidth(legend))*7
+		lx += 24 + float64(textwidth.Of(legend))*7
 	}
 	s.WriteString(`</svg>`)
 	return template.HTML(s.String())
@@ -167,19 +167,4 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// displayWidth counts East Asian wide and full-width characters as two
-// columns, others as one.
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
 }

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"golang.org/x/text/width"
+	"github.com/crosscheck/crosscheck/textwidth"
 )
 
 // paramsInForce returns a rule's parameter values under c: the job's
@@ -71,7 +71,7 @@ func writeAligned(w io.Writer, rows [][]string) error {
 	widths := map[int]int{}
 	for _, r := range rows {
 		for i, c := range r {
-			if n := displayWidth(c); n > widths[i] {
+			if n := textwidth.Of(c); n > widths[i] {
 				widths[i] = n
 			}
 		}
@@ -81,26 +81,13 @@ func writeAligned(w io.Writer, rows [][]string) error {
 		for i, c := range r {
 			b.WriteString(c)
 			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
+				b.WriteString(strings.Repeat(" ", widths[i]-textwidth.Of(c)+2))
 			}
 		}
 		b.WriteString("\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
 }
 
 // shownParams renders the parameters in force for a catalogue line,
