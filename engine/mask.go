@@ -1,14 +1,12 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
-	"github.com/crosscheck/crosscheck/normalize/idnumber"
 )
 
 // personalColumns lists, per source, the source columns (headers) that
@@ -53,95 +51,4 @@ func personalMacro(j *job.Job) string {
 		return `CREATE OR REPLACE MACRO src_personal(s) AS json('{}')`
 	}
 	return fmt.Sprintf(`CREATE OR REPLACE MACRO src_personal(s) AS CASE s %s ELSE json('{}') END`, strings.Join(when, " "))
-}
-
-type evidenceItem struct {
-	Source   string                      `json:"source"`
-	Title    string                      `json:"title"`
-	File     string                      `json:"file"`
-	Row      int64                       `json:"row"`
-	Values   orderedPairs                `json:"values"`
-	Personal map[string]dataset.Personal `json:"personal,omitempty"`
-}
-
-type orderedPairs [][2]string
-
-func (o *orderedPairs) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	t, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := t.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("evidence values: want an object")
-	}
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
-		s, ok := v.(string)
-		if !ok && v != nil {
-			s = fmt.Sprint(v)
-		}
-		*o = append(*o, [2]string{kt.(string), s})
-	}
-	return nil
-}
-
-func (o orderedPairs) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, kv := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeJSONString(&b, kv[0])
-		b.WriteByte(':')
-		writeJSONString(&b, kv[1])
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-func writeJSONString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	b.Truncate(b.Len() - 1) // Encode adds a newline
-}
-
-// maskEvidence masks, in an evidence JSON array, the values of each row's
-// personal columns: those the row declares ("personal") and those of its
-// source in the job. Payment serials, region codes, 户号 and the like stay
-// readable. Anything it cannot parse is masked by digit runs instead.
-func maskEvidence(ev string, pers map[string]map[string]dataset.Personal, maskNames bool) string {
-	var items []evidenceItem
-	if err := json.Unmarshal([]byte(ev), &items); err != nil {
-		return idnumber.MaskDigitRuns(ev)
-	}
-	for i := range items {
-		cols := pers[items[i].Source]
-		for k := range items[i].Values {
-			kv := &items[i].Values[k]
-			p, ok := items[i].Personal[kv[0]]
-			if !ok {
-				p = cols[kv[0]]
-			}
-			if p.Masked(maskNames) && kv[1] != "" {
-				kv[1] = p.Mask(kv[1])
-			}
-		}
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(items); err != nil {
-		return idnumber.MaskDigitRuns(ev)
-	}
-	return string(bytes.TrimRight(b.Bytes(), "\n"))
 }

@@ -133,7 +133,7 @@ func (s *Session) writeCSV(ctx context.Context, query string, cols []string, pat
 			if !raw && maskID[cols[i]] && rec[i] != "" {
 				rec[i] = idnumber.Mask(rec[i])
 			} else if !raw && cols[i] == "evidence" {
-				rec[i] = maskEvidence(rec[i], m.personal, m.names)
+				rec[i] = dataset.MaskEvidence(rec[i], m.personal, m.names)
 			} else if !raw && maskRuns[cols[i]] {
 				rec[i] = idnumber.MaskDigitRuns(rec[i])
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crosscheck/crosscheck/casestore"
+	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 )
 
@@ -127,7 +128,7 @@ func (s *Server) apiCase(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	for i, h := range d.HitList {
 		ev, idn := h.Evidence, h.IDNumber
 		if !raw {
-			ev, idn = idnumber.MaskDigitRuns(ev), idnumber.Mask(idn)
+			ev, idn = dataset.MaskEvidence(ev, nil, false), idnumber.Mask(idn)
 		}
 		hits[i] = hitJSON{Hit: h, IDNumber: idn, Evidence: json.RawMessage(ev)}
 		if !json.Valid(hits[i].Evidence) {
