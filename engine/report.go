@@ -111,14 +111,20 @@ func (s *Session) reportData(ctx context.Context, j *job.Job, res *Result, comp 
 	if d.ByRule, err = s.reportGroups(ctx, "rule_id"); err != nil {
 		return nil, err
 	}
-	titles := map[string]string{}
+	titles, titlesEN := map[string]string{}, map[string]string{}
 	for _, c := range comp {
 		titles[c.ID] = c.Title
+		if c.Rule != nil && c.Rule.TitleEn != "" {
+			titlesEN[c.ID] = c.Rule.TitleEn
+		}
 	}
 	for i := range d.ByRule {
 		g := &d.ByRule[i]
 		g.Label = titles[g.Key]
-		g.LabelEN = g.Key
+		g.LabelEN = g.Key // the rule id where the rule has no English title
+		if t, ok := titlesEN[g.Key]; ok {
+			g.LabelEN = t
+		}
 	}
 	if d.ByProgram, err = s.reportGroups(ctx, "program_name"); err != nil {
 		return nil, err

@@ -242,7 +242,7 @@ func TestRunReport(t *testing.T) {
 
 	p.do(t, chromedp.Click(chromedp.ID("lang")), chromedp.WaitVisible(chromedp.ID("by-category-en")))
 	en := p.visibleText(t)
-	for _, want := range []string{"Subsidy screening run report", "Paid after death", "Duplicate payment", "By county",
+	for _, want := range []string{"Subsidy screening run report", "Paid after death", "Duplicate payment", "By county", "Not in the household registry",
 		"Trend over runs", "长葛市", "Data quality per source"} {
 		if !strings.Contains(en, want) {
 			t.Errorf("en page lacks %q", want)
