@@ -236,11 +236,17 @@ func ruleNames(ids []string) string {
 	return strings.Join(out, "、")
 }
 
-// failAny answers with a JSON error for API paths and a page otherwise.
+// failAny answers with a JSON error for API paths and an error page
+// otherwise (a case that is absent or out of scope: "not found" in the
+// user's language).
 func (s *Server) failAny(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		s.fail(w, err)
 		return
 	}
-	s.render(w, r, rc, statusOf(err), "error.html", nil, err.Error())
+	code, msg := statusOf(err), err.Error()
+	if code == http.StatusNotFound {
+		msg = T(rc.lang, "not_found") // a case outside the user's scope looks absent
+	}
+	s.render(w, r, rc, code, "error.html", nil, msg)
 }

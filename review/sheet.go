@@ -115,12 +115,7 @@ func dedupeEvidence(ev []evRow) []evRow {
 func (s *Server) caseSheet(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	c, err := s.store.Get(rc.actor.Scope, r.PathValue("id"))
 	if err != nil {
-		code := statusOf(err)
-		msg := err.Error()
-		if code == http.StatusNotFound {
-			msg = T(rc.lang, "not_found")
-		}
-		s.render(w, r, rc, code, "error.html", nil, msg)
+		s.failAny(w, r, rc, err)
 		return
 	}
 	s.sheets(w, r, rc, []*casestore.Case{c}, "/cases/"+c.ID)

@@ -435,12 +435,7 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	raw := r.URL.Query().Get("raw") == "1" && rc.user.Role != casestore.RolePlatform
 	cd, err := s.caseDetail(r, rc, r.PathValue("id"), raw)
 	if err != nil {
-		code := statusOf(err)
-		msg := err.Error()
-		if code == http.StatusNotFound {
-			msg = T(rc.lang, "not_found")
-		}
-		s.render(w, r, rc, code, "error.html", nil, msg)
+		s.failAny(w, r, rc, err)
 		return
 	}
 	s.render(w, r, rc, http.StatusOK, "case.html", cd, "")
