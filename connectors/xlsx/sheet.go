@@ -10,14 +10,14 @@ import (
 
 // Cell types, from the t attribute.
 const (
-	typNumber    byte = iota // t absent or "n"
-	typShared                // "s": index into the shared strings
-	typInline                // "inlineStr": text in <is>
-	typFormula               // "str": formula text result
-	typBool                  // "b"
-	typError                 // "e": #N/A and the like
-	typDate                  // "d": ISO 8601 text
-	typUnknown               // any other t: the value as stored
+	typNumber  byte = iota // t absent or "n"
+	typShared              // "s": index into the shared strings
+	typInline              // "inlineStr": text in <is>
+	typFormula             // "str": formula text result
+	typBool                // "b"
+	typError               // "e": #N/A and the like
+	typDate                // "d": ISO 8601 text
+	typUnknown             // any other t: the value as stored
 )
 
 func cellType(t []byte) byte {

@@ -172,8 +172,8 @@ type fileReader struct {
 	rowNum   int  // sheet row of the last row read
 	pending  bool // the sheet reader holds a row not yet returned
 	done     bool
-	out      []byte            // rendered text of the current row
-	spans    []int             // per value: start in out, or -1-i for sst[i]
+	out      []byte             // rendered text of the current row
+	spans    []int              // per value: start in out, or -1-i for sst[i]
 	dates    map[dateKey]string // rendered date serials
 }
 
