@@ -10,9 +10,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 )
@@ -266,5 +268,32 @@ func BenchmarkRoll(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric(peakRSS(), "peakRSS-MiB")
 		})
+	}
+}
+
+// The generated roll read back: every value equals the one generated,
+// numbers as written, the date serials as the dates they stand for.
+func TestRollValues(t *testing.T) {
+	const n = 3000
+	p := filepath.Join(t.TempDir(), "roll.xlsx")
+	if err := writeRoll(p, n); err != nil {
+		t.Fatal(err)
+	}
+	recs := readAll(t, build(t, p, nil))
+	if len(recs) != n {
+		t.Fatalf("read %d records, want %d", len(recs), n)
+	}
+	if !reflect.DeepEqual(recs[0].Header.Names, rollHeader) {
+		t.Fatalf("header %q", recs[0].Header.Names)
+	}
+	rng := rand.New(rand.NewPCG(18, 13))
+	row := make([]string, len(rollHeader))
+	for i, rec := range recs {
+		rollRow(rng, i+2, row)
+		serial, _ := strconv.Atoi(row[12])
+		row[12] = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, serial).Format("2006-01-02")
+		if rec.Row != int64(i+2) || !reflect.DeepEqual(rec.Values, row) {
+			t.Fatalf("row %d: got %q\nwant %q", rec.Row, rec.Values, row)
+		}
 	}
 }
