@@ -54,7 +54,7 @@ func basicParts(sst, sheet string) map[string]string {
 		"xl/_rels/workbook.xml.rels": `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
 			`<Relationship Id="rId1" Type="` + relNS + `/worksheet" Target="worksheets/sheet1.xml"/>` +
 			`<Relationship Id="rId2" Type="` + relNS + `/sharedStrings" Target="sharedStrings.xml"/></Relationships>`,
-		"xl/sharedStrings.xml": `<?xml version="1.0"?><sst ` + mainNS + `>` + sst + `</sst>`,
+		"xl/sharedStrings.xml":     `<?xml version="1.0"?><sst ` + mainNS + `>` + sst + `</sst>`,
 		"xl/worksheets/sheet1.xml": `<?xml version="1.0"?><worksheet ` + mainNS + `><sheetData>` + sheet + `</sheetData></worksheet>`,
 	}
 }
