@@ -9,27 +9,75 @@ import (
 	"sync"
 )
 
-// loadSharedStrings reads the shared string table: the text of each <si>,
-// its <t> and the <t> of its rich-text runs joined, phonetic runs (<rPh>)
-// left out, _xHHHH_ escapes decoded, as excelize reads it. The strings
-// share one backing array.
-func loadSharedStrings(r io.Reader) ([]string, error) {
-	w := newWindow(r, 1<<20)
-	var arena, tmp []byte
-	var ends []int
+// sharedStrings is the shared string table, read as far as the cells
+// ask: the text of each <si>, its <t> and the <t> of its rich-text runs
+// joined, phonetic runs (<rPh>) left out, _xHHHH_ escapes decoded, as
+// excelize reads it. Excel lists the strings in order of first use, so
+// the table is read alongside the sheet, and a header needs only its own.
+type sharedStrings struct {
+	part  string
+	rc    io.ReadCloser
+	w     *window
+	strs  []string
+	done  bool
+	err   error
+	arena []byte
+	tmp   []byte
+	ends  []int
+}
+
+func (t *sharedStrings) close() {
+	if t.rc != nil {
+		t.rc.Close()
+		t.rc = nil
+	}
+}
+
+// get returns string n.
+func (t *sharedStrings) get(n int) (string, error) {
+	if n < len(t.strs) {
+		return t.strs[n], nil
+	}
+	for n >= len(t.strs) && !t.done {
+		t.more()
+	}
+	if n < len(t.strs) {
+		return t.strs[n], nil
+	}
+	if t.err != nil {
+		return "", t.err
+	}
+	return "", fmt.Errorf("invalid shared string index %d (the workbook has %d)", n, len(t.strs))
+}
+
+// more reads up to 4096 more strings; their text shares one allocation.
+func (t *sharedStrings) more() {
+	if t.w == nil {
+		t.done = true
+		return
+	}
+	arena, ends := t.arena[:0], t.ends[:0]
 	inSI, inT, inRPh := false, false, false
 	start := 0
-	for {
-		text, k, name, _, err := w.next()
+	fail := func(err error) {
+		t.err, t.done = fmt.Errorf("workbook part %s: string %d: %w", t.part, len(t.strs)+len(ends), err), true
+		t.close()
+	}
+	for len(ends) < 4096 {
+		text, k, name, _, err := t.w.next()
 		if errors.Is(err, io.EOF) {
+			t.done = true
+			t.close()
 			break
 		}
 		if err != nil {
-			return nil, err
+			fail(err)
+			break
 		}
 		if inT && len(text) > 0 {
 			if arena, err = appendText(arena, text); err != nil {
-				return nil, fmt.Errorf("string %d: %w", len(ends), err)
+				fail(err)
+				break
 			}
 		}
 		switch k {
@@ -50,8 +98,8 @@ func loadSharedStrings(r io.Reader) ([]string, error) {
 				ends = append(ends, len(arena))
 			case tokEnd:
 				if bytes.Contains(arena[start:], []byte("_x")) {
-					tmp = appendBstr(tmp[:0], arena[start:])
-					arena = append(arena[:start], tmp...)
+					t.tmp = appendBstr(t.tmp[:0], arena[start:])
+					arena = append(arena[:start], t.tmp...)
 				}
 				ends = append(ends, len(arena))
 				inSI, inT, inRPh = false, false, false
@@ -67,13 +115,12 @@ func loadSharedStrings(r io.Reader) ([]string, error) {
 		}
 	}
 	all := string(arena)
-	out := make([]string, len(ends))
 	prev := 0
-	for i, e := range ends {
-		out[i] = all[prev:e]
+	for _, e := range ends {
+		t.strs = append(t.strs, all[prev:e])
 		prev = e
 	}
-	return out, nil
+	t.arena, t.ends = arena, ends
 }
 
 // findMerges reads a worksheet part to its end and returns its merged

@@ -164,7 +164,7 @@ type fileReader struct {
 	part     string // worksheet part in the package, e.g. xl/worksheets/sheet1.xml
 	date1904 bool
 	kinds    []numKind // by cell style (cellXfs index)
-	sst      []string
+	sst      *sharedStrings
 	rc       io.ReadCloser
 	sr       *sheetReader
 	header   *connectors.Header
@@ -183,6 +183,9 @@ type dateKey struct {
 }
 
 func (fr *fileReader) close() {
+	if fr.sst != nil {
+		fr.sst.close()
+	}
 	if fr.rc != nil {
 		fr.rc.Close()
 		fr.rc = nil
@@ -262,7 +265,7 @@ func (s *Source) openFile(p string) (*fileReader, error) {
 			merges = append(merges, m)
 		}
 	}
-	if fr.sst, err = sharedStrings(&zr.Reader, wbPart); err != nil {
+	if fr.sst, err = openSharedStrings(&zr.Reader, wbPart); err != nil {
 		return fail(s.errf(p, "not a readable .xlsx workbook: %w", err))
 	}
 	rc, err := openPart(&zr.Reader, fr.part)
@@ -421,10 +424,14 @@ func (fr *fileReader) render() ([]string, error) {
 				continue
 			}
 			n, ok := atoiBytes(raw)
-			if !ok || n >= len(fr.sst) {
+			if !ok {
 				return nil, fmt.Errorf("column %s: invalid shared string index %q", colName(c.col), raw)
 			}
-			if fr.sst[n] == "" {
+			v, err := fr.sst.get(n)
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", colName(c.col), err)
+			}
+			if v == "" {
 				continue
 			}
 			span = -1 - n
@@ -462,7 +469,7 @@ func (fr *fileReader) render() ([]string, error) {
 		a, b := fr.spans[2*i], fr.spans[2*i+1]
 		switch {
 		case a < 0:
-			vals[i] = fr.sst[-1-a]
+			vals[i] = fr.sst.strs[-1-a]
 		case b > a:
 			vals[i] = all[a:b]
 		}
@@ -862,22 +869,18 @@ func styleKinds(zr *zip.Reader, wbPart string) ([]numKind, error) {
 	return out, nil
 }
 
-// sharedStrings loads the workbook's shared string table (none: empty).
-func sharedStrings(zr *zip.Reader, wbPart string) ([]string, error) {
+// openSharedStrings opens the workbook's shared string table (none:
+// an empty table).
+func openSharedStrings(zr *zip.Reader, wbPart string) (*sharedStrings, error) {
 	name := partOfType(zr, wbPart, "sharedStrings", "xl/sharedStrings.xml")
 	if zipFile(zr, name) == nil {
-		return nil, nil
+		return &sharedStrings{part: name, done: true}, nil
 	}
 	rc, err := openPart(zr, name)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	sst, err := loadSharedStrings(rc)
-	if err != nil {
-		return nil, fmt.Errorf("workbook part %s: %w", name, err)
-	}
-	return sst, nil
+	return &sharedStrings{part: name, rc: rc, w: newWindow(rc, 256<<10)}, nil
 }
 
 type reader struct {
