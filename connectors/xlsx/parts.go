@@ -18,7 +18,8 @@ type sharedStrings struct {
 	part  string
 	rc    io.ReadCloser
 	w     *window
-	strs  []string
+	strs  [][]string // in blocks of sstBlock, so that a large table is never copied to grow
+	n     int
 	done  bool
 	err   error
 	arena []byte
@@ -33,24 +34,39 @@ func (t *sharedStrings) close() {
 	}
 }
 
+const sstBlock = 4096
+
 // get returns string n.
 func (t *sharedStrings) get(n int) (string, error) {
-	if n < len(t.strs) {
-		return t.strs[n], nil
+	if n < t.n {
+		return t.strs[n/sstBlock][n%sstBlock], nil
 	}
-	for n >= len(t.strs) && !t.done {
+	for n >= t.n && !t.done {
 		t.more()
 	}
-	if n < len(t.strs) {
-		return t.strs[n], nil
+	if n < t.n {
+		return t.strs[n/sstBlock][n%sstBlock], nil
 	}
 	if t.err != nil {
 		return "", t.err
 	}
-	return "", fmt.Errorf("invalid shared string index %d (the workbook has %d)", n, len(t.strs))
+	return "", fmt.Errorf("invalid shared string index %d (the workbook has %d)", n, t.n)
 }
 
-// more reads up to 4096 more strings; their text shares one allocation.
+// at returns string n, which get has returned before.
+func (t *sharedStrings) at(n int) string { return t.strs[n/sstBlock][n%sstBlock] }
+
+// add appends strings, filling the last block first.
+func (t *sharedStrings) add(s string) {
+	if t.n%sstBlock == 0 {
+		t.strs = append(t.strs, make([]string, 0, sstBlock))
+	}
+	b := &t.strs[len(t.strs)-1]
+	*b = append(*b, s)
+	t.n++
+}
+
+// more reads up to sstBlock more strings; their text shares one allocation.
 func (t *sharedStrings) more() {
 	if t.w == nil {
 		t.done = true
@@ -60,10 +76,10 @@ func (t *sharedStrings) more() {
 	inSI, inT, inRPh := false, false, false
 	start := 0
 	fail := func(err error) {
-		t.err, t.done = fmt.Errorf("workbook part %s: string %d: %w", t.part, len(t.strs)+len(ends), err), true
+		t.err, t.done = fmt.Errorf("workbook part %s: string %d: %w", t.part, t.n+len(ends), err), true
 		t.close()
 	}
-	for len(ends) < 4096 {
+	for len(ends) < sstBlock {
 		text, k, name, _, err := t.w.next()
 		if errors.Is(err, io.EOF) {
 			t.done = true
@@ -117,7 +133,7 @@ func (t *sharedStrings) more() {
 	all := string(arena)
 	prev := 0
 	for _, e := range ends {
-		t.strs = append(t.strs, all[prev:e])
+		t.add(all[prev:e])
 		prev = e
 	}
 	t.arena, t.ends = arena, ends

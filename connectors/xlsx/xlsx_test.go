@@ -597,7 +597,7 @@ func FuzzSheet(f *testing.F) {
 		`<c s="1"><f>A1</f><v>45413.5</v></c><c t="b"><v>1</v></c><c t="str"><v><![CDATA[<x>]]></v></c></row></sheetData>`))
 	f.Add([]byte(`<sheetData><row r="2"><c r="B2" t="s"><v>7</v></c><c r="A2"><v>-0.0</v></c></row><row r="1"></row></sheetData>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr := &fileReader{src: &Source{name: "fuzz"}, path: "fuzz.xlsx", sheet: "Sheet1", sst: &sharedStrings{strs: []string{"甲", "", "乙"}, done: true},
+		fr := &fileReader{src: &Source{name: "fuzz"}, path: "fuzz.xlsx", sheet: "Sheet1", sst: &sharedStrings{strs: [][]string{{"甲", "", "乙"}}, n: 3, done: true},
 			kinds: []numKind{kindNumber, kindDate, kindDateTime, kindTime}, dates: map[dateKey]string{}}
 		fr.sr = newSheetReader(bytes.NewReader(data))
 		last := 0
