@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	kflate "github.com/klauspost/compress/flate"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
+	kflate "github.com/klauspost/compress/flate"
 )
 
 // rollHeader is the 13-column payment roll of a county, as the province's
