@@ -884,7 +884,8 @@ func openSharedStrings(zr *zip.Reader, wbPart string) (*sharedStrings, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedStrings{part: name, rc: rc, w: newWindow(rc, 256<<10)}, nil
+	p := newPipe(rc)
+	return &sharedStrings{part: name, rc: p, w: newWindow(p, 256<<10)}, nil
 }
 
 type reader struct {
