@@ -3,12 +3,16 @@ package xlsx
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/crosscheck/crosscheck/connectors/conformance"
 )
 
 // writeParts writes a workbook package from its parts.
@@ -115,5 +119,69 @@ func TestTextAgreesWithExcelize(t *testing.T) {
 	// after C5's; the connector puts every value in its own column.
 	if v := recs[3].Values; strings.Join(v, ",") != "丙,甲,乙,," {
 		t.Errorf("row 5: %q", v)
+	}
+}
+
+// Dates in the 1904 date system (old Mac workbooks: workbookPr
+// date1904), a numeric formula's cached value, a date formula, and a
+// shared string index past the table's end (an error naming the row).
+func TestDate1904FormulasAndBadIndex(t *testing.T) {
+	styles := `<?xml version="1.0"?><styleSheet ` + mainNS + `><numFmts count="1"><numFmt numFmtId="180" formatCode="yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot;"/></numFmts>` +
+		`<cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/><xf numFmtId="180" applyNumberFormat="1"/></cellXfs></styleSheet>`
+	sheet := `<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c><c r="C1" t="s"><v>2</v></c></row>` +
+		`<row r="2"><c r="A2" s="1"><v>43951</v></c><c r="B2"><f>1+2</f><v>3</v></c><c r="C2" s="2"><f>A2</f><v>43951</v></c></row>`
+	// The same serial is 1462 days later in the 1904 system.
+	day1900 := time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 43951).Format("2006-01-02")
+	day1904 := time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 43951+1462).Format("2006-01-02")
+	for _, c := range []struct {
+		name, pr, want string
+	}{
+		{"1900", ``, day1900},
+		{"1904", `<workbookPr date1904="1"/>`, day1904},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			parts := basicParts(`<si><t>日期</t></si><si><t>合计</t></si><si><t>公式日期</t></si>`, sheet)
+			parts["xl/workbook.xml"] = strings.Replace(parts["xl/workbook.xml"], "<sheets>", c.pr+"<sheets>", 1)
+			parts["xl/styles.xml"] = styles
+			parts["xl/_rels/workbook.xml.rels"] = strings.Replace(parts["xl/_rels/workbook.xml.rels"], "</Relationships>",
+				`<Relationship Id="rId3" Type="`+relNS+`/styles" Target="styles.xml"/></Relationships>`, 1)
+			p := filepath.Join(t.TempDir(), "d.xlsx")
+			writeParts(t, p, parts)
+			recs := readAll(t, build(t, p, nil))
+			if len(recs) != 1 || strings.Join(recs[0].Values, ",") != c.want+",3,"+c.want {
+				t.Fatalf("got %+v", recs)
+			}
+			// excelize's date conversion, the oracle, agrees.
+			d, err := excelize.ExcelDateToTime(43951, c.pr != "")
+			if err != nil || d.Format("2006-01-02") != c.want {
+				t.Errorf("excelize: %v %v", d, err)
+			}
+		})
+	}
+	bad := filepath.Join(t.TempDir(), "bad.xlsx")
+	writeParts(t, bad, basicParts(`<si><t>姓名</t></si>`,
+		`<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>5</v></c></row>`))
+	conformance.StopsNaming(t, build(t, bad, nil), "source 低保", "bad.xlsx", `sheet "Sheet1"`, "row 2", "shared string index 5")
+}
+
+// Open without Headers (the merged ranges not yet known) reads what
+// Headers then Open reads.
+func TestOpenWithoutHeaders(t *testing.T) {
+	p := mergedHeader(t, t.TempDir())
+	opts := map[string]any{"header_rows": 2}
+	a := readAll(t, build(t, p, opts))
+	src := build(t, p, opts)
+	rd, err := src.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	rec, err := rd.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 1 || strings.Join(rec.Header.Names, ",") != strings.Join(a[0].Header.Names, ",") ||
+		strings.Join(rec.Values, ",") != strings.Join(a[0].Values, ",") {
+		t.Errorf("Open alone: %q %q; Headers then Open: %+v", rec.Header.Names, rec.Values, a)
 	}
 }
