@@ -39,12 +39,12 @@
 // "ragged_row"; shorter rows are padded with "".
 //
 // The worksheet part is read in one pass by a byte-level streaming parser
-// (tokens.go, sheet.go) over the inflated XML, in its own goroutine a
-// chunk ahead of the parser; the shared string table is read as far as
+// (tokens.go, sheet.go), inflated by klauspost/compress in a goroutine of
+// its own a chunk ahead of the parser; the shared string table is read as far as
 // the cells ask, alongside the sheet, and the number formats of the cell
 // styles once. excelize's Rows iterator (with a second pass for the cell
-// types and styles) read 13–21k rows per CPU second, thedatashed's
-// xlsxreader 26k; this parser reads about 150k (docs/benchmarks.md). Merged
+// types and styles) read 7–15k rows per CPU second, thedatashed's
+// xlsxreader 26k; this parser reads 120–160k (docs/benchmarks.md). Merged
 // ranges are listed after the rows, so finding those of the header costs
 // one more inflating of the sheet, searched rather than parsed; Open reuses
 // what Headers found for the same file. Damaged XML, a part cut short and a
