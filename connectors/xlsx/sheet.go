@@ -197,6 +197,21 @@ func (s *sheetReader) body() error {
 			s.cells = append(s.cells, c)
 			if k == tokStart {
 				cur = &s.cells[len(s.cells)-1]
+				// Most cells are <v>text</v></c> exactly: read that
+				// without three more tokens. Anything else (a prefix, a
+				// formula, CDATA, an inline string) takes the general way.
+				b := s.w.buf[s.w.pos:s.w.end]
+				if len(b) > 3 && b[0] == '<' && b[1] == 'v' && b[2] == '>' {
+					if e := bytes.IndexByte(b[3:], '<'); e >= 0 && bytes.HasPrefix(b[3+e:], []byte("</v></c>")) {
+						cur.v0 = len(s.val)
+						if s.val, err = appendText(s.val, b[3:3+e]); err != nil {
+							return err
+						}
+						cur.v1 = len(s.val)
+						s.w.pos += 3 + e + len("</v></c>")
+						cur = nil
+					}
+				}
 			}
 		case "v":
 			if cur == nil || inIS {
