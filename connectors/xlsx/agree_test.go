@@ -4,8 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +187,43 @@ func TestOpenWithoutHeaders(t *testing.T) {
 		strings.Join(rec.Values, ",") != strings.Join(a[0].Values, ",") {
 		t.Errorf("Open alone: %q %q; Headers then Open: %+v", rec.Header.Names, rec.Values, a)
 	}
+}
+
+// The inflating goroutines end with the file: after a whole read, after
+// Headers, and after a damaged sheet stops the source (before Close).
+func TestNoGoroutineLeft(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "roll.xlsx")
+	if err := writeRoll(good, 20000); err != nil {
+		t.Fatal(err)
+	}
+	// Damage a third of the way in: megabytes of the sheet are still to
+	// be inflated when the error stops the source.
+	cut := filepath.Join(dir, "cut.xlsx")
+	rezip(t, good, cut, "xl/worksheets/sheet1.xml", func(b []byte) []byte {
+		i := bytes.Index(b[len(b)/3:], []byte("<row ")) + len(b)/3
+		return append(append(b[:i+5:i+5], "<<<"...), b[i+5:]...)
+	})
+	before := runtime.NumGoroutine()
+	readAll(t, build(t, good, nil))
+	if _, err := build(t, good, nil).Headers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := build(t, cut, nil).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = rd.Next()
+	}
+	if errors.Is(err, io.EOF) {
+		t.Fatal("the cut sheet read to its end")
+	}
+	if _, again := rd.Next(); again == nil || again.Error() != err.Error() {
+		t.Errorf("Next after the error: %v, want %v", again, err)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines before, %d after", before, n)
+	}
+	rd.Close()
 }

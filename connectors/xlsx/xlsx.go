@@ -900,11 +900,25 @@ type reader struct {
 	next   int
 	cur    *fileReader
 	inputs []connectors.Input
+	err    error // the error that stopped the source, returned again
 }
 
 func (r *reader) Next() (connectors.Record, error) {
+	if r.err != nil {
+		return connectors.Record{}, r.err
+	}
 	rec, err := r.read()
-	return rec, connectors.Fatal(err)
+	if err != nil && err != io.EOF {
+		// The source stops here: the workbook and its goroutines are
+		// released now, not at Close.
+		r.err = connectors.Fatal(err)
+		if r.cur != nil {
+			r.cur.close()
+			r.cur = nil
+		}
+		return connectors.Record{}, r.err
+	}
+	return rec, err
 }
 
 func (r *reader) read() (connectors.Record, error) {
