@@ -68,8 +68,8 @@ func token(b []byte, i int) (k tokKind, name, attrs []byte, j int, err error) {
 		}
 		return tokOther, nil, nil, i + 4 + e, nil
 	case '!':
-		if n-i < 9 {
-			return 0, nil, nil, 0, errShort
+		if rest := b[i:]; len(rest) < 4 || (len(rest) < 9 && bytes.HasPrefix([]byte("<![CDATA["), rest)) {
+			return 0, nil, nil, 0, errShort // could still be a comment or a CDATA section
 		}
 		switch {
 		case bytes.HasPrefix(b[i:], []byte("<!--")):
