@@ -583,34 +583,54 @@ func BenchmarkXLSXRead(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// FuzzScanner feeds arbitrary worksheet XML to the byte-level scanner: it
-// must not panic or loop, whatever the input.
-func FuzzScanner(f *testing.F) {
+// FuzzSheet feeds arbitrary worksheet XML to the sheet reader and the
+// merged-range reader: they must not panic or loop, rows must come in
+// increasing order with their cells sorted, and every value must be a
+// shared string, text taken from the input, or a rendered number.
+func FuzzSheet(f *testing.F) {
 	f.Add([]byte(`<worksheet><sheetData><row r="1"><c r="A1" t="s" s="3"><v>0</v></c><c r="C1"><v>4.1E+17</v></c></row>` +
 		`<row r="3"/><!-- <row r="9"> --><x:row><x:c t='n'><x:v>1</x:v></x:c></x:row></sheetData>` +
 		`<mergeCells><mergeCell ref="A1:B2"/></mergeCells></worksheet>`))
 	f.Add([]byte(`<row r="x"><c r="ZZZZZ1">`))
 	f.Add([]byte(`<![CDATA[<row>]]><?pi <row> ?><c a=">" r="B2"/>`))
+	f.Add([]byte(`<sheetData><row><c t="inlineStr"><is><r><t>a&amp;b</t></r><rPh><t>x</t></rPh><t xml:space="preserve"> _x000D_</t></is></c>` +
+		`<c s="1"><f>A1</f><v>45413.5</v></c><c t="b"><v>1</v></c><c t="str"><v><![CDATA[<x>]]></v></c></row></sheetData>`))
+	f.Add([]byte(`<sheetData><row r="2"><c r="B2" t="s"><v>7</v></c><c r="A2"><v>-0.0</v></c></row><row r="1"></row></sheetData>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := newScanner(io.NopCloser(bytes.NewReader(data)))
-		for n := 1; n <= 50; n++ {
-			cells, err := s.cellsOf(n)
-			if err != nil {
+		fr := &fileReader{src: &Source{name: "fuzz"}, path: "fuzz.xlsx", sheet: "Sheet1", sst: &sharedStrings{strs: [][]string{{"甲", "", "乙"}}, n: 3, done: true},
+			kinds: []numKind{kindNumber, kindDate, kindDateTime, kindTime}, dates: map[dateKey]string{}}
+		fr.sr = newSheetReader(bytes.NewReader(data))
+		last := 0
+		for n := 0; n < 10000; n++ {
+			vals, ok, err := fr.readRow()
+			if err != nil || !ok {
 				break
 			}
-			for i := 1; i < len(cells); i++ {
-				if cells[i].col < cells[i-1].col {
-					t.Fatalf("cells out of order: %+v", cells)
+			if fr.rowNum <= last {
+				t.Fatalf("row %d after row %d", fr.rowNum, last)
+			}
+			last = fr.rowNum
+			for i := 1; i < len(fr.sr.cells); i++ {
+				if fr.sr.cells[i].col < fr.sr.cells[i-1].col {
+					t.Fatalf("cells out of order: %+v", fr.sr.cells)
 				}
 			}
+			if len(vals) > 16384 {
+				t.Fatalf("%d values", len(vals))
+			}
 		}
-		s.finish()
-		m := newScanner(io.NopCloser(bytes.NewReader(data)))
-		ms, _ := m.merges()
+		ms, _ := mergeCells(newWindow(bytes.NewReader(data), 16))
 		for _, r := range ms {
 			if r.r1 > r.r2 || r.c1 > r.c2 {
 				t.Fatalf("bad range %+v", r)
 			}
+		}
+		// Without comments or CDATA sections the quick search finds the
+		// same ranges as reading tag by tag.
+		fm, ferr := findMerges(bytes.NewReader(data))
+		_, merr := mergeCells(newWindow(bytes.NewReader(data), 16))
+		if !bytes.Contains(data, []byte("<!")) && ferr == nil && merr == nil && !reflect.DeepEqual(fm, ms) {
+			t.Fatalf("findMerges found %v, the tag-by-tag reading %v", fm, ms)
 		}
 	})
 }
