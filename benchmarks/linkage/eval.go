@@ -82,14 +82,14 @@ type Result struct {
 	TruePairs int64 // all true matching pairs (found by blocking or not)
 	Blocked   int64 // true pairs among the candidates (recall ceiling)
 	Threshold float64
-	At        Point   // figures at Threshold
+	At        Point // figures at Threshold
 	// Auto is the threshold the model's own estimates choose
 	// (linkage.ChooseThreshold: highest estimated F1 with ≤ 1% expected
 	// false links), with the figures there; no labels are used to choose.
 	AutoChoice linkage.ThresholdChoice
 	Auto       Point
-	Best      Point   // best F1 over the curve (uses the labels: an oracle, for reference only)
-	Curve     []Point // ascending weight thresholds
+	Best       Point   // best F1 over the curve (uses the labels: an oracle, for reference only)
+	Curve      []Point // ascending weight thresholds
 	// Clustered is the pairwise evaluation after clustering the pairs at
 	// the threshold into connected components (deduplication only).
 	Clustered *Point

@@ -12,7 +12,9 @@ import (
 // records do not carry it, and those that do meet every member of their
 // household.
 func householdModel() *Model {
-	lv := func(label, when string, null bool) Level { return Level{Label: label, When: when, Null: null, M: 0.5, U: 0.5} }
+	lv := func(label, when string, null bool) Level {
+		return Level{Label: label, When: when, Null: null, M: 0.5, U: 0.5}
+	}
 	return &Model{
 		Comparisons: []Comparison{
 			{Name: "name", Levels: []Level{lv("missing", "l.name IS NULL", true), lv("exact", "l.name = r.name", false),
