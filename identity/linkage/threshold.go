@@ -72,8 +72,9 @@ type ThresholdChoice struct {
 // match probability p is the model's estimate that it is a match, so
 // above a threshold t the expected true links are Σ p and the expected
 // false links Σ (1 − p); the expected matches missed are Σ p below t.
-// The candidate thresholds are the bins' lower edges. When no threshold
-// meets the bound, opt.Max is chosen.
+// The candidate thresholds are the bins' lower edges; between the chosen
+// edge and the next pair below it, the lowest value is taken. When no
+// threshold meets the bound, opt.Max is chosen.
 func ChooseThresholdBins(bins []ThresholdBin, opt ThresholdOptions) ThresholdChoice {
 	opt.defaults()
 	sort.Slice(bins, func(i, j int) bool { return bins[i].Weight > bins[j].Weight })
@@ -82,7 +83,7 @@ func ChooseThresholdBins(bins []ThresholdBin, opt ThresholdOptions) ThresholdCho
 		ch.Pairs += b.N
 		ch.ExpectedMatches += b.SumP
 	}
-	best := ThresholdChoice{F1: -1}
+	best, bestNext := ThresholdChoice{F1: -1}, math.Inf(-1)
 	links, tp := 0.0, 0.0
 	wMin, wMax := Weight(opt.Min), Weight(opt.Max)
 	for i, b := range bins {
@@ -106,7 +107,10 @@ func ChooseThresholdBins(bins []ThresholdBin, opt ThresholdOptions) ThresholdCho
 			continue
 		}
 		if c.F1 > best.F1 {
-			best = c
+			best, bestNext = c, math.Inf(-1)
+			if i+1 < len(bins) {
+				bestNext = bins[i+1].Weight
+			}
 		}
 	}
 	if best.F1 < 0 {
@@ -129,6 +133,13 @@ func ChooseThresholdBins(bins []ThresholdBin, opt ThresholdOptions) ThresholdCho
 		}
 		return c
 	}
+	// No pair lies between the chosen edge and the next bin below: any
+	// threshold in that gap links the same pairs. Take the lowest (not
+	// below opt.Min), which is what the estimates argue for a new pair
+	// falling in the gap: linking a pair of probability p raises the
+	// estimated F1 when p exceeds about F1/2.
+	best.Weight = math.Max(wMin, math.Min(best.Weight, bestNext+1/float64(opt.BinsPerBit)))
+	best.Probability = Probability(best.Weight)
 	best.Rule = fmt.Sprintf("highest estimated F1 with expected false links ≤ %g%%, p in [%g, %g]", 100*opt.MaxFalseShare, opt.Min, opt.Max)
 	return best
 }

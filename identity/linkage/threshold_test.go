@@ -25,6 +25,15 @@ func oracleThreshold(ws []float64, binsPerBit int, maxFalse, pMin, pMax float64)
 		}
 	}
 	bestT, bestF1 := math.NaN(), -1.0
+	below := func(e float64) float64 { // the upper edge of the highest bin below e
+		u := math.Inf(-1)
+		for _, x := range edges {
+			if x < e {
+				u = math.Max(u, x+1/float64(binsPerBit))
+			}
+		}
+		return u
+	}
 	for _, e := range edges {
 		p := Probability(e)
 		if p < pMin || p > pMax {
@@ -41,7 +50,7 @@ func oracleThreshold(ws []float64, binsPerBit int, maxFalse, pMin, pMax float64)
 			continue
 		}
 		if f1 := 2 * tp / (links + sumP); f1 > bestF1 {
-			bestT, bestF1 = e, f1
+			bestT, bestF1 = math.Max(Weight(pMin), below(e)), f1
 		}
 	}
 	return bestT, bestF1
@@ -96,6 +105,15 @@ func TestChooseThreshold(t *testing.T) {
 	strict := ChooseThresholdBins(binsOf(ws, 8), ThresholdOptions{MaxFalseShare: 0.001})
 	if strict.Weight < loose.Weight {
 		t.Errorf("stricter bound gave a lower threshold: %v < %v", strict.Weight, loose.Weight)
+	}
+	// A clean split (no pair between −3 and +8 bits): any threshold in the
+	// gap links the same pairs; the lowest allowed is taken.
+	var split []float64
+	for range 500 {
+		split = append(split, 8+rng.Float64()*6, -3-rng.Float64()*10)
+	}
+	if ch := ChooseThresholdBins(binsOf(split, 8), ThresholdOptions{}); ch.Probability != 0.5 || ch.Links != 500 {
+		t.Errorf("clean split: p %v with %v links, want 0.5 and 500", ch.Probability, ch.Links)
 	}
 	// Only grey-zone pairs: no threshold keeps 1% false links; the upper bound.
 	var grey []float64
