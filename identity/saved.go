@@ -280,6 +280,8 @@ func LinkRecords(ctx context.Context, db *sql.DB, cfg Config, table, rids string
 func mergeScoped(ctx context.Context, db *sql.DB, sc *scope, newLink, newCand string) error {
 	del := fmt.Sprintf("table_name = %s AND _rid IN (%s)", lit(sc.table), sc.rids)
 	stmts := []string{
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS SELECT * FROM %s WHERE false", TableLink, newLink),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS SELECT * FROM %s WHERE false", TableCandidate, newCand),
 		"BEGIN TRANSACTION",
 		fmt.Sprintf("DELETE FROM %s WHERE %s", TableLink, del),
 		fmt.Sprintf("INSERT INTO %s BY NAME SELECT * FROM %s", TableLink, newLink),
