@@ -107,6 +107,12 @@ type Config struct {
 	MinTrainRecords int
 	RetrainChange   float64
 	RetrainUBits    float64
+	// CacheRegistry keeps the registry as the model reads it (pinyin keys,
+	// region and ID prefixes) in the table person_link_ref, with a
+	// fingerprint of the registry's rows in person_link_info, so that
+	// LinkRecords skips preparing the registry again while it is
+	// unchanged. Costs the table's space in the database.
+	CacheRegistry bool
 	// Seed makes sampling reproducible.
 	Seed int64
 	// Model replaces PersonModel (its prior is re-estimated unless
@@ -190,9 +196,13 @@ type Summary struct {
 	// was chosen automatically, what the model expects of it.
 	Threshold       float64
 	ThresholdChoice *linkage.ThresholdChoice
-	Elapsed         time.Duration
+	// RegistryCached reports that LinkRecords read the prepared registry
+	// from person_link_ref (Config.CacheRegistry) instead of preparing it.
+	RegistryCached bool
+	Elapsed        time.Duration
 
-	saved *SavedModel // the model reused
+	saved       *SavedModel // the model reused
+	fingerprint string      // of the registry, when person_link_ref was written
 }
 
 // Output tables.
@@ -201,6 +211,8 @@ const (
 	TableCandidate = "person_link_candidate"
 	TableModel     = "person_link_model"
 	TableInfo      = "person_link_info"
+	// TableRef is the prepared registry kept by Config.CacheRegistry.
+	TableRef = "person_link_ref"
 )
 
 // Working tables, dropped when Link returns.
@@ -412,6 +424,25 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	if sc != nil && !hasReg {
 		return nil, fmt.Errorf("identity: LinkRecords needs the registry %q", cfg.Registry)
 	}
+	// A scoped run reuses the prepared registry when it is cached and the
+	// registry has not changed since.
+	var fp string
+	cached := false
+	if hasReg && (cfg.CacheRegistry || sc != nil) {
+		if fp, err = registryFingerprint(ctx, db); err != nil {
+			return nil, err
+		}
+		if sc != nil {
+			if cached, err = registryCached(ctx, db, fp); err != nil {
+				return nil, err
+			}
+		}
+	}
+	right := tR
+	if cached {
+		right = TableRef
+		sum.RegistryCached = true
+	}
 
 	// 3. Training records: keyed records of the other tables, sampled.
 	regName := ""
@@ -478,6 +509,9 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	// 4. Pinyin keys of every name involved, then the prepared tables.
 	lSrc := fmt.Sprintf("(SELECT lid AS __id, name, gender, birth_date, region_code, id_number FROM %s WHERE person_key IS NULL)", tRec)
 	namesQ := fmt.Sprintf("SELECT name FROM %s UNION SELECT name FROM %s", tRef, lSrc)
+	if cached {
+		namesQ = "SELECT name FROM " + lSrc
+	}
 	switch {
 	case train:
 		namesQ += " UNION SELECT name FROM " + tTrain
@@ -490,9 +524,17 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	if err != nil {
 		return nil, err
 	}
-	log.Info("identity: pinyin keys", "names", nNames, "seconds", time.Since(t0).Seconds())
-	if err := prepareWith(ctx, db, tRef, tPinyin, tR); err != nil {
-		return nil, err
+	log.Info("identity: pinyin keys", "names", nNames, "seconds", time.Since(t0).Seconds(), "registry_cached", cached)
+	if !cached {
+		if err := prepareWith(ctx, db, tRef, tPinyin, tR); err != nil {
+			return nil, err
+		}
+		if hasReg && cfg.CacheRegistry {
+			if err := cacheRegistry(ctx, db, fp, sc != nil); err != nil {
+				return nil, err
+			}
+			sum.fingerprint = fp
+		}
 	}
 	if err := prepareWith(ctx, db, lSrc, tPinyin, tL); err != nil {
 		return nil, err
@@ -553,7 +595,7 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 
 	// 6. Candidate pairs of the records without a key, scored.
 	t0 = time.Now()
-	if sum.Pairs, err = model.Pairs(ctx, db, linkage.Input{Left: tL, Right: tR, ID: "__id", TF: tR}, tPairs); err != nil {
+	if sum.Pairs, err = model.Pairs(ctx, db, linkage.Input{Left: tL, Right: right, ID: "__id", TF: right}, tPairs); err != nil {
 		return nil, err
 	}
 	if err := model.Score(ctx, db, tPairs, tScored, 0); err != nil {

@@ -56,6 +56,7 @@ const (
 	infoRegistryCount  = "registry_records"
 	infoTraining       = "training"
 	infoThresholdChose = "threshold_choice"
+	infoFingerprint    = "registry_fingerprint"
 )
 
 // savedInfo returns the person_link_info rows that save the model.
@@ -93,7 +94,47 @@ func savedInfo(m *linkage.Model, sum *Summary, nRef int64) ([][2]string, error) 
 		cj, _ := json.Marshal(sum.ThresholdChoice)
 		out = append(out, [2]string{infoThresholdChose, string(cj)})
 	}
+	if sum.fingerprint != "" {
+		out = append(out, [2]string{infoFingerprint, sum.fingerprint})
+	}
 	return out, nil
+}
+
+// registryFingerprint summarises the registry's rows as the model reads
+// them (tRef): their number and the sum of their hashes.
+func registryFingerprint(ctx context.Context, db *sql.DB) (string, error) {
+	var fp string
+	err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*)::VARCHAR || ':' || coalesce(sum(hash(__id, person_key, name, gender, birth_date, region_code)), 0)::VARCHAR
+		FROM %s`, tRef)).Scan(&fp)
+	return fp, err
+}
+
+// registryCached reports whether person_link_ref holds the registry with
+// fingerprint fp.
+func registryCached(ctx context.Context, db *sql.DB, fp string) (bool, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables()
+		WHERE database_name = current_database() AND schema_name = current_schema() AND table_name IN (?, ?)`, TableRef, TableInfo).Scan(&n); err != nil {
+		return false, err
+	}
+	if n < 2 {
+		return false, nil
+	}
+	var got sql.NullString
+	err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT max(value) FROM %s WHERE key = ?", TableInfo), infoFingerprint).Scan(&got)
+	return err == nil && got.Valid && got.String == fp, err
+}
+
+// cacheRegistry keeps the prepared registry (tR) as person_link_ref. A
+// scoped run also records the fingerprint in person_link_info (a full run
+// writes it with the other keys).
+func cacheRegistry(ctx context.Context, db *sql.DB, fp string, scoped bool) error {
+	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", TableRef, tR)}
+	if scoped {
+		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE key = %s", TableInfo, lit(infoFingerprint)),
+			fmt.Sprintf("INSERT INTO %s VALUES (%s, %s)", TableInfo, lit(infoFingerprint), lit(fp)))
+	}
+	return execAll(ctx, db, stmts...)
 }
 
 // LoadModel reads the model the last Link saved in db. It returns

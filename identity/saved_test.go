@@ -139,7 +139,8 @@ func compareLinks(t *testing.T, got, want map[int64]linkRow) (same float64, maxD
 }
 
 // TestLinkRecordsSavedModel links new death records with the saved model
-// (LinkRecords) and compares them with (a) a full Link of everything with
+// (LinkRecords, reading the registry the first Link prepared and cached)
+// and compares them with (a) a full Link of everything with
 // the same saved model and (b) a full retrain on everything. Tolerances:
 // against (a) every person key equal and |Δp| ≤ 1e-9 (the same model, term
 // frequencies counted over the registry alike); against (b) ≥ 99% of the
@@ -157,7 +158,7 @@ func TestLinkRecordsSavedModel(t *testing.T) {
 	if _, err := LinkRecords(ctx, db, Config{}, "death", ""); !errors.Is(err, ErrNoSavedModel) {
 		t.Fatalf("LinkRecords before any Link: %v, want ErrNoSavedModel", err)
 	}
-	first, err := Link(ctx, db, Config{})
+	first, err := Link(ctx, db, Config{CacheRegistry: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +193,9 @@ func TestLinkRecordsSavedModel(t *testing.T) {
 	if sum.Trained || !sum.Reused || sum.Threshold != saved.Threshold || sum.Records != int64(pop.extraDeaths) {
 		t.Fatalf("LinkRecords: trained %v reused %v threshold %v records %d", sum.Trained, sum.Reused, sum.Threshold, sum.Records)
 	}
+	if !sum.RegistryCached {
+		t.Error("LinkRecords prepared the registry again although the first Link cached it (CacheRegistry) and it did not change")
+	}
 	after := linkRows(t, db, "true")
 	if len(after) != len(before)+pop.extraDeaths {
 		t.Fatalf("person_link has %d rows, want %d", len(after), len(before)+pop.extraDeaths)
@@ -213,8 +217,14 @@ func TestLinkRecordsSavedModel(t *testing.T) {
 	if _, err := LinkRecords(ctx, db, Config{}, "death", newRids); err != nil {
 		t.Fatal(err)
 	}
-	if again := linkRows(t, db, "true"); len(again) != len(after) {
+	again := linkRows(t, db, "true")
+	if len(again) != len(after) {
 		t.Fatalf("re-linking: %d rows, want %d", len(again), len(after))
+	}
+	for rid, w := range after {
+		if again[rid] != w {
+			t.Fatalf("record %d: %v, then %v", rid, w, again[rid])
+		}
 	}
 
 	// (a) The full Link with the same saved model (auto mode: no drift).
@@ -260,19 +270,25 @@ func TestLinkRetrainsOnDrift(t *testing.T) {
 	pop := population{persons: 6000, payments: 2000, deaths: 500, extraDeaths: 200, extraPersons: 1800}
 	db := openDB(t)
 	pop.build(t, db, false, false)
-	if s, err := Link(ctx, db, Config{}); err != nil || !s.Trained {
+	if s, err := Link(ctx, db, Config{CacheRegistry: true}); err != nil || !s.Trained {
 		t.Fatalf("first Link: %v, trained %v", err, s != nil && s.Trained)
 	}
 	pop.build(t, db, true, false)
-	s, err := Link(ctx, db, Config{})
+	s, err := Link(ctx, db, Config{CacheRegistry: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Trained || !s.Reused {
 		t.Fatalf("more deaths, same registry: trained %v reused %v (%v), want the saved model", s.Trained, s.Reused, s.Retrain)
 	}
-	// The registry grows by 30%.
+	if s, err := LinkRecords(ctx, db, Config{}, "death", "SELECT _rid FROM death WHERE _rid >= 400000"); err != nil || !s.RegistryCached {
+		t.Fatalf("LinkRecords with the registry unchanged: %v, read the cached registry: %v", err, s != nil && s.RegistryCached)
+	}
+	// The registry grows by 30%: the cached registry no longer serves.
 	pop.build(t, db, true, true)
+	if s, err := LinkRecords(ctx, db, Config{}, "death", "SELECT _rid FROM death WHERE _rid >= 400000"); err != nil || s.RegistryCached {
+		t.Fatalf("LinkRecords after the registry changed: %v, read the cached registry: %v", err, s != nil && s.RegistryCached)
+	}
 	s, err = Link(ctx, db, Config{})
 	if err != nil {
 		t.Fatal(err)
