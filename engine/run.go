@@ -283,7 +283,7 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
 		return fail(err)
 	}
-	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log})
+	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, Threshold: j.Identity.ThresholdValue})
 	if err != nil {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/crosscheck/crosscheck/identity/linkage"
@@ -63,7 +64,14 @@ func Explain(ctx context.Context, db *sql.DB, table string, rid int64) (string, 
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&b, "  rule: link when the best candidate has probability ≥ %s, beats the second by ≥ %s bits", info["threshold"], info["margin"])
+	th := info["threshold"]
+	if v, err := strconv.ParseFloat(th, 64); err == nil {
+		th = strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	if info[infoThresholdAuto] == "true" {
+		th += " (chosen from the model's estimates)"
+	}
+	fmt.Fprintf(&b, "  rule: link when the best candidate has probability ≥ %s, beats the second by ≥ %s bits", th, info["margin"])
 	if info["allow_name_mismatch"] != "true" {
 		b.WriteString(" and its name is not entirely different")
 	}

@@ -65,8 +65,18 @@ type Config struct {
 	// of the linked tables are the candidates and training is skipped.
 	Registry string
 	// Threshold is the match probability a best candidate needs to be
-	// linked (default 0.95).
+	// linked. 0 (the default, job key identity.threshold: auto) chooses it
+	// from the model's own estimates after scoring: the probability that
+	// maximises the estimated F1 of the links among those whose expected
+	// share of false links is at most ThresholdMaxFalse (see
+	// linkage.ChooseThreshold), within [0.5, 0.999]. LinkRecords uses the
+	// saved model's threshold when it is 0.
 	Threshold float64
+	// ThresholdMaxFalse bounds the expected share of false links of the
+	// automatic threshold (default 0.002: a false link can stop a living
+	// person's payment, and the model's estimates run about twice too
+	// optimistic on the synthetic Chinese sets, see docs/benchmarks.md).
+	ThresholdMaxFalse float64
 	// Margin is how many bits the best candidate's match weight must
 	// exceed the second best's (default 5: 32 times more likely).
 	Margin float64
@@ -84,9 +94,25 @@ type Config struct {
 	// linked tables other than the registry against the registry, and
 	// needs at least MinTrainRecords (default 1,000) of them and as many
 	// registry records in auto mode.
+	//
+	// A model saved in the database by an earlier Link (LoadModel) is
+	// reused in auto mode unless it has drifted (see CheckDrift): the
+	// registry grew or shrank by more than RetrainChange (default 0.10),
+	// the u of a comparison level moved by more than RetrainUBits
+	// (default 1 bit) on a fresh random sample, or the model's definition
+	// changed. TrainNever uses the saved model when there is one and the
+	// starting values otherwise; TrainAlways retrains.
 	Train           string
 	TrainSample     int
 	MinTrainRecords int
+	RetrainChange   float64
+	RetrainUBits    float64
+	// CacheRegistry keeps the registry as the model reads it (pinyin keys,
+	// region and ID prefixes) in the table person_link_ref, with a
+	// fingerprint of the registry's rows in person_link_info, so that
+	// LinkRecords skips preparing the registry again while it is
+	// unchanged. Costs the table's space in the database.
+	CacheRegistry bool
 	// Seed makes sampling reproducible.
 	Seed int64
 	// Model replaces PersonModel (its prior is re-estimated unless
@@ -101,11 +127,17 @@ func (c *Config) defaults() error {
 	if c.Registry == "" {
 		c.Registry = "person"
 	}
-	if c.Threshold == 0 {
-		c.Threshold = 0.95
+	if c.Threshold < 0 || c.Threshold >= 1 {
+		return fmt.Errorf("identity: threshold %g is not a probability strictly between 0 and 1 (0: auto)", c.Threshold)
 	}
-	if c.Threshold <= 0 || c.Threshold >= 1 {
-		return fmt.Errorf("identity: threshold %g is not a probability strictly between 0 and 1", c.Threshold)
+	if c.ThresholdMaxFalse <= 0 {
+		c.ThresholdMaxFalse = 0.002
+	}
+	if c.RetrainChange <= 0 {
+		c.RetrainChange = 0.10
+	}
+	if c.RetrainUBits <= 0 {
+		c.RetrainUBits = 1
 	}
 	if c.Margin == 0 {
 		c.Margin = 5
@@ -152,11 +184,25 @@ type Summary struct {
 	// Pairs is the number of candidate pairs scored.
 	Pairs int64
 	// Trained reports whether the model was trained; Training holds the
-	// details.
+	// details (per EM session: rule, pairs, λ, expected matches, weight,
+	// m). Reused reports that the saved model was used instead; Retrain
+	// lists why it was not (drift, changed definition, none saved).
 	Trained  bool
 	Training *linkage.Report
+	Reused   bool
+	Retrain  []string
 	Model    *linkage.Model
-	Elapsed  time.Duration
+	// Threshold is the match probability used; ThresholdChoice, when it
+	// was chosen automatically, what the model expects of it.
+	Threshold       float64
+	ThresholdChoice *linkage.ThresholdChoice
+	// RegistryCached reports that LinkRecords read the prepared registry
+	// from person_link_ref (Config.CacheRegistry) instead of preparing it.
+	RegistryCached bool
+	Elapsed        time.Duration
+
+	saved       *SavedModel // the model reused
+	fingerprint string      // of the registry, when person_link_ref was written
 }
 
 // Output tables.
@@ -165,6 +211,8 @@ const (
 	TableCandidate = "person_link_candidate"
 	TableModel     = "person_link_model"
 	TableInfo      = "person_link_info"
+	// TableRef is the prepared registry kept by Config.CacheRegistry.
+	TableRef = "person_link_ref"
 )
 
 // Working tables, dropped when Link returns.
@@ -173,6 +221,8 @@ const (
 	tRef     = "_idl_ref"
 	tTrain   = "_idl_train_src"
 	tPinyin  = "_idl_pinyin"
+	tPinyin2 = "_idl_pinyin2"
+	tDrift   = "_idl_drift_src"
 	tL       = "_idl_l"
 	tR       = "_idl_r"
 	tT       = "_idl_t"
@@ -181,6 +231,8 @@ const (
 	tScored  = "_idl_scored"
 	tCand    = "_idl_cand"
 	tDecided = "_idl_decided"
+	tNewLink = "_idl_new_link"
+	tNewCand = "_idl_new_cand"
 )
 
 // ErrNoTables is returned when no table qualifies for linking.
@@ -248,6 +300,18 @@ func linkable(t tableInfo) bool {
 // its name is not entirely different; otherwise it stays unresolved, with
 // the candidates listed.
 func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
+	return link(ctx, db, cfg, nil)
+}
+
+// scope restricts a run to some records of one table, scored with a saved
+// model (LinkRecords).
+type scope struct {
+	table string
+	rids  string // SQL query of _rid values
+	saved *SavedModel
+}
+
+func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, error) {
 	started := time.Now()
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -258,7 +322,16 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("identity: list tables: %w", err)
 	}
 	var tabs []tableInfo
-	if len(cfg.Tables) > 0 {
+	if sc != nil {
+		t, ok := all[sc.table]
+		if !ok {
+			return nil, fmt.Errorf("identity: table %q does not exist", sc.table)
+		}
+		if !linkable(t) {
+			return nil, fmt.Errorf("identity: table %q lacks a column of _rid, id_number, id_number_status, person_key, name_norm", sc.table)
+		}
+		tabs = append(tabs, t)
+	} else if len(cfg.Tables) > 0 {
 		for _, n := range cfg.Tables {
 			t, ok := all[n]
 			if !ok {
@@ -284,15 +357,19 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 	for _, t := range tabs {
 		sum.Tables = append(sum.Tables, t.name)
 	}
-	defer dropAll(db, tRec, tRef, tTrain, tPinyin, tL, tR, tT, tTPairs, tPairs, tScored, tCand, tDecided)
+	defer dropAll(db, tRec, tRef, tTrain, tPinyin, tPinyin2, tDrift, tL, tR, tT, tTPairs, tPairs, tScored, tCand, tDecided, tNewLink, tNewCand)
 
-	// 1. All records of the linked tables, with a link id.
+	// 1. All records of the linked tables (in scope), with a link id.
 	var parts []string
+	where := ""
+	if sc != nil {
+		where = fmt.Sprintf(" WHERE _rid IN (%s)", sc.rids)
+	}
 	for _, t := range tabs {
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS tbl, _rid AS rid, id_number_status AS status, person_key,
 			%s AS name, %s::VARCHAR AS gender, %s::DATE AS birth_date, %s::VARCHAR AS region_code, id_number::VARCHAR AS id_number
-			FROM %s`, lit(t.name), linkage.Ident(t.nameCol()), t.col("gender", "VARCHAR"), t.col("birth_date", "DATE"),
-			t.col("region_code", "VARCHAR"), linkage.Ident(t.name)))
+			FROM %s%s`, lit(t.name), linkage.Ident(t.nameCol()), t.col("gender", "VARCHAR"), t.col("birth_date", "DATE"),
+			t.col("region_code", "VARCHAR"), linkage.Ident(t.name), where))
 	}
 	// The link id is _rid when that is unique across the tables (as the
 	// engine assigns it), else a row number in (table, _rid) order: stable
@@ -344,45 +421,51 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sc != nil && !hasReg {
+		return nil, fmt.Errorf("identity: LinkRecords needs the registry %q", cfg.Registry)
+	}
+	// A scoped run reuses the prepared registry when it is cached and the
+	// registry has not changed since.
+	var fp string
+	cached := false
+	if hasReg && (cfg.CacheRegistry || sc != nil) {
+		if fp, err = registryFingerprint(ctx, db); err != nil {
+			return nil, err
+		}
+		if sc != nil {
+			if cached, err = registryCached(ctx, db, fp); err != nil {
+				return nil, err
+			}
+		}
+	}
+	right := tR
+	if cached {
+		right = TableRef
+		sum.RegistryCached = true
+	}
 
 	// 3. Training records: keyed records of the other tables, sampled.
 	regName := ""
 	if hasReg {
 		regName = reg.name
 	}
+	trainLimit := cfg.TrainSample
+	if sc != nil {
+		trainLimit = 0 // a scoped run never trains
+	}
 	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
 		SELECT lid AS __id, name, gender, birth_date, region_code, person_key AS id_number FROM %s
-		WHERE person_key IS NOT NULL AND tbl <> %s ORDER BY hash(lid, %d), lid LIMIT %d`, tTrain, tRec, lit(regName), cfg.Seed, cfg.TrainSample)); err != nil {
+		WHERE person_key IS NOT NULL AND tbl <> %s ORDER BY hash(lid, %d), lid LIMIT %d`, tTrain, tRec, lit(regName), cfg.Seed, trainLimit)); err != nil {
 		return nil, err
 	}
 	nTrain, err := count(ctx, db, tTrain)
 	if err != nil {
 		return nil, err
 	}
-	train := hasReg && nTrain > 0 && nRef > 1 && (cfg.Train == TrainAlways ||
+	canTrain := sc == nil && hasReg && nTrain > 0 && nRef > 1 && (cfg.Train == TrainAlways ||
 		cfg.Train == TrainAuto && nTrain >= int64(cfg.MinTrainRecords) && nRef >= int64(cfg.MinTrainRecords))
 
-	// 4. Pinyin keys of every name involved, then the prepared tables.
-	lSrc := fmt.Sprintf("(SELECT lid AS __id, name, gender, birth_date, region_code, id_number FROM %s WHERE person_key IS NULL)", tRec)
-	namesQ := fmt.Sprintf("SELECT name FROM %s UNION SELECT name FROM %s", tRef, lSrc)
-	if train {
-		namesQ += " UNION SELECT name FROM " + tTrain
-	}
-	log.Info("identity: records", "registry", nRef, "training", nTrain, "seconds", time.Since(started).Seconds())
-	t0 := time.Now()
-	nNames, err := LoadPinyin(ctx, db, namesQ, tPinyin)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("identity: pinyin keys", "names", nNames, "seconds", time.Since(t0).Seconds())
-	if err := prepareWith(ctx, db, tRef, tPinyin, tR); err != nil {
-		return nil, err
-	}
-	if err := prepareWith(ctx, db, lSrc, tPinyin, tL); err != nil {
-		return nil, err
-	}
-
-	// 5. The model: trained, or the starting values.
+	// The model as configured (its definition), and the saved one.
 	model := cfg.Model
 	if model == nil {
 		model = PersonModel(1 / math.Max(float64(nRef), 2))
@@ -392,17 +475,110 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 			model.Prior = 1 / math.Max(float64(nRef), 2)
 		}
 	}
+	var saved *SavedModel
+	if sc != nil {
+		saved = sc.saved
+	} else if cfg.Train != TrainAlways {
+		sv, err := LoadModel(ctx, db)
+		switch {
+		case errors.Is(err, ErrNoSavedModel):
+			sum.Retrain = append(sum.Retrain, "no saved model")
+		case err != nil:
+			return nil, err
+		case !SameDefinition(sv.Model, model):
+			sum.Retrain = append(sum.Retrain, "the model's definition changed since it was saved")
+		default:
+			saved = sv
+		}
+	}
+	// In auto mode a saved model is checked for drift: a registry that
+	// grew or shrank, u that moved. The check prepares only the records
+	// EstimateU draws.
+	train := canTrain && (cfg.Train == TrainAlways || saved == nil)
+	checkDrift := canTrain && !train && cfg.Train == TrainAuto
+	var uIn linkage.Input
+	if checkDrift {
+		kl, _ := linkage.USampleSizes(nTrain, nRef, uPairs, false)
+		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s ORDER BY hash(__id, %d), __id LIMIT %d",
+			tDrift, tTrain, cfg.Seed, kl)); err != nil {
+			return nil, err
+		}
+		uIn = linkage.Input{Left: tT, Right: tR, ID: "__id", TF: tR}
+	}
+
+	// 4. Pinyin keys of every name involved, then the prepared tables.
+	lSrc := fmt.Sprintf("(SELECT lid AS __id, name, gender, birth_date, region_code, id_number FROM %s WHERE person_key IS NULL)", tRec)
+	namesQ := fmt.Sprintf("SELECT name FROM %s UNION SELECT name FROM %s", tRef, lSrc)
+	if cached {
+		namesQ = "SELECT name FROM " + lSrc
+	}
+	switch {
+	case train:
+		namesQ += " UNION SELECT name FROM " + tTrain
+	case checkDrift:
+		namesQ += " UNION SELECT name FROM " + tDrift
+	}
+	log.Info("identity: records", "registry", nRef, "training", nTrain, "seconds", time.Since(started).Seconds())
+	t0 := time.Now()
+	nNames, err := LoadPinyin(ctx, db, namesQ, tPinyin)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("identity: pinyin keys", "names", nNames, "seconds", time.Since(t0).Seconds(), "registry_cached", cached)
+	if !cached {
+		if err := prepareWith(ctx, db, tRef, tPinyin, tR); err != nil {
+			return nil, err
+		}
+		if hasReg && cfg.CacheRegistry {
+			if err := cacheRegistry(ctx, db, fp, sc != nil); err != nil {
+				return nil, err
+			}
+			sum.fingerprint = fp
+		}
+	}
+	if err := prepareWith(ctx, db, lSrc, tPinyin, tL); err != nil {
+		return nil, err
+	}
+
+	// 5. The model: the saved one unless it drifted, trained, or the
+	// starting values.
+	if checkDrift {
+		t0 := time.Now()
+		if err := prepareWith(ctx, db, tDrift, tPinyin, tT); err != nil {
+			return nil, err
+		}
+		d, err := checkUDrift(ctx, db, saved, uIn, nRef, cfg)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("identity: drift check", "retrain", len(d) > 0, "seconds", time.Since(t0).Seconds())
+		if len(d) > 0 {
+			sum.Retrain = append(sum.Retrain, d...)
+			train = true
+			// The training records' pinyin keys, beyond the sample's.
+			if _, err := LoadPinyin(ctx, db, fmt.Sprintf("SELECT name FROM %s EXCEPT SELECT name FROM %s", tTrain, tPinyin), tPinyin2); err != nil {
+				return nil, err
+			}
+			if err := execAll(ctx, db, fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tPinyin, tPinyin2)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !train && saved != nil {
+		model = saved.Model.Clone()
+		sum.Reused, sum.saved = true, saved
+	}
 	if train {
 		t0 := time.Now()
 		if err := prepareWith(ctx, db, tTrain, tPinyin, tT); err != nil {
 			return nil, err
 		}
-		opt := linkage.TrainOptions{Seed: cfg.Seed}
+		opt := linkage.TrainOptions{Seed: cfg.Seed, MaxPairsU: uPairs}
 		if slices.Contains(model.InputColumns(), "id_full") {
 			// Pairs with the same ID are matches: keep them out of the u sample.
 			opt.UExclude = "l.id_full = r.id_full"
 		}
-		rep, err := model.Train(ctx, db, linkage.Input{Left: tT, Right: tR, ID: "__id"}, tTPairs, opt)
+		rep, err := model.Train(ctx, db, linkage.Input{Left: tT, Right: tR, ID: "__id", TF: tR}, tTPairs, opt)
 		if err != nil {
 			return nil, fmt.Errorf("identity: train: %w", err)
 		}
@@ -419,7 +595,7 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 
 	// 6. Candidate pairs of the records without a key, scored.
 	t0 = time.Now()
-	if sum.Pairs, err = model.Pairs(ctx, db, linkage.Input{Left: tL, Right: tR, ID: "__id"}, tPairs); err != nil {
+	if sum.Pairs, err = model.Pairs(ctx, db, linkage.Input{Left: tL, Right: right, ID: "__id", TF: right}, tPairs); err != nil {
 		return nil, err
 	}
 	if err := model.Score(ctx, db, tPairs, tScored, 0); err != nil {
@@ -429,10 +605,10 @@ func Link(ctx context.Context, db *sql.DB, cfg Config) (*Summary, error) {
 
 	// 7. Decide and write the outputs.
 	t0 = time.Now()
-	if err := writeOutputs(ctx, db, cfg, model, hasReg); err != nil {
+	if err := writeOutputs(ctx, db, &cfg, model, hasReg, sc, sum, nRef); err != nil {
 		return nil, err
 	}
-	if err := summarise(ctx, db, sum, cfg); err != nil {
+	if err := summarise(ctx, db, sum, cfg, sc); err != nil {
 		return nil, err
 	}
 	log.Info("identity: links written", "seconds", time.Since(t0).Seconds())
@@ -455,7 +631,7 @@ func restoreIDm(m *linkage.Model) {
 	}
 }
 
-func writeOutputs(ctx context.Context, db *sql.DB, cfg Config, model *linkage.Model, hasReg bool) error {
+func writeOutputs(ctx context.Context, db *sql.DB, cfg *Config, model *linkage.Model, hasReg bool, sc *scope, sum *Summary, nRef int64) error {
 	var gcols, tcols []string
 	for _, c := range model.Comparisons {
 		gcols = append(gcols, linkage.Ident(linkage.GammaColumn(c.Name)))
@@ -480,18 +656,39 @@ func writeOutputs(ctx context.Context, db *sql.DB, cfg Config, model *linkage.Mo
 	if !cfg.AllowNameMismatch {
 		nameOK = strings.ReplaceAll(LinkableNameSQL(model), linkage.Ident(linkage.GammaColumn(CmpName)), "name_level")
 	}
+	outLink, outCand := TableLink, TableCandidate
+	if sc != nil {
+		outLink, outCand = tNewLink, tNewCand
+	}
 	inRegistry := "NULL::BOOLEAN"
 	if hasReg {
 		inRegistry = fmt.Sprintf("final_key IN (SELECT person_key FROM %s)", tRef)
 	}
-	stmts := []string{
-		// Best scoring registry record per (record, person key), ranked.
-		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
+	// Best scoring registry record per (record, person key), ranked.
+	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
 SELECT *, row_number() OVER (PARTITION BY lid ORDER BY match_weight DESC, person_key) AS rank FROM (
   SELECT s.id_l AS lid, f.person_key, s.match_weight, s.match_probability, %[4]s,
     row_number() OVER (PARTITION BY s.id_l, f.person_key ORDER BY s.match_weight DESC) AS kr
   FROM %[2]s s JOIN %[3]s f ON f.__id = s.id_r)
-WHERE kr = 1`, tCand, tScored, tRef, prefixed("s.", gcols, tcols)),
+WHERE kr = 1`, tCand, tScored, tRef, prefixed("s.", gcols, tcols))); err != nil {
+		return err
+	}
+	// The threshold: configured, the saved model's (scoped run), or chosen
+	// from the model's estimates over the best candidates that may link
+	// (name gate and margin met).
+	switch {
+	case cfg.Threshold > 0:
+	case sc != nil && sc.saved.Threshold > 0:
+		cfg.Threshold = sc.saved.Threshold
+	default:
+		ch, err := chooseThreshold(ctx, db, cfg, nameOK, nameG)
+		if err != nil {
+			return err
+		}
+		cfg.Threshold, sum.ThresholdChoice = ch.Probability, &ch
+	}
+	sum.Threshold = cfg.Threshold
+	stmts := []string{
 		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
 SELECT lid, best_key, w1, p1, w2, p2, candidates, n_candidates,
   p1 >= %[3]s AND (w2 IS NULL OR w1 - w2 >= %[4]s) AND %[5]s AS linked
@@ -522,13 +719,16 @@ FROM (
     CASE WHEN r.person_key IS NULL THEN coalesce(d.n_candidates, 0)::INTEGER END AS n_candidates,
     r.lid
   FROM %[2]s r LEFT JOIN %[3]s d ON d.lid = r.lid)
-ORDER BY lid`, TableLink, tRec, tDecided, inRegistry),
+ORDER BY lid`, outLink, tRec, tDecided, inRegistry),
 		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
 SELECT r.tbl AS table_name, r.rid AS _rid, c.rank::INTEGER AS rank, c.person_key, c.match_weight, c.match_probability, %[4]s
-FROM %[2]s c JOIN %[3]s r ON r.lid = c.lid ORDER BY r.lid, c.rank`, TableCandidate, tCand, tRec, prefixed("c.", gcols, tcols)),
+FROM %[2]s c JOIN %[3]s r ON r.lid = c.lid ORDER BY r.lid, c.rank`, outCand, tCand, tRec, prefixed("c.", gcols, tcols)),
 	}
 	if err := execAll(ctx, db, stmts...); err != nil {
 		return err
+	}
+	if sc != nil {
+		return mergeScoped(ctx, db, sc, outLink, outCand)
 	}
 	if err := writeModel(ctx, db, model); err != nil {
 		return err
@@ -541,6 +741,11 @@ FROM %[2]s c JOIN %[3]s r ON r.lid = c.lid ORDER BY r.lid, c.rank`, TableCandida
 		{"max_candidates", fmt.Sprint(cfg.MaxCandidates)},
 		{"min_candidate_probability", fmt.Sprint(cfg.MinCandidateProbability)},
 	}
+	saved, err := savedInfo(model, sum, nRef)
+	if err != nil {
+		return err
+	}
+	info = append(info, saved...)
 	var rows []string
 	for _, kv := range info {
 		rows = append(rows, fmt.Sprintf("(%s, %s)", lit(kv[0]), lit(kv[1])))
@@ -613,8 +818,12 @@ func readModel(ctx context.Context, db *sql.DB) (*linkage.Model, error) {
 	return m, rows.Err()
 }
 
-func summarise(ctx context.Context, db *sql.DB, sum *Summary, cfg Config) error {
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT table_name, method, count(*) FROM %s GROUP BY ALL", TableLink))
+func summarise(ctx context.Context, db *sql.DB, sum *Summary, cfg Config, sc *scope) error {
+	src := TableLink
+	if sc != nil {
+		src = tNewLink
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT table_name, method, count(*) FROM %s GROUP BY ALL", src))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type Job struct {
 	Output   Output    `mapstructure:"output"`
 	Engine   Engine    `mapstructure:"engine"`
 	Rules    Rules     `mapstructure:"rules"`
+	Identity Identity  `mapstructure:"identity"`
 	Programs []Program `mapstructure:"programs"`
 	Sources  []Source  `mapstructure:"sources"`
 
@@ -61,6 +63,16 @@ type Engine struct {
 	// MaxQuarantineRatio is the share of a source's rows that may be
 	// quarantined before the run stops (sources may set their own).
 	MaxQuarantineRatio *float64 `mapstructure:"max_quarantine_ratio"`
+}
+
+// Identity tunes identity resolution (package identity).
+type Identity struct {
+	// Threshold is "auto" (the default: chosen from the linkage model's
+	// own estimates) or the match probability a record needs to be linked
+	// without an ID, strictly between 0 and 1. Validate parses it into
+	// ThresholdValue (0 for auto).
+	Threshold      string  `mapstructure:"threshold"`
+	ThresholdValue float64 `mapstructure:"-" json:"-"`
 }
 
 // Rules selects the rule set and its parameters.
@@ -247,6 +259,17 @@ func (j *Job) Validate() error {
 	}
 	if j.Engine.Threads < 0 {
 		add("engine.threads: must be 0 (all cores) or more")
+	}
+	switch th := strings.TrimSpace(j.Identity.Threshold); th {
+	case "", "auto":
+		j.Identity.ThresholdValue = 0
+	default:
+		v, err := strconv.ParseFloat(th, 64)
+		if err != nil || !(v > 0 && v < 1) {
+			add("identity.threshold: %q is neither auto nor a probability strictly between 0 and 1 (e.g. 0.95)", j.Identity.Threshold)
+		} else {
+			j.Identity.ThresholdValue = v
+		}
 	}
 	if j.Engine.RuleTimeout == "" {
 		j.Engine.RuleLimit = DefaultRuleTimeout

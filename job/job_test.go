@@ -77,6 +77,8 @@ func TestLoadErrors(t *testing.T) {
 		{"no payment source", strings.Replace(minimal, "role: payment", "role: death", 1), "no source has role payment"},
 		{"bad source name", strings.Replace(minimal, "name: pay", "name: Pay-Roll", 1), "name \"Pay-Roll\""},
 		{"not yaml", "sources: [", "not valid YAML"},
+		{"bad identity threshold", minimal + "\nidentity: {threshold: 1.5}\n", "identity.threshold"},
+		{"identity threshold word", minimal + "\nidentity: {threshold: high}\n", "identity.threshold"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -88,6 +90,18 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestIdentityThreshold(t *testing.T) {
+	for body, want := range map[string]float64{"": 0, "\nidentity: {threshold: auto}\n": 0, "\nidentity: {threshold: 0.95}\n": 0.95, "\nidentity:\n  threshold: \"0.8\"\n": 0.8} {
+		j, err := Load(write(t, minimal+body))
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if j.Identity.ThresholdValue != want {
+			t.Errorf("%q: threshold %v, want %v", body, j.Identity.ThresholdValue, want)
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ var Keys = []KeyDoc{
 	{"engine.threads", "int", "0 (all cores)", "DuckDB worker threads. Env: `CROSSCHECK_ENGINE_THREADS`."},
 	{"engine.temp_directory", "path", "DuckDB's default (`.tmp` beside the database)", "Where DuckDB spills when memory is short. Env: `CROSSCHECK_ENGINE_TEMP_DIRECTORY`."},
 	{"engine.state_file", "path", ".NAME.state.json beside the job file", "Run state kept between runs: the watermark of every source with a `watermark_column` option (postgres, mysql). Written only after a successful run; delete it to pull every row again."},
+	{"identity.threshold", "`auto` or number 0–1", "auto", "Match probability a record without a usable ID number needs to be linked to a registry person. `auto` chooses it in every run from the linkage model's own estimates: over the best candidate of each such record, the threshold in [0.5, 0.999] with the highest estimated F1 among those whose expected share of false links is at most 0.2% (the table person_link_info, key threshold, gives the value used). A number fixes it, e.g. `0.95` (the value before `auto`). See identity/README.md."},
 	{"rules.set", "string", DefaultRuleSet, "The rule set: `builtin`."},
 	{"rules.dirs", "list of folders", "[]", "Folders of rule files (YAML) run in addition to the built-in library; relative to the job file. A rule with the id of a built-in rule replaces it. See rules/README.md."},
 	{"rules.disabled", "list of rule ids", "[]", "Rules not to run."},

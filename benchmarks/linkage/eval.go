@@ -82,9 +82,17 @@ type Result struct {
 	TruePairs int64 // all true matching pairs (found by blocking or not)
 	Blocked   int64 // true pairs among the candidates (recall ceiling)
 	Threshold float64
-	At        Point   // figures at Threshold
-	Best      Point   // best F1 over the curve (uses the labels: an oracle, for reference only)
-	Curve     []Point // ascending weight thresholds
+	At        Point // figures at Threshold
+	// Auto is the threshold the model's own estimates choose
+	// (linkage.ChooseThreshold: highest estimated F1 with ≤ 1% expected
+	// false links), with the figures there; no labels are used to choose.
+	AutoChoice linkage.ThresholdChoice
+	Auto       Point
+	// AutoBounds are the automatic thresholds under other bounds on the
+	// expected share of false links (AutoMaxFalse), for comparison.
+	AutoBounds []AutoPoint
+	Best       Point   // best F1 over the curve (uses the labels: an oracle, for reference only)
+	Curve      []Point // ascending weight thresholds
 	// Clustered is the pairwise evaluation after clustering the pairs at
 	// the threshold into connected components (deduplication only).
 	Clustered *Point
@@ -97,6 +105,17 @@ type Result struct {
 	Model         *linkage.Model
 	Notes         []string
 }
+
+// AutoPoint is an automatic threshold under one bound and its figures.
+type AutoPoint struct {
+	MaxFalse float64
+	Choice   linkage.ThresholdChoice
+	At       Point
+}
+
+// AutoMaxFalse are the bounds on the expected share of false links under
+// which Evaluate also reports the automatic threshold.
+var AutoMaxFalse = []float64{0.005, 0.002, 0.001}
 
 // Evaluate scores the pairs table (id_l, id_r, match_weight) against the
 // truth: entity columns of the left and right tables (id → entity). gate,
@@ -163,6 +182,28 @@ func Evaluate(ctx context.Context, db *sql.DB, pairs, truthL, truthR string, ded
 		return nil, err
 	}
 	res.At = point(tw, n, tp, res.TruePairs)
+	// The threshold from the model's estimates, and the true figures there.
+	if res.AutoChoice, err = linkage.ChooseThreshold(ctx, db, pairs, g, linkage.ThresholdOptions{}); err != nil {
+		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE tl.entity = tr.entity)
+		FROM %s s JOIN %s tl ON tl.id = s.id_l JOIN %s tr ON tr.id = s.id_r WHERE (%s) AND s.match_weight >= %v`,
+		pairs, truthL, truthR, g, res.AutoChoice.Weight)).Scan(&n, &tp); err != nil {
+		return nil, err
+	}
+	res.Auto = point(res.AutoChoice.Weight, n, tp, res.TruePairs)
+	for _, mf := range AutoMaxFalse {
+		ch, err := linkage.ChooseThreshold(ctx, db, pairs, g, linkage.ThresholdOptions{MaxFalseShare: mf})
+		if err != nil {
+			return nil, err
+		}
+		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE tl.entity = tr.entity)
+		FROM %s s JOIN %s tl ON tl.id = s.id_l JOIN %s tr ON tr.id = s.id_r WHERE (%s) AND s.match_weight >= %v`,
+			pairs, truthL, truthR, g, ch.Weight)).Scan(&n, &tp); err != nil {
+			return nil, err
+		}
+		res.AutoBounds = append(res.AutoBounds, AutoPoint{MaxFalse: mf, Choice: ch, At: point(ch.Weight, n, tp, res.TruePairs)})
+	}
 	for _, p := range res.Curve {
 		if p.F1 > res.Best.F1 {
 			res.Best = p
@@ -255,6 +296,13 @@ func (r *Result) String() string {
 		fmt.Fprintf(&b, "  clustered at that threshold (connected components): precision %.4f recall %.4f F1 %.4f (%d pairs in clusters)\n",
 			c.Precision, c.Recall, c.F1, c.Predicted)
 	}
+	a, ac := r.Auto, r.AutoChoice
+	fmt.Fprintf(&b, "  at the automatic threshold p ≥ %.4f (weight ≥ %.3f): precision %.4f recall %.4f F1 %.4f (%d predicted, %d right); the model expected precision %.4f recall %.4f F1 %.4f\n",
+		ac.Probability, ac.Weight, a.Precision, a.Recall, a.F1, a.Predicted, a.TP, ac.Precision, ac.Recall, ac.F1)
+	for _, ab := range r.AutoBounds {
+		fmt.Fprintf(&b, "    with expected false links ≤ %g%%: p ≥ %.4f: precision %.4f recall %.4f F1 %.4f (expected precision %.4f)\n",
+			100*ab.MaxFalse, ab.Choice.Probability, ab.At.Precision, ab.At.Recall, ab.At.F1, ab.Choice.Precision)
+	}
 	fmt.Fprintf(&b, "  best F1 over thresholds (oracle, for reference): %.4f at weight %.2f (p %.4f)\n", r.Best.F1, r.Best.Weight, r.Best.Probability)
 	if r.Model != nil {
 		fmt.Fprintf(&b, "  prior λ = %.3g", r.Model.Prior)
@@ -262,6 +310,9 @@ func (r *Result) String() string {
 			fmt.Fprintf(&b, ", %d u-sample pairs, %d EM sessions", r.Report.UPairs, len(r.Report.Sessions))
 		}
 		b.WriteString("\n")
+		if r.Report != nil {
+			b.WriteString(indentLines(r.Report.String(r.Model), "  "))
+		}
 	}
 	fmt.Fprintf(&b, "  %.2f s", r.Seconds)
 	if r.PeakRSSMiB > 0 {
@@ -297,4 +348,12 @@ func PeakRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+func indentLines(s, p string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		lines[i] = p + lines[i]
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -25,8 +25,11 @@ func newLink() *cobra.Command {
 		Long: `link loads every source of the job, repairs ID numbers and links records without a usable ID
 number to the person registry (Fellegi-Sunter model estimated from the data), then writes to the
 output folder: person_link.parquet (one row per record: person key, method, match weight and
-probability, competing candidates), link_summary.json (records resolved each way, per table) and
-match_weights.svg (the distribution of match weights, for a reviewer to open).`,
+probability, competing candidates), link_summary.json (records resolved each way, per table, the
+match threshold and how it was chosen, and the training report: per EM session its blocking rule,
+pairs, λ, expected matches, weight and m) and match_weights.svg (the distribution of match
+weights, for a reviewer to open). The threshold is the job's identity.threshold: auto (the
+default) chooses it from the model's own estimates, a number fixes it.`,
 		Example: `  crosscheck link --config examples/henan-sample/job.yaml --out out/link
   crosscheck link inspect --config examples/henan-sample/job.yaml huohua:20`,
 		Args: cobra.NoArgs,
@@ -59,7 +62,9 @@ match_weights.svg (the distribution of match weights, for a reviewer to open).`,
 			}
 			s := p.Identity
 			b, _ := json.MarshalIndent(map[string]any{"records": s.Records, "by_method": s.ByMethod, "by_table": s.ByTable,
-				"ambiguous": s.Ambiguous, "pairs_scored": s.Pairs, "trained": s.Trained}, "", "  ")
+				"ambiguous": s.Ambiguous, "pairs_scored": s.Pairs, "trained": s.Trained, "reused_saved_model": s.Reused,
+				"retrain_reasons": s.Retrain, "threshold": s.Threshold, "threshold_auto": s.ThresholdChoice != nil,
+				"threshold_choice": s.ThresholdChoice, "training": s.Training}, "", "  ")
 			if err := os.WriteFile(filepath.Join(dir, "link_summary.json"), append(b, '\n'), 0o644); err != nil {
 				return err
 			}
@@ -75,6 +80,15 @@ match_weights.svg (the distribution of match weights, for a reviewer to open).`,
 				fmt.Fprintf(w, "%-12s %8d %9d %9d %14d %11d\n", t, m["exact"], m["upgraded"], m["repaired"], m["probabilistic"], m["unresolved"])
 			}
 			fmt.Fprintf(w, "ambiguous (two candidates above the threshold, left unresolved): %d\n", s.Ambiguous)
+			if ch := s.ThresholdChoice; ch != nil {
+				fmt.Fprintf(w, "match threshold %.4f, chosen from the model's estimates (identity.threshold: auto): %s; the model expects precision %.4f, recall %.4f over %.0f records that could link\n",
+					s.Threshold, ch.Rule, ch.Precision, ch.Recall, ch.Pairs)
+			} else {
+				fmt.Fprintf(w, "match threshold %g (identity.threshold)\n", s.Threshold)
+			}
+			if s.Training != nil {
+				fmt.Fprint(w, s.Training.String(s.Model))
+			}
 			return nil
 		},
 	}

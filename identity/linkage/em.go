@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // TrainOptions tune Train, EstimateM and EstimatePrior.
@@ -27,6 +28,18 @@ type TrainOptions struct {
 	Sessions []int
 	// MinSessionPairs skips sessions with fewer pairs (default 50).
 	MinSessionPairs float64
+	// EqualVotes combines the sessions' m estimates as a plain mean, each
+	// session one vote (the behaviour before sessions were weighted; kept
+	// for comparison). By default each session's estimate is weighted by
+	// its expected matches (λ × pairs), and sessions expecting fewer than
+	// MinSessionShare of the largest session's matches are left out: a
+	// broad rule whose pairs hold few true matches fits its EM to
+	// something else (household members, namesakes) and would otherwise
+	// drag the m of the other sessions towards it.
+	EqualVotes bool
+	// MinSessionShare is the share of the largest session's expected
+	// matches below which a session does not vote (default 0.05).
+	MinSessionShare float64
 	// KeepPrior leaves Model.Prior as it is instead of estimating it.
 	KeepPrior bool
 }
@@ -44,28 +57,77 @@ func (o *TrainOptions) defaults() {
 	if o.MinSessionPairs <= 0 {
 		o.MinSessionPairs = 50
 	}
+	if o.MinSessionShare <= 0 {
+		o.MinSessionShare = 0.05
+	}
 }
 
 // Session reports one EM session.
 type Session struct {
-	Rule       string   // the blocking rule
-	Pairs      float64  // pairs satisfying it
-	Estimated  []string // comparisons whose m it estimated
-	Lambda     float64  // estimated share of matches among its pairs
-	Iterations int
-	Converged  bool
+	Rule      string   `json:"rule"`      // the blocking rule
+	Pairs     float64  `json:"pairs"`     // pairs satisfying it
+	Estimated []string `json:"estimated"` // comparisons whose m it estimated
+	Lambda    float64  `json:"lambda"`    // estimated share of matches among its pairs
+	// Expected is its expected number of matches, Lambda × Pairs.
+	Expected float64 `json:"expected"`
+	// Weight is the session's share of the vote on the m of the
+	// comparisons it estimated (its Expected over the sum of the voting
+	// sessions' Expected; 1/n with EqualVotes); 0 when it did not vote.
+	Weight float64 `json:"weight"`
+	// Skipped says why the session did not vote ("" when it did).
+	Skipped string `json:"skipped,omitempty"`
+	// M holds the session's m estimates per comparison it estimated, one
+	// value per level (0 for the null level).
+	M          map[string][]float64 `json:"m,omitempty"`
+	Iterations int                  `json:"iterations"`
+	Converged  bool                 `json:"converged"`
 }
 
 // Report summarises a training run.
 type Report struct {
-	UPairs   int64     // random pairs behind the u estimates
-	Pairs    int64     // candidate pairs of the blocking rules
-	Sessions []Session // EM sessions run
+	UPairs   int64     `json:"u_pairs"`  // random pairs behind the u estimates
+	Pairs    int64     `json:"pairs"`    // candidate pairs of the blocking rules
+	Sessions []Session `json:"sessions"` // EM sessions run
+	// EqualVotes reports that the sessions were combined as a plain mean.
+	EqualVotes bool `json:"equal_votes,omitempty"`
 	// PriorPairs is the estimated share of matches among the candidate
 	// pairs; Model.Prior is that share scaled to all possible pairs.
-	PriorPairs float64
+	PriorPairs float64 `json:"prior_pairs"`
 	// ExpectedMatches is the estimated number of matching pairs.
-	ExpectedMatches float64
+	ExpectedMatches float64 `json:"expected_matches"`
+}
+
+// String renders the report as text: one block per EM session with its
+// rule, pairs, λ, expected matches, weight and m per comparison level.
+func (r *Report) String(m *Model) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "u from %d random pairs; %d candidate pairs; λ among them %.4g (%.0f expected matches)\n", r.UPairs, r.Pairs, r.PriorPairs, r.ExpectedMatches)
+	vote := "weighted by expected matches"
+	if r.EqualVotes {
+		vote = "one equal vote each"
+	}
+	fmt.Fprintf(&b, "EM sessions (%s):\n", vote)
+	for _, s := range r.Sessions {
+		fmt.Fprintf(&b, "  %s\n    pairs %.0f  λ %.4g  expected matches %.1f  weight %.3f  iterations %d", s.Rule, s.Pairs, s.Lambda, s.Expected, s.Weight, s.Iterations)
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "  not voting: %s", s.Skipped)
+		}
+		b.WriteString("\n")
+		for _, c := range m.Comparisons {
+			mm, ok := s.M[c.Name]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, "    m %-12s", c.Name)
+			for j, l := range c.Levels {
+				if !l.Null && j < len(mm) {
+					fmt.Fprintf(&b, " %s %.4f;", l.Label, mm[j])
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 // Train estimates u from random pairs of in, writes the candidate pairs of
@@ -86,6 +148,7 @@ func (m *Model) Train(ctx context.Context, db *sql.DB, in Input, pairs string, o
 		return nil, err
 	}
 	rep.Sessions = m.estimateM(pats, opt)
+	rep.EqualVotes = opt.EqualVotes
 	if !opt.KeepPrior {
 		total, err := TotalPairs(ctx, db, in)
 		if err != nil {
@@ -99,7 +162,8 @@ func (m *Model) Train(ctx context.Context, db *sql.DB, in Input, pairs string, o
 // EstimateM estimates m probabilities by EM over the pairs table written
 // by Pairs, one session per blocking rule, with u fixed. A session leaves
 // out the comparisons that share a column with its rule; each m is the
-// mean of the sessions that estimated it.
+// mean of the sessions that estimated it, weighted by their expected
+// matches (see TrainOptions.EqualVotes and MinSessionShare).
 func (m *Model) EstimateM(ctx context.Context, db *sql.DB, pairs string, opt TrainOptions) ([]Session, error) {
 	opt.defaults()
 	pats, err := m.patterns(ctx, db, pairs)
@@ -132,12 +196,8 @@ func (m *Model) estimateM(pats []pattern, opt TrainOptions) []Session {
 		}
 	}
 	k := len(m.Comparisons)
-	sum := make([][]float64, k)
-	n := make([]int, k)
-	for i := range m.Comparisons {
-		sum[i] = make([]float64, len(m.Comparisons[i].Levels))
-	}
 	var out []Session
+	var ests [][][]float64 // per session: m per comparison (nil when not estimated)
 	for _, r := range rules {
 		if r < 0 || r >= len(m.Blocking) {
 			continue
@@ -153,7 +213,8 @@ func (m *Model) estimateM(pats []pattern, opt TrainOptions) []Session {
 		}
 		s := Session{Rule: m.Blocking[r], Pairs: total}
 		if total < opt.MinSessionPairs {
-			out = append(out, s)
+			s.Skipped = fmt.Sprintf("fewer than %.0f pairs", opt.MinSessionPairs)
+			out, ests = append(out, s), append(ests, nil)
 			continue
 		}
 		ex := m.excluded(r)
@@ -165,25 +226,63 @@ func (m *Model) estimateM(pats []pattern, opt TrainOptions) []Session {
 			}
 		}
 		if len(s.Estimated) == 0 {
-			out = append(out, s)
+			s.Skipped = "blocks on every comparison"
+			out, ests = append(out, s), append(ests, nil)
 			continue
 		}
 		mm, lambda, it, conv := m.em(sel, active, false, -1, opt.MaxIter, opt.Tol)
 		s.Lambda, s.Iterations, s.Converged = lambda, it, conv
+		s.Expected = lambda * total
+		s.M = map[string][]float64{}
+		est := make([][]float64, k)
 		for i := range active {
-			if !active[i] {
-				continue
-			}
-			n[i]++
-			for j := range sum[i] {
-				sum[i][j] += mm[i][j]
+			if active[i] {
+				est[i] = mm[i]
+				s.M[m.Comparisons[i].Name] = append([]float64(nil), mm[i]...)
 			}
 		}
-		out = append(out, s)
+		out, ests = append(out, s), append(ests, est)
+	}
+	// The votes.
+	maxExp := 0.0
+	for _, s := range out {
+		maxExp = math.Max(maxExp, s.Expected)
+	}
+	votes := make([]float64, len(out))
+	sumVotes := 0.0
+	for i := range out {
+		if ests[i] == nil {
+			continue
+		}
+		switch {
+		case opt.EqualVotes:
+			votes[i] = 1
+		case out[i].Expected < opt.MinSessionShare*maxExp:
+			out[i].Skipped = fmt.Sprintf("expects %.1f matches, under %.0f%% of the largest session's %.1f", out[i].Expected, 100*opt.MinSessionShare, maxExp)
+		default:
+			votes[i] = out[i].Expected
+		}
+		sumVotes += votes[i]
+	}
+	for i := range out {
+		if sumVotes > 0 {
+			out[i].Weight = votes[i] / sumVotes
+		}
 	}
 	fl := m.floor()
 	for i := range m.Comparisons {
-		if n[i] == 0 {
+		sum := make([]float64, len(m.Comparisons[i].Levels))
+		wsum := 0.0
+		for s := range out {
+			if votes[s] == 0 || ests[s][i] == nil {
+				continue
+			}
+			wsum += votes[s]
+			for j := range sum {
+				sum[j] += votes[s] * ests[s][i][j]
+			}
+		}
+		if wsum == 0 {
 			continue
 		}
 		for j := range m.Comparisons[i].Levels {
@@ -191,7 +290,7 @@ func (m *Model) estimateM(pats []pattern, opt TrainOptions) []Session {
 			if l.Null {
 				continue
 			}
-			l.M = math.Max(sum[i][j]/float64(n[i]), fl)
+			l.M = math.Max(sum[j]/wsum, fl)
 			l.MTrained = true
 		}
 	}

@@ -17,7 +17,9 @@
 //  3. EstimateM: m probabilities (how often each level occurs among
 //     matches) by EM, one session per blocking rule as Splink does: a
 //     session uses the pairs of its rule and leaves out the comparisons
-//     whose columns the rule blocks on. u stays fixed.
+//     whose columns the rule blocks on. u stays fixed. The sessions'
+//     estimates are combined weighted by their expected matches (λ ×
+//     pairs); sessions expecting few matches do not vote.
 //  4. EstimatePrior: the probability that two random records match
 //     (λ), by EM on the candidate pairs with m and u fixed.
 //  5. Score: match weight (log2 Bayes factor, prior included) and match

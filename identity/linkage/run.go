@@ -15,6 +15,10 @@ import (
 type Input struct {
 	Left, Right string
 	ID          string
+	// TF names the table whose values the term frequencies count; empty:
+	// Left and Right together. A fixed reference (a registry) makes a
+	// pair's weight independent of the other records being linked.
+	TF string
 }
 
 // Dedupe reports whether the input deduplicates one table.
@@ -119,8 +123,8 @@ func project(t, id string, cols []string) string {
 // blocking rule that generates the pair), mask (bit i set when the pair
 // satisfies rule i), g_<comparison> (the level index) and tf_<col> (term
 // frequencies, the larger of the two records', for every TF column).
-// Term frequencies are computed over Left and Right together. It returns
-// the number of pairs.
+// Term frequencies are computed over Left and Right together, or over
+// in.TF. It returns the number of pairs.
 //
 // Each rule is a join of narrow projections (id and the rule's columns);
 // the id pairs are deduplicated, then joined back to the inputs once to
@@ -140,7 +144,9 @@ func (m *Model) Pairs(ctx context.Context, db *sql.DB, in Input, out string) (in
 		t := tmp + "tf_" + c
 		drops = append(drops, t)
 		var src string
-		if in.Dedupe() {
+		if in.TF != "" {
+			src = fmt.Sprintf("SELECT %s AS v FROM %s", Ident(c), Ident(in.TF))
+		} else if in.Dedupe() {
 			src = fmt.Sprintf("SELECT %s AS v FROM %s", Ident(c), Ident(in.Left))
 		} else {
 			src = fmt.Sprintf("SELECT %s AS v FROM %s UNION ALL SELECT %s FROM %s", Ident(c), Ident(in.Left), Ident(c), Ident(in.Right))
@@ -229,17 +235,7 @@ func (m *Model) EstimateU(ctx context.Context, db *sql.DB, in Input, opt TrainOp
 			return 0, err
 		}
 	}
-	var kl, kr int64
-	if in.Dedupe() {
-		kl = min(nl, int64(math.Sqrt(2*float64(maxPairs)))+1)
-		kr = kl
-	} else {
-		kl = min(nl, int64(math.Sqrt(float64(maxPairs)))+1)
-		kr = min(nr, maxPairs/max(kl, 1)+1)
-		if kr == nr { // small right side: spend the budget on the left
-			kl = min(nl, maxPairs/max(kr, 1)+1)
-		}
-	}
+	kl, kr := USampleSizes(nl, nr, maxPairs, in.Dedupe())
 	cols := []string{Ident(in.ID) + " AS " + idCol}
 	for _, c := range m.InputColumns() {
 		cols = append(cols, Ident(c))
@@ -299,6 +295,23 @@ func (m *Model) EstimateU(ctx context.Context, db *sql.DB, in Input, opt TrainOp
 		}
 	}
 	return total, nil
+}
+
+// USampleSizes returns how many records EstimateU draws from the left and
+// right inputs (nl and nr records) for about maxPairs random pairs. The
+// records drawn are the first ones in the order of hash(id, seed) (left)
+// and hash(id, seed+1) (right), so a caller can prepare just those.
+func USampleSizes(nl, nr, maxPairs int64, dedupe bool) (kl, kr int64) {
+	if dedupe {
+		kl = min(nl, int64(math.Sqrt(2*float64(maxPairs)))+1)
+		return kl, kl
+	}
+	kl = min(nl, int64(math.Sqrt(float64(maxPairs)))+1)
+	kr = min(nr, maxPairs/max(kl, 1)+1)
+	if kr == nr { // small right side: spend the budget on the left
+		kl = min(nl, maxPairs/max(kr, 1)+1)
+	}
+	return kl, kr
 }
 
 // pattern is a distinct comparison vector with its number of pairs.
