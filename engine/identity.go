@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -40,13 +41,13 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 		return nil, nil
 	}
 	var parts []string
-	for _, t := range tables {
-		parts = append(parts, fmt.Sprintf(`SELECT DISTINCT id_number, name_norm FROM %s
-			WHERE id_number_status = 'invalid' AND length(id_number) = 18 AND name_norm IS NOT NULL`, t))
+	for i, t := range tables {
+		parts = append(parts, fmt.Sprintf(`SELECT DISTINCT %d AS tbl, id_number, name_norm FROM %s
+			WHERE id_number_status = 'invalid' AND length(id_number) = 18 AND name_norm IS NOT NULL`, i, t))
 	}
 	// c: the candidate key; the transposition test runs only on pairs
-	// with two differing characters.
-	q := fmt.Sprintf(`WITH bad AS (%s),
+	// with two differing characters. tbl: the tables that hold the ID.
+	q := fmt.Sprintf(`WITH bad AS (SELECT id_number, name_norm, array_to_string(list(DISTINCT tbl), ',') AS tbl FROM (%s) GROUP BY ALL),
 		reg AS (SELECT DISTINCT person_key, name_norm FROM person WHERE person_key IS NOT NULL AND length(person_key) = 18),
 		pair AS (
 			SELECT b.id_number, b.name_norm, r.person_key AS c FROM bad b
@@ -56,23 +57,30 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 			JOIN reg r ON r.name_norm = b.name_norm AND right(r.person_key, 9) = right(b.id_number, 9)
 		),
 		near AS (SELECT *, hamming(id_number, c) AS d FROM pair)
-		SELECT id_number, name_norm, c FROM near
+		SELECT n.id_number, n.name_norm, n.c, b.tbl FROM near n JOIN bad b USING (id_number, name_norm)
 		WHERE d = 1 OR (d = 2 AND list_bool_or(list_transform(range(1, 18),
 			i -> c = substr(id_number, 1, i - 1) || substr(id_number, i + 1, 1) || substr(id_number, i, 1) || substr(id_number, i + 2))))`,
-		strings.Join(parts, " UNION "))
+		strings.Join(parts, " UNION ALL "))
 	rows, err := s.DB.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	var pairs [][3]string
+	touched := make([]bool, len(tables))
 	for rows.Next() {
 		var p [3]string
-		if err := rows.Scan(&p[0], &p[1], &p[2]); err != nil {
+		var tbl string
+		if err := rows.Scan(&p[0], &p[1], &p[2], &tbl); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		if repairable(p[0], p[2]) {
 			pairs = append(pairs, p)
+			for _, f := range strings.Split(tbl, ",") {
+				if i, err := strconv.Atoi(f); err == nil && i >= 0 && i < len(touched) {
+					touched[i] = true
+				}
+			}
 		}
 	}
 	rows.Close()
@@ -90,32 +98,29 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 		return nil, err
 	}
 	// A record is repaired when exactly one candidate is registered under
-	// the record's own normalised name.
-	var stmts []string
-	for _, t := range tables {
-		stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s SET person_key = r.candidate, id_number_status = 'repaired', link_method = 'repaired'
+	// the record's own normalised name. Only the tables holding such an
+	// ID are updated; RETURNING counts the repaired records per source.
+	for i, t := range tables {
+		if !touched[i] {
+			continue
+		}
+		rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(`UPDATE %[1]s SET person_key = r.candidate, id_number_status = 'repaired', link_method = 'repaired'
 			FROM (
 				SELECT id_number, name_norm, min(candidate) AS candidate FROM id_repair_candidate
 				GROUP BY ALL HAVING count(DISTINCT candidate) = 1
 			) r
-			WHERE %[1]s.id_number = r.id_number AND %[1]s.name_norm = r.name_norm AND %[1]s.id_number_status = 'invalid'`, t))
-	}
-	if err := s.Exec(ctx, stmts...); err != nil {
-		return nil, err
-	}
-	for _, t := range tables {
-		rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(`SELECT _source, count(*) FROM %s WHERE id_number_status = 'repaired' GROUP BY _source`, t))
+			WHERE %[1]s.id_number = r.id_number AND %[1]s.name_norm = r.name_norm AND %[1]s.id_number_status = 'invalid'
+			RETURNING %[1]s._source`, t))
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var src string
-			var n int64
-			if err := rows.Scan(&src, &n); err != nil {
+			if err := rows.Scan(&src); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[src] += n
+			out[src]++
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -109,23 +109,27 @@ func TestRepairIDsAgreesWithRepairCandidates(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	var hb, pb strings.Builder
+	var hb strings.Builder
+	var pb [2]strings.Builder
 	hb.WriteString("id,name\n")
 	for _, p := range reg {
 		fmt.Fprintf(&hb, "%s,%s\n", p.id, p.name)
 	}
-	pb.WriteString("pid,prog,period,id,name,amount\n")
-	for i, x := range recs {
-		fmt.Fprintf(&pb, "P%d,gaoling,2024-05,%s,%s,100\n", i+1, x.id, x.name)
+	for i := range pb {
+		pb[i].WriteString("pid,prog,period,id,name,amount\n")
+	}
+	for i, x := range recs { // two rolls, for the counts per source
+		fmt.Fprintf(&pb[i%2], "P%d,gaoling,2024-05,%s,%s,100\n", i+1, x.id, x.name)
 	}
 	jobYAML := `periods: ["2024-05"]
 engine: {threads: 2}
 programs: [{code: gaoling}]
 sources:
   - {name: huji, role: person, connector: csv, path: huji.csv, columns: {id_number: id, name: name}}
-  - {name: pay, role: payment, connector: csv, path: pay.csv, columns: {payment_id: pid, program_code: prog, period: period, id_number: id, name: name, amount: amount}}
+  - {name: pay0, role: payment, connector: csv, path: pay0.csv, columns: {payment_id: pid, program_code: prog, period: period, id_number: id, name: name, amount: amount}}
+  - {name: pay1, role: payment, connector: csv, path: pay1.csv, columns: {payment_id: pid, program_code: prog, period: period, id_number: id, name: name, amount: amount}}
 `
-	for name, body := range map[string]string{"huji.csv": hb.String(), "pay.csv": pb.String(), "job.yaml": jobYAML} {
+	for name, body := range map[string]string{"huji.csv": hb.String(), "pay0.csv": pb[0].String(), "pay1.csv": pb[1].String(), "job.yaml": jobYAML} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -147,15 +151,16 @@ sources:
 		}
 		byName[x.name][x.id] = true
 	}
-	rs, err := p.Session.DB.Query(`SELECT payment_id, id_number, name_norm, id_number_status, coalesce(person_key, '') FROM payment`)
+	rs, err := p.Session.DB.Query(`SELECT _source, payment_id, id_number, name_norm, id_number_status, coalesce(person_key, '') FROM payment`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rs.Close()
 	var repaired, ambiguous, otherName, checked int
+	perSource := map[string]int64{}
 	for rs.Next() {
-		var pid, id, name, status, key string
-		if err := rs.Scan(&pid, &id, &name, &status, &key); err != nil {
+		var src, pid, id, name, status, key string
+		if err := rs.Scan(&src, &pid, &id, &name, &status, &key); err != nil {
 			t.Fatal(err)
 		}
 		if status != "invalid" && status != "repaired" {
@@ -175,6 +180,7 @@ sources:
 				t.Errorf("%s %s (%s): status %s key %q, want repaired to %s", pid, id, name, status, key, under[0])
 			}
 			repaired++
+			perSource[src]++
 		default:
 			if status != "invalid" {
 				t.Errorf("%s %s (%s): status %s key %q, want invalid (%d candidates under the name)", pid, id, name, status, key, len(under))
@@ -192,6 +198,15 @@ sources:
 	}
 	if err := rs.Err(); err != nil {
 		t.Fatal(err)
+	}
+	// The run's statistics count the repairs per source.
+	for _, st := range p.Result.Sources {
+		if st.Role != "payment" {
+			continue
+		}
+		if got := st.IDStatus["id_number"]["repaired"]; got != perSource[st.Source] || got == 0 {
+			t.Errorf("source %s: %d repaired in the statistics, %d by the oracle", st.Source, got, perSource[st.Source])
+		}
 	}
 	t.Logf("%d invalid records: %d repaired, %d ambiguous, %d with a candidate under another name", checked, repaired, ambiguous, otherName)
 	if repaired < 100 || ambiguous < 10 || otherName < 10 {
