@@ -11,9 +11,11 @@ import (
 // stageProfiler writes a CPU profile per stage of a crosscheck run and,
 // at the end of each stage, the cumulative allocation profile (so that
 // `go tool pprof -base` of two consecutive ones gives the allocations of
-// the stage between them). CPU time spent inside DuckDB's own threads
-// shows as runtime._ExternalCode: the profile says how much of a stage is
-// SQL, the stage's log lines and EXPLAIN ANALYZE say which statement.
+// the stage between them). DuckDB is C++ without Go symbols: its work on
+// the calling thread shows as runtime.cgocall under the Go function that
+// ran the statement, its worker threads as the binary's name in brackets
+// (and libc): the profile says how much of a stage is SQL and which Go
+// function sent it, the stage's log lines and EXPLAIN ANALYZE the rest.
 type stageProfiler struct {
 	dir   string
 	n     int
@@ -101,7 +103,8 @@ func (p *stageProfiler) close() error {
 		return p.err
 	}
 	txt := "Per-stage profiles of one crosscheck run (crosscheck bench --profile), stage by stage.\n" +
-		"CPU: time of the Go code; DuckDB's own threads show as runtime._ExternalCode.\n" +
+		"CPU: DuckDB's work shows as runtime.cgocall (the calling thread, under the Go function that sent the SQL)\n" +
+		"and as [crosscheck] / [libc.so.6] (DuckDB's worker threads, no Go symbols); -cum shows the Go callers.\n" +
 		"alloc-N: cumulative allocations at the end of stage N; -base the previous one gives the stage's own.\n\n" +
 		"cd " + p.dir + "\n" + strings.Join(p.files, "\n") + "\n"
 	return os.WriteFile(filepath.Join(p.dir, "README.txt"), []byte(txt), 0o644)

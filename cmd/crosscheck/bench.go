@@ -33,8 +33,9 @@ hit with its case or noise).
 
 --profile PROFDIR writes a CPU and an allocation profile per stage of crosscheck's run (check, load,
 identity, rules, cases, write) and PROFDIR/README.txt with the "go tool pprof" commands that show
-their tops. Time spent in DuckDB's own threads shows there as runtime._ExternalCode; -v prints the
-INFO log lines that time each step of a stage.
+their tops. DuckDB's work shows there as runtime.cgocall (under the Go function that sent the SQL)
+and as the binary's name in brackets (DuckDB's worker threads); -v prints the INFO log lines that
+time each step of a stage.
 
 --sizes N1,N2,... runs the benchmark for each number of persons one after the other (province N in
 DIR/N, reused with --reuse) and writes DIR/sizes.md (per size and stage: seconds, seconds per
