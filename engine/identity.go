@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -17,6 +18,14 @@ import (
 // in the person registry registered under the same normalised name. The
 // record's status becomes "repaired"; its id_number stays as sent. It
 // returns the number of records repaired per source.
+//
+// The candidates are found in SQL, over the invalid IDs only: each
+// invalid ID is joined with the registry keys under the same name that
+// share its first 8 or its last 9 characters (one substitution or one
+// adjacent transposition leaves one of the two intact), and the pairs one
+// edit apart are kept. Go then checks the few pairs left with the ID
+// rules (idnumber.Valid), so that a repair is exactly one that
+// idnumber.RepairCandidates would propose.
 func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[string]int64, error) {
 	var tables []string
 	for _, r := range roles {
@@ -32,71 +41,112 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 		return nil, nil
 	}
 	var parts []string
-	for _, t := range tables {
-		parts = append(parts, fmt.Sprintf(`SELECT DISTINCT id_number FROM %s
-			WHERE id_number_status = 'invalid' AND length(id_number) = 18 AND name_norm IS NOT NULL`, t))
+	for i, t := range tables {
+		parts = append(parts, fmt.Sprintf(`SELECT DISTINCT %d AS tbl, id_number, name_norm FROM %s
+			WHERE id_number_status = 'invalid' AND length(id_number) = 18 AND name_norm IS NOT NULL`, i, t))
 	}
-	rows, err := s.DB.QueryContext(ctx, strings.Join(parts, " UNION "))
+	// c: the candidate key; the transposition test runs only on pairs
+	// with two differing characters. tbl: the tables that hold the ID.
+	q := fmt.Sprintf(`WITH bad AS (SELECT id_number, name_norm, array_to_string(list(DISTINCT tbl), ',') AS tbl FROM (%s) GROUP BY ALL),
+		reg AS (SELECT DISTINCT person_key, name_norm FROM person WHERE person_key IS NOT NULL AND length(person_key) = 18),
+		pair AS (
+			SELECT b.id_number, b.name_norm, r.person_key AS c FROM bad b
+			JOIN reg r ON r.name_norm = b.name_norm AND left(r.person_key, 8) = left(b.id_number, 8)
+			UNION
+			SELECT b.id_number, b.name_norm, r.person_key AS c FROM bad b
+			JOIN reg r ON r.name_norm = b.name_norm AND right(r.person_key, 9) = right(b.id_number, 9)
+		),
+		near AS (SELECT *, hamming(id_number, c) AS d FROM pair)
+		SELECT n.id_number, n.name_norm, n.c, b.tbl FROM near n JOIN bad b USING (id_number, name_norm)
+		WHERE d = 1 OR (d = 2 AND list_bool_or(list_transform(range(1, 18),
+			i -> c = substr(id_number, 1, i - 1) || substr(id_number, i + 1, 1) || substr(id_number, i, 1) || substr(id_number, i + 2))))`,
+		strings.Join(parts, " UNION ALL "))
+	rows, err := s.DB.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	var bad []string
+	var pairs [][3]string
+	touched := make([]bool, len(tables))
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var p [3]string
+		var tbl string
+		if err := rows.Scan(&p[0], &p[1], &p[2], &tbl); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		bad = append(bad, id)
-	}
-	rows.Close()
-	if err := s.Exec(ctx, `CREATE OR REPLACE TABLE id_repair_candidate (id_number VARCHAR, candidate VARCHAR)`); err != nil {
-		return nil, err
-	}
-	if len(bad) > 0 {
-		if err := s.appendCandidates(ctx, bad); err != nil {
-			return nil, err
+		if repairable(p[0], p[2]) {
+			pairs = append(pairs, p)
+			for _, f := range strings.Split(tbl, ",") {
+				if i, err := strconv.Atoi(f); err == nil && i >= 0 && i < len(touched) {
+					touched[i] = true
+				}
+			}
 		}
 	}
-	// A record is repaired when exactly one candidate is registered under
-	// the record's own normalised name.
-	var stmts []string
-	for _, t := range tables {
-		stmts = append(stmts, fmt.Sprintf(`UPDATE %[1]s SET person_key = r.candidate, id_number_status = 'repaired', link_method = 'repaired'
-			FROM (
-				SELECT x.id_number, x.name_norm, min(c.candidate) AS candidate
-				FROM (SELECT DISTINCT id_number, name_norm FROM %[1]s WHERE id_number_status = 'invalid') x
-				JOIN id_repair_candidate c ON c.id_number = x.id_number
-				JOIN (SELECT DISTINCT person_key, name_norm FROM person WHERE person_key IS NOT NULL) p
-				  ON p.person_key = c.candidate AND p.name_norm = x.name_norm
-				GROUP BY ALL HAVING count(DISTINCT c.candidate) = 1
-			) r
-			WHERE %[1]s.id_number = r.id_number AND %[1]s.name_norm = r.name_norm AND %[1]s.id_number_status = 'invalid'`, t))
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
-	if err := s.Exec(ctx, stmts...); err != nil {
+	if err := s.Exec(ctx, `CREATE OR REPLACE TABLE id_repair_candidate (id_number VARCHAR, name_norm VARCHAR, candidate VARCHAR)`); err != nil {
 		return nil, err
 	}
 	out := map[string]int64{}
-	for _, t := range tables {
-		rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(`SELECT _source, count(*) FROM %s WHERE id_number_status = 'repaired' GROUP BY _source`, t))
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	if err := s.appendCandidates(ctx, pairs); err != nil {
+		return nil, err
+	}
+	// A record is repaired when exactly one candidate is registered under
+	// the record's own normalised name. Only the tables holding such an
+	// ID are updated; RETURNING counts the repaired records per source.
+	for i, t := range tables {
+		if !touched[i] {
+			continue
+		}
+		rows, err := s.DB.QueryContext(ctx, fmt.Sprintf(`UPDATE %[1]s SET person_key = r.candidate, id_number_status = 'repaired', link_method = 'repaired'
+			FROM (
+				SELECT id_number, name_norm, min(candidate) AS candidate FROM id_repair_candidate
+				GROUP BY ALL HAVING count(DISTINCT candidate) = 1
+			) r
+			WHERE %[1]s.id_number = r.id_number AND %[1]s.name_norm = r.name_norm AND %[1]s.id_number_status = 'invalid'
+			RETURNING %[1]s._source`, t))
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var src string
-			var n int64
-			if err := rows.Scan(&src, &n); err != nil {
+			if err := rows.Scan(&src); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[src] += n
+			out[src]++
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-func (s *Session) appendCandidates(ctx context.Context, bad []string) error {
+// repairable reports whether candidate, a registry key one edit away from
+// the invalid ID id (found in SQL), is a repair idnumber.RepairCandidates
+// proposes for id: id is 18 characters of digits and X and not valid,
+// and the candidate is a valid ID.
+func repairable(id, candidate string) bool {
+	if len(id) != 18 || idnumber.Valid(id) || !idnumber.Valid(candidate) {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && c != 'X' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Session) appendCandidates(ctx context.Context, pairs [][3]string) error {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return err
@@ -107,12 +157,10 @@ func (s *Session) appendCandidates(ctx context.Context, bad []string) error {
 		if err != nil {
 			return err
 		}
-		for _, id := range bad {
-			for _, c := range idnumber.RepairCandidates(id) {
-				if err := app.AppendRow(id, c); err != nil {
-					app.Close()
-					return err
-				}
+		for _, p := range pairs {
+			if err := app.AppendRow(p[0], p[1], p[2]); err != nil {
+				app.Close()
+				return err
 			}
 		}
 		return app.Close()

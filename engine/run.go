@@ -46,6 +46,10 @@ type Options struct {
 	// LoadOnly makes Prepare stop after loading the sources (no ID repair
 	// or identity resolution): for benchmarks of the load stage.
 	LoadOnly bool
+	// StageDone, when set, is called at the end of each stage (check,
+	// load, identity, rules, cases, write) with its name, after its wall
+	// time is taken: the benchmark writes per-stage profiles there.
+	StageDone func(stage string)
 }
 
 // Timing is the wall time of one stage.
@@ -181,6 +185,9 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 		// up to its own limit in the next stage.
 		debug.FreeOSMemory()
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+		if opt.StageDone != nil {
+			opt.StageDone(name)
+		}
 	}
 
 	// A wrong output folder is refused before anything else, without

@@ -46,7 +46,12 @@ type Options struct {
 	// Database, when set, is the DuckDB database file crosscheck runs in
 	// (engine.database) instead of memory; it is replaced at each run.
 	Database string
-	Log      io.Writer
+	// ProfileDir, when set, receives a CPU and an allocation profile per
+	// stage of crosscheck's run (see stageProfiler).
+	ProfileDir string
+	// Verbose logs crosscheck's INFO lines (each step's time) to Log.
+	Verbose bool
+	Log     io.Writer
 }
 
 // Generation describes the data generation.
@@ -208,13 +213,35 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	resetPeakRSS()
 	var logger *slog.Logger
 	if o.Log != nil {
-		logger = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		lv := slog.LevelWarn
+		if o.Verbose {
+			lv = slog.LevelInfo
+		}
+		logger = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: lv}))
 	}
-	res, err := engine.Run(ctx, j, engine.Options{OutDir: outDir, RawIDs: true, Log: logger})
+	eopt := engine.Options{OutDir: outDir, RawIDs: true, Log: logger}
+	var prof *stageProfiler
+	if o.ProfileDir != "" {
+		if prof, err = newStageProfiler(o.ProfileDir); err != nil {
+			close(stop)
+			wg.Wait()
+			return nil, fmt.Errorf("profile: %w", err)
+		}
+		eopt.StageDone = prof.done
+	}
+	res, err := engine.Run(ctx, j, eopt)
 	close(stop)
 	wg.Wait()
+	if prof != nil {
+		if perr := prof.close(); perr != nil && err == nil {
+			err = fmt.Errorf("profile: %w", perr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("crosscheck: %w", err)
+	}
+	if prof != nil {
+		o.logf("profiles in %s (README.txt there says how to read them)", o.ProfileDir)
 	}
 	perf := &rep.Crosscheck
 	perf.Seconds = res.Elapsed.Seconds()

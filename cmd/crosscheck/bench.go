@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,7 +15,7 @@ import (
 
 func newBench() *cobra.Command {
 	var o harness.Options
-	var baselines, ratesFile string
+	var baselines, ratesFile, sizes, svg string
 	var rates []string
 	var quiet bool
 	c := &cobra.Command{
@@ -27,10 +29,23 @@ to disk, and runs the naive baselines (--baselines duckdb,postgres) on the same 
 SQL joining on the raw ID strings (benchmarks/baselines/*.sql).
 
 It writes DIR/bench/bench.json, DIR/bench/bench.md and DIR/bench/problems.csv (every miss and false
-hit with its case or noise).`,
+hit with its case or noise).
+
+--profile PROFDIR writes a CPU and an allocation profile per stage of crosscheck's run (check, load,
+identity, rules, cases, write) and PROFDIR/README.txt with the "go tool pprof" commands that show
+their tops. DuckDB's work shows there as runtime.cgocall (under the Go function that sent the SQL)
+and as the binary's name in brackets (DuckDB's worker threads); -v prints the INFO log lines that
+time each step of a stage.
+
+--sizes N1,N2,... runs the benchmark for each number of persons one after the other (province N in
+DIR/N, reused with --reuse) and writes DIR/sizes.md (per size and stage: seconds, seconds per
+million payments, peak RSS, load average), DIR/sizes.json and DIR/sizes.svg (time per stage per
+size); --svg PATH writes the chart there too (docs/img/bench-sizes.svg in the documentation).`,
 		Example: `  crosscheck bench --persons 200000 --dir /tmp/bench200k --baselines duckdb,postgres
   crosscheck bench --persons 200000 --dir /tmp/bench200k --reuse
-  crosscheck bench --persons 30000000 --dir /data/bench30m --memory-limit 8GiB --database /data/bench30m.duckdb`,
+  crosscheck bench --persons 30000000 --dir /data/bench30m --memory-limit 8GiB --database /data/bench30m.duckdb
+  crosscheck bench --persons 20000 --dir /tmp/bench20k --reuse --profile /tmp/bench20k-prof
+  crosscheck bench --sizes 10000,20000 --dir /tmp/bench-sizes --reuse --svg /tmp/bench-sizes.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Rates = gen.DefaultRates()
@@ -55,6 +70,35 @@ hit with its case or noise).`,
 			if !quiet {
 				o.Log = cmd.ErrOrStderr()
 			}
+			if sizes != "" {
+				var ns []int
+				for _, f := range strings.Split(sizes, ",") {
+					n, err := strconv.Atoi(strings.TrimSpace(f))
+					if err != nil || n <= 0 {
+						return fmt.Errorf("--sizes: %q is not a number of persons", f)
+					}
+					ns = append(ns, n)
+				}
+				if !cmd.Flags().Changed("dir") {
+					o.Dir = filepath.Join("bench-data", fmt.Sprintf("sizes-seed%d", o.Seed))
+				}
+				res, err := harness.RunSizes(cmd.Context(), o, ns)
+				if err != nil {
+					return err
+				}
+				if svg != "" {
+					b, err := os.ReadFile(filepath.Join(o.Dir, "sizes.svg"))
+					if err == nil {
+						err = os.WriteFile(svg, b, 0o644)
+					}
+					if err != nil {
+						return fmt.Errorf("--svg: %w", err)
+					}
+				}
+				fmt.Fprint(cmd.OutOrStdout(), res.Markdown())
+				fmt.Fprintf(cmd.OutOrStdout(), "\nwritten: %s, %s\n", filepath.Join(o.Dir, "sizes.md"), filepath.Join(o.Dir, "sizes.svg"))
+				return nil
+			}
 			rep, err := harness.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -75,5 +119,9 @@ hit with its case or noise).`,
 	c.Flags().StringVar(&ratesFile, "rates", "", "YAML file of kind: rate for generation")
 	c.Flags().StringArrayVar(&rates, "rate", nil, "kind=rate for generation (repeatable)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
+	c.Flags().BoolVarP(&o.Verbose, "verbose", "v", false, "also print crosscheck's INFO log lines (the time of each step)")
+	c.Flags().StringVar(&o.ProfileDir, "profile", "", "write CPU and allocation profiles per stage into this folder")
+	c.Flags().StringVar(&sizes, "sizes", "", "comma-separated numbers of persons to run one after the other (instead of --persons)")
+	c.Flags().StringVar(&svg, "svg", "", "with --sizes: also write the chart to this file")
 	return c
 }

@@ -5,7 +5,11 @@ package main
 // every issue-20 rule family.
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +76,139 @@ func TestBenchBinaryIssue20(t *testing.T) {
 	for _, k := range rep.Accuracy.Kinds {
 		if strings.HasPrefix(k.Name, "noise_") && k.Hits != 0 {
 			t.Errorf("near miss %s: %d of %d payments falsely hit", k.Name, k.Hits, k.Truth)
+		}
+	}
+}
+
+// bench --sizes through the binary: one run per size, the table of
+// seconds and seconds per million payments per stage, a well-formed SVG
+// chart (also copied to --svg) and the per-stage profiles (--profile).
+func TestBenchBinarySizes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the engine on two generated provinces")
+	}
+	dir, prof := t.TempDir(), t.TempDir()
+	svgCopy := filepath.Join(t.TempDir(), "chart.svg")
+	out := runBin(t, "bench", "--sizes", "3000,6000", "--seed", "2", "--dir", dir, "--quiet", "--profile", prof, "--svg", svgCopy)
+	b, err := os.ReadFile(filepath.Join(dir, "sizes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s harness.Sizes
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "sizes.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, string(md)) {
+		t.Errorf("stdout does not hold sizes.md:\n%s", out)
+	}
+	if len(s.Runs) != 2 || s.Runs[0].Persons != 3000 || s.Runs[1].Persons != 6000 {
+		t.Fatalf("sizes.json runs: %+v", s.Runs)
+	}
+	for _, r := range s.Runs {
+		// The payments are the generated province's (gen.json), and every
+		// cell of the row is seconds (seconds per million payments).
+		g, err := os.ReadFile(filepath.Join(dir, fmt.Sprint(r.Persons), "gen.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gj struct {
+			Payments int64 `json:"payments"`
+		}
+		if err := json.Unmarshal(g, &gj); err != nil {
+			t.Fatal(err)
+		}
+		if r.Payments != gj.Payments || r.Payments == 0 {
+			t.Errorf("%d persons: %d payments in sizes.json, %d in gen.json", r.Persons, r.Payments, gj.Payments)
+		}
+		if r.Stage("identity") <= 0 || r.Stage("load") <= 0 || r.PeakRSS <= 0 {
+			t.Errorf("%d persons: stages %+v, peak RSS %d", r.Persons, r.Stages, r.PeakRSS)
+		}
+		var sum float64
+		for _, st := range r.Stages {
+			sum += st.Seconds
+		}
+		if sum > r.Seconds*1.01 {
+			t.Errorf("%d persons: stages add up to %.2f s, more than the run's %.2f s", r.Persons, sum, r.Seconds)
+		}
+		id := r.Stage("identity")
+		cell := fmt.Sprintf(" %.1f (%.1f) |", id, id/(float64(gj.Payments)/1e6))
+		if !strings.Contains(string(md), cell) {
+			t.Errorf("sizes.md has no identity cell %q for %d persons:\n%s", cell, r.Persons, md)
+		}
+		// The profiles of each stage of this size.
+		for i, st := range r.Stages {
+			p, err := os.ReadFile(filepath.Join(prof, fmt.Sprint(r.Persons), fmt.Sprintf("cpu-%d-%s.pprof", i+1, st.Stage)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := os.ReadFile(filepath.Join(prof, fmt.Sprint(r.Persons), fmt.Sprintf("alloc-%d-%s.pprof", i+1, st.Stage)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range [][]byte{p, a} {
+				if len(x) < 2 || x[0] != 0x1f || x[1] != 0x8b { // pprof files are gzipped protobuf
+					t.Errorf("%d persons, stage %s: profile is not gzip", r.Persons, st.Stage)
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(prof, fmt.Sprint(r.Persons), "README.txt")); err != nil {
+			t.Error(err)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "sizes.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := os.ReadFile(svgCopy); err != nil || string(c) != string(svg) {
+		t.Errorf("--svg copy differs from sizes.svg (%v)", err)
+	}
+	// Well-formed XML with an svg root, one bar segment per stage that
+	// took time, in both panels, and the size labels.
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	var root string
+	rects := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("sizes.svg is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "rect" {
+				for _, a := range se.Attr {
+					if a.Name.Local == "height" && a.Value != "12" { // legend swatches are 12 high
+						rects++
+					}
+				}
+			}
+		}
+	}
+	if root != "svg" {
+		t.Errorf("root element %q", root)
+	}
+	want := 1 // the background
+	for _, r := range s.Runs {
+		for _, st := range r.Stages {
+			if st.Seconds > 0 {
+				want += 2
+			}
+		}
+	}
+	if rects != want {
+		t.Errorf("sizes.svg: %d bar segments and background, want %d", rects, want)
+	}
+	for _, l := range []string{">3k<", ">6k<", ">identity<", ">seconds per million payments<"} {
+		if !strings.Contains(string(svg), l) {
+			t.Errorf("sizes.svg lacks %s", l)
 		}
 	}
 }
