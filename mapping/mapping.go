@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/text/width"
 
 	"github.com/crosscheck/crosscheck/connectors"
@@ -96,7 +95,7 @@ type plan struct {
 	m        job.Mapping
 	valueMap map[string]string // lower-cased keys
 	formats  []dates.Format
-	builders []array.Builder
+	cols     []*column
 	// cache holds parsed values by raw value for the kinds whose values
 	// repeat (dates, periods, numbers, value-mapped codes): a roll has one
 	// period, a few payment dates and standard amounts. Successes only;
@@ -124,13 +123,13 @@ type Mapper struct {
 	src     job.Source
 	plans   []*plan
 	fields  []dataset.Field
-	rb      *array.RecordBuilder
+	schema  *arrow.Schema
+	cols    []*column
 	index   map[*connectors.Header][]int
 	sink    QuarantineSink
 	Stats   *Stats
 	pending int
 	rid     int64
-	buf     []byte
 	vals    []value
 	// IDColumns are the source columns holding ID numbers or accounts
 	// (masked in quarantine files unless raw values are asked for).
@@ -146,7 +145,10 @@ func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) 
 		Stats: &Stats{Source: src.Name, Role: role.Name, Title: src.Title, Department: src.Department,
 			Quarantined: map[string]int64{}, IDStatus: map[string]map[string]int64{}, DateFailures: map[string]int64{}}}
 	m.fields = role.Fields()
-	m.rb = array.NewRecordBuilder(memory.DefaultAllocator, role.Schema())
+	m.schema = role.Schema()
+	for _, f := range m.schema.Fields() {
+		m.cols = append(m.cols, newColumn(f.Type))
+	}
 	fi := dataset.MetaFields
 	for _, c := range role.Columns {
 		p := &plan{col: c}
@@ -158,7 +160,7 @@ func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) 
 			n = 2
 		}
 		for k := 0; k < n; k++ {
-			p.builders = append(p.builders, m.rb.Field(fi))
+			p.cols = append(p.cols, m.cols[fi])
 			fi++
 		}
 		if mm, ok := src.Columns[c.Name]; ok {
@@ -305,13 +307,15 @@ func (m *Mapper) Add(rec connectors.Record) error {
 		}
 	}
 	m.Stats.RowsAccepted++
-	m.rb.Field(0).(*array.StringBuilder).Append(m.src.Name)
-	m.rb.Field(1).(*array.StringBuilder).Append(rec.Header.Input)
-	m.rb.Field(2).(*array.Int64Builder).Append(rec.Row)
-	m.buf = appendOrig(m.buf[:0], rec.Header.Names, rec.Values)
-	m.rb.Field(3).(*array.StringBuilder).BinaryBuilder.Append(m.buf)
+	m.cols[0].appendString(m.src.Name)
+	m.cols[1].appendString(rec.Header.Input)
+	m.cols[2].appendInt64(rec.Row)
+	orig := m.cols[3]
+	orig.setValid(true)
+	orig.data = appendOrig(orig.data, rec.Header.Names, rec.Values)
+	orig.endString()
 	m.rid++
-	m.rb.Field(4).(*array.Int64Builder).Append(m.rid)
+	m.cols[4].appendInt64(m.rid)
 	for i, p := range m.plans {
 		appendValue(p, vals[i])
 	}
@@ -340,36 +344,35 @@ func (m *Mapper) quarantine(rec connectors.Record, column, reason, detail string
 func (m *Mapper) Pending() int { return m.pending }
 
 // Flush returns the rows appended so far as a record batch (nil if none).
-// The builders are then sized for a batch like this one, so that the next
-// batch's appends do not grow (copy and clear) their buffers step by step.
+// The columns then start the next batch with room for one like this one,
+// so that its appends do not grow (copy) their buffers step by step.
 func (m *Mapper) Flush() arrow.RecordBatch {
 	if m.pending == 0 {
 		return nil
 	}
 	n := m.pending
 	m.pending = 0
-	data := make([]int, m.rb.Schema().NumFields())
-	for i := range data {
-		if b, ok := m.rb.Field(i).(*array.StringBuilder); ok {
-			data[i] = b.DataLen()
-		}
+	arrs := make([]arrow.Array, len(m.cols))
+	for i, c := range m.cols {
+		arrs[i] = c.finish()
 	}
-	rec := m.rb.NewRecordBatch()
-	for i, d := range data {
-		f := m.rb.Field(i)
-		f.Reserve(n)
-		if b, ok := f.(*array.StringBuilder); ok {
-			b.ReserveData(d + d/8)
-		}
+	rec := array.NewRecordBatch(m.schema, arrs, int64(n))
+	for _, a := range arrs {
+		a.Release()
 	}
 	return rec
 }
 
 // Schema is the Arrow schema of the batches.
-func (m *Mapper) Schema() *arrow.Schema { return m.rb.Schema() }
+func (m *Mapper) Schema() *arrow.Schema { return m.schema }
 
-// Release frees the builder.
-func (m *Mapper) Release() { m.rb.Release() }
+// Release drops the rows not flushed; the mapper is not used after it.
+func (m *Mapper) Release() {
+	for _, c := range m.cols {
+		c.reset(0, 0)
+	}
+	m.pending = 0
+}
 
 func clean(s string) string {
 	// Most values start and end with a character neither trim removes.
@@ -506,46 +509,46 @@ func plainNumber(s string) bool {
 }
 
 func appendValue(p *plan, v value) {
-	b := p.builders
+	b := p.cols
 	if v.null && p.col.Kind != dataset.ID {
 		for _, x := range b {
-			x.AppendNull()
+			x.appendNull()
 		}
 		return
 	}
 	switch p.col.Kind {
 	case dataset.ID:
 		if v.s == "" {
-			b[0].AppendNull()
-			b[1].(*array.StringBuilder).Append(string(idnumber.StatusMissing))
-			b[2].AppendNull()
-			b[3].AppendNull()
+			b[0].appendNull()
+			b[1].appendString(string(idnumber.StatusMissing))
+			b[2].appendNull()
+			b[3].appendNull()
 			return
 		}
-		b[0].(*array.StringBuilder).Append(v.s)
-		b[1].(*array.StringBuilder).Append(v.s2)
-		b[2].(*array.StringBuilder).Append(v.s3)
+		b[0].appendString(v.s)
+		b[1].appendString(v.s2)
+		b[2].appendString(v.s3)
 		if v.s4 == "" {
-			b[3].AppendNull()
+			b[3].appendNull()
 		} else {
-			b[3].(*array.StringBuilder).Append(v.s4)
+			b[3].appendString(v.s4)
 		}
 	case dataset.Name:
-		b[0].(*array.StringBuilder).Append(v.s)
-		b[1].(*array.StringBuilder).Append(v.s2)
+		b[0].appendString(v.s)
+		b[1].appendString(v.s2)
 	case dataset.Period:
-		b[0].(*array.StringBuilder).Append(v.s)
-		b[1].(*array.Date32Builder).Append(arrow.Date32FromTime(v.t))
+		b[0].appendString(v.s)
+		b[1].appendDate32(arrow.Date32FromTime(v.t))
 	case dataset.Date:
-		b[0].(*array.Date32Builder).Append(arrow.Date32FromTime(v.t))
+		b[0].appendDate32(arrow.Date32FromTime(v.t))
 	case dataset.Number:
-		b[0].(*array.Float64Builder).Append(v.f)
+		b[0].appendFloat64(v.f)
 	case dataset.Int:
-		b[0].(*array.Int64Builder).Append(v.i)
+		b[0].appendInt64(v.i)
 	case dataset.Bool:
-		b[0].(*array.BooleanBuilder).Append(v.b)
+		b[0].appendBool(v.b)
 	default:
-		b[0].(*array.StringBuilder).Append(v.s)
+		b[0].appendString(v.s)
 	}
 }
 

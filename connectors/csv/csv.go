@@ -340,7 +340,13 @@ func (r *reader) read() (connectors.Record, error) {
 			out.Problem = "ragged_row"
 			out.Detail = fmt.Sprintf("expected %d fields, got %d", len(h.Names), len(rec))
 		}
+		// A record of one line without quotes is valid text when the line is:
+		// its fields are pieces of the line cut at whole delimiters.
+		clean := sc.plain != "" && utf8.ValidString(sc.plain) && !strings.Contains(sc.plain, "\uFFFD")
 		for i, v := range rec {
+			if clean {
+				break
+			}
 			if !utf8.ValidString(v) || strings.Contains(v, "\uFFFD") { // U+FFFD: what the GB18030 decoder puts for bad bytes
 				out.Problem = "bad_encoding"
 				out.Column = plainName(h, i)
