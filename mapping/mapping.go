@@ -101,6 +101,12 @@ type plan struct {
 	// period, a few payment dates and standard amounts. Successes only;
 	// it stops growing at cacheSize entries.
 	cache map[string]value
+	// last is the last raw value parsed without a problem and its value,
+	// checked before the cache: a roll's period or account type is the
+	// same row after row.
+	lastRaw string
+	lastVal value
+	hasLast bool
 }
 
 // cacheSize bounds a plan's cache of parsed values.
@@ -119,13 +125,17 @@ func (p *plan) cached() bool {
 
 // Mapper maps records of one source.
 type Mapper struct {
-	role    dataset.Role
-	src     job.Source
-	plans   []*plan
-	fields  []dataset.Field
-	schema  *arrow.Schema
-	cols    []*column
-	index   map[*connectors.Header][]int
+	role   dataset.Role
+	src    job.Source
+	plans  []*plan
+	fields []dataset.Field
+	schema *arrow.Schema
+	cols   []*column
+	index  map[*connectors.Header]*headerInfo
+	// lastH and last are the header of the previous record and its entry
+	// in index: records of one file share their header.
+	lastH   *connectors.Header
+	last    *headerInfo
 	sink    QuarantineSink
 	Stats   *Stats
 	pending int
@@ -141,7 +151,7 @@ type Mapper struct {
 // Record ids (_rid) are ridBase+1, ridBase+2, … in the order rows are
 // accepted, so a run over the same inputs gives the same ids.
 func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) (*Mapper, error) {
-	m := &Mapper{role: role, src: src, sink: sink, rid: ridBase, index: map[*connectors.Header][]int{}, sensitive: map[string]bool{},
+	m := &Mapper{role: role, src: src, sink: sink, rid: ridBase, index: map[*connectors.Header]*headerInfo{}, sensitive: map[string]bool{},
 		Stats: &Stats{Source: src.Name, Role: role.Name, Title: src.Title, Department: src.Department,
 			Quarantined: map[string]int64{}, IDStatus: map[string]map[string]int64{}, DateFailures: map[string]int64{}}}
 	m.fields = role.Fields()
@@ -212,9 +222,21 @@ func (m *Mapper) MissingColumns(h *connectors.Header) []string {
 	return miss
 }
 
-func (m *Mapper) indexFor(h *connectors.Header) ([]int, error) {
-	if idx, ok := m.index[h]; ok {
-		return idx, nil
+// headerInfo is what the mapper keeps about one header: the position of
+// each plan's column and the JSON keys of the original values.
+type headerInfo struct {
+	idx []int
+	// keys[i] is `{"name":` for the first column, `,"name":` for the others.
+	keys []string
+}
+
+func (m *Mapper) indexFor(h *connectors.Header) (*headerInfo, error) {
+	if h == m.lastH && m.last != nil {
+		return m.last, nil
+	}
+	if hi, ok := m.index[h]; ok {
+		m.lastH, m.last = h, hi
+		return hi, nil
 	}
 	if err := connectors.CheckNames(h.Names); err != nil {
 		// Which of two columns with one name a mapping means cannot be told.
@@ -235,8 +257,17 @@ func (m *Mapper) indexFor(h *connectors.Header) ([]int, error) {
 			idx[i] = j
 		}
 	}
-	m.index[h] = idx
-	return idx, nil
+	hi := &headerInfo{idx: idx}
+	for i, n := range h.Names {
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		hi.keys = append(hi.keys, string(append(AppendJSONString([]byte{sep}, n), ':')))
+	}
+	m.index[h] = hi
+	m.lastH, m.last = h, hi
+	return hi, nil
 }
 
 type value struct {
@@ -258,10 +289,11 @@ func (m *Mapper) Add(rec connectors.Record) error {
 	if rec.Problem != "" {
 		return m.quarantine(rec, rec.Column, rec.Problem, rec.Detail)
 	}
-	idx, err := m.indexFor(rec.Header)
+	hi, err := m.indexFor(rec.Header)
 	if err != nil {
 		return err
 	}
+	idx := hi.idx
 	if m.vals == nil {
 		m.vals = make([]value, len(m.plans))
 	}
@@ -281,13 +313,23 @@ func (m *Mapper) Add(rec connectors.Record) error {
 			}
 			continue
 		}
-		v, hit := p.cache[raw]
+		var v value
+		hit := false
+		if p.hasLast && raw == p.lastRaw {
+			v, hit = p.lastVal, true
+		} else if p.cache != nil {
+			v, hit = p.cache[raw]
+		}
 		reason, detail := "", ""
 		if !hit {
 			v, reason, detail = m.parse(p, raw)
 			if reason == "" && p.cache != nil && len(p.cache) < cacheSize {
-				p.cache[strings.Clone(raw)] = v // raw shares the record's memory
+				raw = strings.Clone(raw) // raw shares the record's memory
+				p.cache[raw] = v
 			}
+		}
+		if reason == "" && p.cache != nil {
+			p.lastRaw, p.lastVal, p.hasLast = raw, v, true
 		}
 		if reason != "" {
 			if reason == ReasonBadDate {
@@ -312,7 +354,7 @@ func (m *Mapper) Add(rec connectors.Record) error {
 	m.cols[2].appendInt64(rec.Row)
 	orig := m.cols[3]
 	orig.setValid(true)
-	orig.data = appendOrig(orig.data, rec.Header.Names, rec.Values)
+	orig.data = appendOrigKeyed(orig.data, hi.keys, rec.Values)
 	orig.endString()
 	m.rid++
 	m.cols[4].appendInt64(m.rid)
@@ -552,15 +594,14 @@ func appendValue(p *plan, v value) {
 	}
 }
 
-// appendOrig writes {"header":"value",…} in header order.
-func appendOrig(buf []byte, header, values []string) []byte {
-	buf = append(buf, '{')
-	for i, h := range header {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = AppendJSONString(buf, h)
-		buf = append(buf, ':')
+// appendOrigKeyed writes {"header":"value",…} in header order, the
+// header's part already written as JSON in keys (see headerInfo).
+func appendOrigKeyed(buf []byte, keys []string, values []string) []byte {
+	if len(keys) == 0 {
+		return append(buf, '{', '}')
+	}
+	for i, k := range keys {
+		buf = append(buf, k...)
 		v := ""
 		if i < len(values) {
 			v = values[i]
