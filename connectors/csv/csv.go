@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 
 	"github.com/crosscheck/crosscheck/connectors"
@@ -196,7 +195,7 @@ func (s *Source) openFile(path string) (*fileReader, error) {
 		}
 	case "gbk", "gb18030":
 		// GB18030 is a superset of GBK; one decoder serves both.
-		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+		text = transform.NewReader(br, newGBDecoder())
 	}
 	c := newScanner(text, s.delimiter, s.maxLines)
 	fr.csv = c
