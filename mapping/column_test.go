@@ -17,7 +17,7 @@ func TestColumnMatchesBuilder(t *testing.T) {
 		arrow.FixedWidthTypes.Date32, arrow.FixedWidthTypes.Boolean}
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range types {
-		c := newColumn(typ)
+		c := newColumn(typ, newBufPool())
 		for batch, nullRate := range []float64{0, 0.3, 1, 0.01, 0} {
 			b := array.NewBuilder(memory.DefaultAllocator, typ)
 			n := []int{0, 1, 7, 8, 9, 1000}[r.IntN(6)] + batch
@@ -58,5 +58,53 @@ func TestColumnMatchesBuilder(t *testing.T) {
 			want.Release()
 			b.Release()
 		}
+	}
+}
+
+// TestPoolGivesBackOnce: a released batch's slices serve a later batch,
+// and a buffer freed twice goes back once.
+func TestPoolGivesBackOnce(t *testing.T) {
+	p := newBufPool()
+	c := newColumn(arrow.BinaryTypes.String, p)
+	batch := func(s string) arrow.Array {
+		for i := 0; i < 1000; i++ {
+			c.appendString(s)
+		}
+		return c.finish()
+	}
+	// The first batch's slices grew past their sizes; the second's were
+	// sized after the first, and the fourth gets them once it is released.
+	a := batch("西平县")
+	a.Release()
+	b := batch("上蔡县")
+	data := b.Data().Buffers()[2].Bytes()
+	b.Release()
+	if p.held == 0 {
+		t.Fatal("the released batch gave nothing back")
+	}
+	c3 := batch("正阳县")
+	defer c3.Release()
+	d := batch("驻马店")
+	defer d.Release()
+	if got := d.Data().Buffers()[2].Bytes(); &got[0] != &data[0] {
+		t.Error("the fourth batch did not reuse the second one's string data")
+	}
+	if c3.(*array.String).Value(999) != "正阳县" || d.(*array.String).Value(0) != "驻马店" || d.Len() != 1000 {
+		t.Errorf("values %q, %q", c3.(*array.String).Value(999), d.(*array.String).Value(0))
+	}
+	for k := range p.free {
+		p.free[k] = nil
+	}
+	p.held = 0
+	buf := p.buffer(p.get(100))
+	s := p.get(100)
+	buf.Retain()
+	buf.Release()
+	buf.Release()
+	a2 := &pooled{pool: p}
+	a2.Free(s)
+	a2.Free(s)
+	if p.held != 2*128 {
+		t.Errorf("held %d bytes, want %d: a slice went back twice or not at all", p.held, 2*128)
 	}
 }

@@ -156,8 +156,9 @@ func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) 
 			Quarantined: map[string]int64{}, IDStatus: map[string]map[string]int64{}, DateFailures: map[string]int64{}}}
 	m.fields = role.Fields()
 	m.schema = role.Schema()
+	pool := newBufPool()
 	for _, f := range m.schema.Fields() {
-		m.cols = append(m.cols, newColumn(f.Type))
+		m.cols = append(m.cols, newColumn(f.Type, pool))
 	}
 	fi := dataset.MetaFields
 	for _, c := range role.Columns {
@@ -411,7 +412,7 @@ func (m *Mapper) Schema() *arrow.Schema { return m.schema }
 // Release drops the rows not flushed; the mapper is not used after it.
 func (m *Mapper) Release() {
 	for _, c := range m.cols {
-		c.reset(0, 0)
+		c.release()
 	}
 	m.pending = 0
 }
