@@ -78,7 +78,7 @@ func (c *column) setValid(ok bool) {
 	}
 	if c.valid == nil {
 		// First null: every value so far was valid.
-		c.valid = c.pool.get(c.rows/8 + 8)[:c.n/8+1]
+		c.valid = c.pool.get(max(c.rows, c.n)/8 + 8)[:c.n/8+1]
 		clear(c.valid)
 		for i := 0; i < c.n; i++ {
 			c.valid[i>>3] |= 1 << (i & 7)

@@ -18,11 +18,15 @@ func TestColumnMatchesBuilder(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range types {
 		c := newColumn(typ, newBufPool())
-		for batch, nullRate := range []float64{0, 0.3, 1, 0.01, 0} {
+		for batch, nullRate := range []float64{0.3, 0, 0.3, 1, 0.01, 0} {
 			b := array.NewBuilder(memory.DefaultAllocator, typ)
-			n := []int{0, 1, 7, 8, 9, 1000}[r.IntN(6)] + batch
+			n := []int{0, 1, 7, 8, 9, 1000, 5000}[r.IntN(7)] + batch
+			if batch == 0 {
+				n = 5000 // more values than the first batch was sized for
+			}
+			firstNull := r.IntN(n + 1)
 			for i := 0; i < n; i++ {
-				if r.Float64() < nullRate {
+				if r.Float64() < nullRate && i >= firstNull || i == firstNull && nullRate > 0 {
 					c.appendNull()
 					b.AppendNull()
 					continue
