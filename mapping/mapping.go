@@ -16,7 +16,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/text/width"
 
 	"github.com/crosscheck/crosscheck/connectors"
@@ -96,12 +95,18 @@ type plan struct {
 	m        job.Mapping
 	valueMap map[string]string // lower-cased keys
 	formats  []dates.Format
-	builders []array.Builder
+	cols     []*column
 	// cache holds parsed values by raw value for the kinds whose values
 	// repeat (dates, periods, numbers, value-mapped codes): a roll has one
 	// period, a few payment dates and standard amounts. Successes only;
 	// it stops growing at cacheSize entries.
 	cache map[string]value
+	// last is the last raw value parsed without a problem and its value,
+	// checked before the cache: a roll's period or account type is the
+	// same row after row.
+	lastRaw string
+	lastVal value
+	hasLast bool
 }
 
 // cacheSize bounds a plan's cache of parsed values.
@@ -120,17 +125,21 @@ func (p *plan) cached() bool {
 
 // Mapper maps records of one source.
 type Mapper struct {
-	role    dataset.Role
-	src     job.Source
-	plans   []*plan
-	fields  []dataset.Field
-	rb      *array.RecordBuilder
-	index   map[*connectors.Header][]int
+	role   dataset.Role
+	src    job.Source
+	plans  []*plan
+	fields []dataset.Field
+	schema *arrow.Schema
+	cols   []*column
+	index  map[*connectors.Header]*headerInfo
+	// lastH and last are the header of the previous record and its entry
+	// in index: records of one file share their header.
+	lastH   *connectors.Header
+	last    *headerInfo
 	sink    QuarantineSink
 	Stats   *Stats
 	pending int
 	rid     int64
-	buf     []byte
 	vals    []value
 	// IDColumns are the source columns holding ID numbers or accounts
 	// (masked in quarantine files unless raw values are asked for).
@@ -142,11 +151,15 @@ type Mapper struct {
 // Record ids (_rid) are ridBase+1, ridBase+2, … in the order rows are
 // accepted, so a run over the same inputs gives the same ids.
 func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) (*Mapper, error) {
-	m := &Mapper{role: role, src: src, sink: sink, rid: ridBase, index: map[*connectors.Header][]int{}, sensitive: map[string]bool{},
+	m := &Mapper{role: role, src: src, sink: sink, rid: ridBase, index: map[*connectors.Header]*headerInfo{}, sensitive: map[string]bool{},
 		Stats: &Stats{Source: src.Name, Role: role.Name, Title: src.Title, Department: src.Department,
 			Quarantined: map[string]int64{}, IDStatus: map[string]map[string]int64{}, DateFailures: map[string]int64{}}}
 	m.fields = role.Fields()
-	m.rb = array.NewRecordBuilder(memory.DefaultAllocator, role.Schema())
+	m.schema = role.Schema()
+	pool := newBufPool()
+	for _, f := range m.schema.Fields() {
+		m.cols = append(m.cols, newColumn(f.Type, pool))
+	}
 	fi := dataset.MetaFields
 	for _, c := range role.Columns {
 		p := &plan{col: c}
@@ -158,7 +171,7 @@ func New(role dataset.Role, src job.Source, sink QuarantineSink, ridBase int64) 
 			n = 2
 		}
 		for k := 0; k < n; k++ {
-			p.builders = append(p.builders, m.rb.Field(fi))
+			p.cols = append(p.cols, m.cols[fi])
 			fi++
 		}
 		if mm, ok := src.Columns[c.Name]; ok {
@@ -210,9 +223,21 @@ func (m *Mapper) MissingColumns(h *connectors.Header) []string {
 	return miss
 }
 
-func (m *Mapper) indexFor(h *connectors.Header) ([]int, error) {
-	if idx, ok := m.index[h]; ok {
-		return idx, nil
+// headerInfo is what the mapper keeps about one header: the position of
+// each plan's column and the JSON keys of the original values.
+type headerInfo struct {
+	idx []int
+	// keys[i] is `{"name":` for the first column, `,"name":` for the others.
+	keys []string
+}
+
+func (m *Mapper) indexFor(h *connectors.Header) (*headerInfo, error) {
+	if h == m.lastH && m.last != nil {
+		return m.last, nil
+	}
+	if hi, ok := m.index[h]; ok {
+		m.lastH, m.last = h, hi
+		return hi, nil
 	}
 	if err := connectors.CheckNames(h.Names); err != nil {
 		// Which of two columns with one name a mapping means cannot be told.
@@ -233,8 +258,17 @@ func (m *Mapper) indexFor(h *connectors.Header) ([]int, error) {
 			idx[i] = j
 		}
 	}
-	m.index[h] = idx
-	return idx, nil
+	hi := &headerInfo{idx: idx}
+	for i, n := range h.Names {
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		hi.keys = append(hi.keys, string(append(AppendJSONString([]byte{sep}, n), ':')))
+	}
+	m.index[h] = hi
+	m.lastH, m.last = h, hi
+	return hi, nil
 }
 
 type value struct {
@@ -256,10 +290,11 @@ func (m *Mapper) Add(rec connectors.Record) error {
 	if rec.Problem != "" {
 		return m.quarantine(rec, rec.Column, rec.Problem, rec.Detail)
 	}
-	idx, err := m.indexFor(rec.Header)
+	hi, err := m.indexFor(rec.Header)
 	if err != nil {
 		return err
 	}
+	idx := hi.idx
 	if m.vals == nil {
 		m.vals = make([]value, len(m.plans))
 	}
@@ -279,13 +314,23 @@ func (m *Mapper) Add(rec connectors.Record) error {
 			}
 			continue
 		}
-		v, hit := p.cache[raw]
+		var v value
+		hit := false
+		if p.hasLast && raw == p.lastRaw {
+			v, hit = p.lastVal, true
+		} else if p.cache != nil {
+			v, hit = p.cache[raw]
+		}
 		reason, detail := "", ""
 		if !hit {
 			v, reason, detail = m.parse(p, raw)
 			if reason == "" && p.cache != nil && len(p.cache) < cacheSize {
-				p.cache[strings.Clone(raw)] = v // raw shares the record's memory
+				raw = strings.Clone(raw) // raw shares the record's memory
+				p.cache[raw] = v
 			}
+		}
+		if reason == "" && p.cache != nil {
+			p.lastRaw, p.lastVal, p.hasLast = raw, v, true
 		}
 		if reason != "" {
 			if reason == ReasonBadDate {
@@ -305,13 +350,15 @@ func (m *Mapper) Add(rec connectors.Record) error {
 		}
 	}
 	m.Stats.RowsAccepted++
-	m.rb.Field(0).(*array.StringBuilder).Append(m.src.Name)
-	m.rb.Field(1).(*array.StringBuilder).Append(rec.Header.Input)
-	m.rb.Field(2).(*array.Int64Builder).Append(rec.Row)
-	m.buf = appendOrig(m.buf[:0], rec.Header.Names, rec.Values)
-	m.rb.Field(3).(*array.StringBuilder).BinaryBuilder.Append(m.buf)
+	m.cols[0].appendString(m.src.Name)
+	m.cols[1].appendString(rec.Header.Input)
+	m.cols[2].appendInt64(rec.Row)
+	orig := m.cols[3]
+	orig.setValid(true)
+	orig.data = appendOrigKeyed(orig.data, hi.keys, rec.Values)
+	orig.endString()
 	m.rid++
-	m.rb.Field(4).(*array.Int64Builder).Append(m.rid)
+	m.cols[4].appendInt64(m.rid)
 	for i, p := range m.plans {
 		appendValue(p, vals[i])
 	}
@@ -340,36 +387,35 @@ func (m *Mapper) quarantine(rec connectors.Record, column, reason, detail string
 func (m *Mapper) Pending() int { return m.pending }
 
 // Flush returns the rows appended so far as a record batch (nil if none).
-// The builders are then sized for a batch like this one, so that the next
-// batch's appends do not grow (copy and clear) their buffers step by step.
+// The columns then start the next batch with room for one like this one,
+// so that its appends do not grow (copy) their buffers step by step.
 func (m *Mapper) Flush() arrow.RecordBatch {
 	if m.pending == 0 {
 		return nil
 	}
 	n := m.pending
 	m.pending = 0
-	data := make([]int, m.rb.Schema().NumFields())
-	for i := range data {
-		if b, ok := m.rb.Field(i).(*array.StringBuilder); ok {
-			data[i] = b.DataLen()
-		}
+	arrs := make([]arrow.Array, len(m.cols))
+	for i, c := range m.cols {
+		arrs[i] = c.finish()
 	}
-	rec := m.rb.NewRecordBatch()
-	for i, d := range data {
-		f := m.rb.Field(i)
-		f.Reserve(n)
-		if b, ok := f.(*array.StringBuilder); ok {
-			b.ReserveData(d + d/8)
-		}
+	rec := array.NewRecordBatch(m.schema, arrs, int64(n))
+	for _, a := range arrs {
+		a.Release()
 	}
 	return rec
 }
 
 // Schema is the Arrow schema of the batches.
-func (m *Mapper) Schema() *arrow.Schema { return m.rb.Schema() }
+func (m *Mapper) Schema() *arrow.Schema { return m.schema }
 
-// Release frees the builder.
-func (m *Mapper) Release() { m.rb.Release() }
+// Release drops the rows not flushed; the mapper is not used after it.
+func (m *Mapper) Release() {
+	for _, c := range m.cols {
+		c.release()
+	}
+	m.pending = 0
+}
 
 func clean(s string) string {
 	// Most values start and end with a character neither trim removes.
@@ -506,58 +552,57 @@ func plainNumber(s string) bool {
 }
 
 func appendValue(p *plan, v value) {
-	b := p.builders
+	b := p.cols
 	if v.null && p.col.Kind != dataset.ID {
 		for _, x := range b {
-			x.AppendNull()
+			x.appendNull()
 		}
 		return
 	}
 	switch p.col.Kind {
 	case dataset.ID:
 		if v.s == "" {
-			b[0].AppendNull()
-			b[1].(*array.StringBuilder).Append(string(idnumber.StatusMissing))
-			b[2].AppendNull()
-			b[3].AppendNull()
+			b[0].appendNull()
+			b[1].appendString(string(idnumber.StatusMissing))
+			b[2].appendNull()
+			b[3].appendNull()
 			return
 		}
-		b[0].(*array.StringBuilder).Append(v.s)
-		b[1].(*array.StringBuilder).Append(v.s2)
-		b[2].(*array.StringBuilder).Append(v.s3)
+		b[0].appendString(v.s)
+		b[1].appendString(v.s2)
+		b[2].appendString(v.s3)
 		if v.s4 == "" {
-			b[3].AppendNull()
+			b[3].appendNull()
 		} else {
-			b[3].(*array.StringBuilder).Append(v.s4)
+			b[3].appendString(v.s4)
 		}
 	case dataset.Name:
-		b[0].(*array.StringBuilder).Append(v.s)
-		b[1].(*array.StringBuilder).Append(v.s2)
+		b[0].appendString(v.s)
+		b[1].appendString(v.s2)
 	case dataset.Period:
-		b[0].(*array.StringBuilder).Append(v.s)
-		b[1].(*array.Date32Builder).Append(arrow.Date32FromTime(v.t))
+		b[0].appendString(v.s)
+		b[1].appendDate32(arrow.Date32FromTime(v.t))
 	case dataset.Date:
-		b[0].(*array.Date32Builder).Append(arrow.Date32FromTime(v.t))
+		b[0].appendDate32(arrow.Date32FromTime(v.t))
 	case dataset.Number:
-		b[0].(*array.Float64Builder).Append(v.f)
+		b[0].appendFloat64(v.f)
 	case dataset.Int:
-		b[0].(*array.Int64Builder).Append(v.i)
+		b[0].appendInt64(v.i)
 	case dataset.Bool:
-		b[0].(*array.BooleanBuilder).Append(v.b)
+		b[0].appendBool(v.b)
 	default:
-		b[0].(*array.StringBuilder).Append(v.s)
+		b[0].appendString(v.s)
 	}
 }
 
-// appendOrig writes {"header":"value",…} in header order.
-func appendOrig(buf []byte, header, values []string) []byte {
-	buf = append(buf, '{')
-	for i, h := range header {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = AppendJSONString(buf, h)
-		buf = append(buf, ':')
+// appendOrigKeyed writes {"header":"value",…} in header order, the
+// header's part already written as JSON in keys (see headerInfo).
+func appendOrigKeyed(buf []byte, keys []string, values []string) []byte {
+	if len(keys) == 0 {
+		return append(buf, '{', '}')
+	}
+	for i, k := range keys {
+		buf = append(buf, k...)
 		v := ""
 		if i < len(values) {
 			v = values[i]

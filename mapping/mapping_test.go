@@ -328,3 +328,65 @@ func TestBadDateDetailNamesFormat(t *testing.T) {
 		}
 	}
 }
+
+// appendOrig is the plain way of writing the original values as JSON,
+// the oracle of appendOrigKeyed.
+func appendOrig(buf []byte, header, values []string) []byte {
+	buf = append(buf, '{')
+	for i, h := range header {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = AppendJSONString(buf, h)
+		buf = append(buf, ':')
+		v := ""
+		if i < len(values) {
+			v = values[i]
+		}
+		buf = AppendJSONString(buf, v)
+	}
+	return append(buf, '}')
+}
+
+// TestOrigJSON maps records of headers with awkward names (quotes,
+// backslashes, control characters) and ragged values, and wants _orig to
+// be the JSON object of header and values that encoding/json reads back.
+func TestOrigJSON(t *testing.T) {
+	role, _ := dataset.Lookup("person")
+	src := job.Source{Name: "p", Columns: map[string]job.Mapping{"id_number": {Column: "身份证号"}, "name": {Column: `姓"名\`}}}
+	for _, tc := range []struct{ header, values []string }{
+		{[]string{"身份证号", `姓"名\`, "备注\t\n", "\x01"}, []string{"410102198001010012", "张三", `a"b\c`, "x\ny"}},
+		{[]string{"身份证号", `姓"名\`}, []string{"410102198001010012", ""}},
+	} {
+		m, err := New(role, src, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &connectors.Header{Input: "f.csv", Names: tc.header}
+		for i := 0; i < 3; i++ {
+			if err := m.Add(connectors.Record{Header: h, Row: int64(i + 2), Values: tc.values}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec := m.Flush()
+		col := rec.Column(rec.Schema().FieldIndices(dataset.ColOrig)[0]).(*array.String)
+		want := string(appendOrig(nil, tc.header, tc.values))
+		for i := 0; i < col.Len(); i++ {
+			got := col.Value(i)
+			if got != want {
+				t.Errorf("row %d: _orig %s, want %s", i, got, want)
+			}
+			var obj map[string]string
+			if err := json.Unmarshal([]byte(got), &obj); err != nil || len(obj) != len(tc.header) {
+				t.Errorf("row %d: _orig %s: %v", i, got, err)
+			}
+			for k, h := range tc.header {
+				if obj[h] != tc.values[k] {
+					t.Errorf("row %d: %q = %q, want %q", i, h, obj[h], tc.values[k])
+				}
+			}
+		}
+		rec.Release()
+		m.Release()
+	}
+}

@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 
 	"github.com/crosscheck/crosscheck/connectors"
@@ -196,7 +195,7 @@ func (s *Source) openFile(path string) (*fileReader, error) {
 		}
 	case "gbk", "gb18030":
 		// GB18030 is a superset of GBK; one decoder serves both.
-		text = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+		text = transform.NewReader(br, newGBDecoder())
 	}
 	c := newScanner(text, s.delimiter, s.maxLines)
 	fr.csv = c
@@ -340,7 +339,13 @@ func (r *reader) read() (connectors.Record, error) {
 			out.Problem = "ragged_row"
 			out.Detail = fmt.Sprintf("expected %d fields, got %d", len(h.Names), len(rec))
 		}
+		// A record of one line without quotes is valid text when the line is:
+		// its fields are pieces of the line cut at whole delimiters.
+		clean := sc.plain != "" && utf8.ValidString(sc.plain) && !strings.Contains(sc.plain, "\uFFFD")
 		for i, v := range rec {
+			if clean {
+				break
+			}
 			if !utf8.ValidString(v) || strings.Contains(v, "\uFFFD") { // U+FFFD: what the GB18030 decoder puts for bad bytes
 				out.Problem = "bad_encoding"
 				out.Column = plainName(h, i)

@@ -223,6 +223,27 @@ func TestEncodings(t *testing.T) {
 			t.Errorf("row 3: %+v", r)
 		}
 	})
+	t.Run("bad GBK bytes name their column, quoted or not", func(t *testing.T) {
+		var b []byte
+		b = append(b, gbk(t, "姓名,身份证号,地址\n张三,410102198001010012,")...)
+		b = append(b, 0x81, 0x20) // a lead byte without its trail byte
+		b = append(b, gbk(t, "西平县\n李四,\"41108219900101123X\",")...)
+		b = append(b, 0xff)
+		b = append(b, gbk(t, "\n王五,410102198001010012,驻马店\n")...)
+		f := write(t, dir, "bad-gbk.csv", b)
+		recs := readAll(t, build(t, f, map[string]any{"encoding": "gbk"}))
+		if len(recs) != 3 {
+			t.Fatalf("got %+v", recs)
+		}
+		for i, r := range recs[:2] {
+			if r.Problem != "bad_encoding" || r.Column != "地址" || r.Row != int64(i+2) {
+				t.Errorf("row %d: %+v", i+2, r)
+			}
+		}
+		if r := recs[2]; r.Problem != "" || r.Values[2] != "驻马店" {
+			t.Errorf("row 4: %+v", r)
+		}
+	})
 }
 
 func TestFatalErrors(t *testing.T) {

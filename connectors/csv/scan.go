@@ -39,6 +39,7 @@ type scanner struct {
 	buf    []byte
 	bounds []int
 	fields []string
+	str    string // the fields' text
 	// pending holds copies of the lines of a record that spans several
 	// lines, for reading them again if the record turns out to be bad.
 	pending []physLine
@@ -53,7 +54,10 @@ type physLine struct {
 // starts on and, for a bad record, the problem.
 type scanned struct {
 	fields []string
-	line   int
+	// plain is the record's text when it is one line without quotes: its
+	// fields are pieces of it between delimiters.
+	plain string
+	line  int
 	// bad is set for a quoting problem; col is the 0-based field where it
 	// is, detail says what it is.
 	bad    bool
@@ -142,7 +146,8 @@ func (s *scanner) next() (scanned, error) {
 		// Fast path: no quote, the fields are the pieces between delimiters.
 		s.buf = append(s.buf, line...)
 		s.splitPlain(0, len(s.buf))
-		return scanned{fields: s.strings(), line: no}, nil
+		f := s.strings()
+		return scanned{fields: f, plain: s.str, line: no}, nil
 	}
 	return s.quoted(line, no)
 }
@@ -163,6 +168,7 @@ func (s *scanner) splitPlain(from, to int) {
 // strings turns the fields into strings sharing one allocation.
 func (s *scanner) strings() []string {
 	str := string(s.buf)
+	s.str = str
 	n := len(s.bounds) / 2
 	if cap(s.fields) < n {
 		s.fields = make([]string, n)

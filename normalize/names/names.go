@@ -321,7 +321,9 @@ func isNormalized(s string) bool {
 	if s == "" {
 		return true
 	}
-	ascii := true
+	// stable: every rune is ASCII or a CJK ideograph that NFKC keeps (its
+	// quick check is Yes and it is a starter), so NFKC keeps s as it is.
+	stable := true
 	var prev rune = -1
 	for _, r := range s {
 		if r >= 0x3400 && r < 0xa000 || r >= 0x20000 && r < 0x40000 {
@@ -329,12 +331,14 @@ func isNormalized(s string) bool {
 			if _, ok := lookupFold(r); ok {
 				return false
 			}
-			ascii = false
+			if r >= 0x2f800 && r < 0x2fa20 { // CJK Compatibility Ideographs Supplement: NFKC maps them
+				stable = false
+			}
 			prev = r
 			continue
 		}
 		if r >= utf8.RuneSelf {
-			ascii = false
+			stable = false
 		}
 		switch {
 		case r == utf8.RuneError, dropped(r), isLatinLower(r):
@@ -355,7 +359,7 @@ func isNormalized(s string) bool {
 	if prev == sepRune {
 		return false
 	}
-	return ascii || norm.NFKC.QuickSpanString(s) == len(s)
+	return stable || norm.NFKC.QuickSpanString(s) == len(s)
 }
 
 func dropMap(r rune) rune {

@@ -317,3 +317,27 @@ func BenchmarkNormalize(b *testing.B) {
 		})
 	}
 }
+
+// TestIsNormalizedCJKRanges: for every code point of the CJK ranges that
+// isNormalized passes without NFKC's quick check, alone and between other
+// characters, NFKC leaves the string as it is and Normalize returns it.
+func TestIsNormalizedCJKRanges(t *testing.T) {
+	load()
+	n := 0
+	for _, rg := range [][2]rune{{0x3400, 0xa000}, {0x20000, 0x40000}} {
+		for r := rg[0]; r < rg[1]; r++ {
+			for _, s := range []string{string(r), "张" + string(r), string(r) + "A1", "王" + string(r) + "明"} {
+				if !isNormalized(s) {
+					continue
+				}
+				n++
+				if norm.NFKC.String(s) != s {
+					t.Fatalf("isNormalized(%q) (U+%04X) but NFKC gives %q", s, r, norm.NFKC.String(s))
+				}
+			}
+		}
+	}
+	if n < 100000 {
+		t.Errorf("only %d strings passed isNormalized", n)
+	}
+}
