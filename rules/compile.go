@@ -421,14 +421,18 @@ func LoadAndCompile(ctx context.Context, c Context, builtin bool, dirs ...string
 // (RulePrelude) and runs each rule's SharedSQL, which reads the tables:
 // one pass over person instead of one per rule.
 var sharedTables = []struct{ name, sql string }{
-	// Each registered person's normalised names and the record id of the
-	// first registry row with a name (name_mismatch, holder_mismatch).
+	// Each screened person's registered normalised names and the record
+	// id of the first registry row with a name (name_mismatch,
+	// holder_mismatch). Persons without a screened payment are left out:
+	// rules read these by a payment's person key.
 	{"rule_person_names", `SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
-	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key`},
-	// Each registered person's birth date (of the first registry row with
-	// one) and that row's record id (age rules).
+	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL
+		AND person_key IN (SELECT person_key FROM screened) GROUP BY person_key`},
+	// Each screened person's registered birth date (of the first registry
+	// row with one) and that row's record id (age rules).
 	{"rule_person_birth", `SELECT person_key, arg_min(birth_date, _rid) AS birth_date, min(_rid) AS erid
-	FROM person WHERE person_key IS NOT NULL AND birth_date IS NOT NULL GROUP BY person_key`},
+	FROM person WHERE person_key IS NOT NULL AND birth_date IS NOT NULL
+		AND person_key IN (SELECT person_key FROM screened) GROUP BY person_key`},
 	// The registered households of each person (household rules).
 	{"rule_household_member", `SELECT DISTINCT person_key, household_id FROM person
 	WHERE person_key IS NOT NULL AND household_id IS NOT NULL`},
