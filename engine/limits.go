@@ -24,13 +24,28 @@ var ErrRuleMemory = errors.New("rule out of memory")
 // under its own time limit (0: none), so that a rule that never ends (a
 // WITH RECURSIVE without a bound, a join that explodes) is cancelled and
 // named instead of holding the run until someone kills it. Each rule goes
-// through rules.RunSet into a table of its own, then into table.
+// through rules.RunSet into a table of its own, then into table. The
+// person-level pre-aggregations several rules read (rules.RulePrelude) are
+// built once before the first rule and dropped after the last; each rule
+// then runs its SharedSQL, which reads them.
 func (s *Session) runRulesLimited(ctx context.Context, comp []rules.Compiled, table string, limit time.Duration, log *slog.Logger) error {
 	one := table + "_one"
 	if err := s.Exec(ctx, schema.RuleHitsDDL(table)); err != nil {
 		return err
 	}
+	create, drop := rules.RulePrelude(comp)
+	t0 := time.Now()
+	if err := s.Exec(ctx, create...); err != nil {
+		return fmt.Errorf("rules: shared pre-aggregations: %w", err)
+	}
+	defer s.Exec(context.WithoutCancel(ctx), drop...) //nolint:errcheck // best effort: the tables are rebuilt by the next run
+	if log != nil && len(create) > 0 {
+		log.Info("rule prelude", "tables", len(create), "seconds", time.Since(t0).Seconds())
+	}
 	for _, c := range comp {
+		if len(c.Shared) > 0 {
+			c.SQL = c.SharedSQL
+		}
 		rctx, cancel := ctx, context.CancelFunc(func() {})
 		if limit > 0 {
 			rctx, cancel = context.WithTimeout(ctx, limit)

@@ -78,6 +78,12 @@ func newChecker(ctx context.Context, roles []dataset.Role) (*checker, error) {
 	}
 	c := &checker{db: db, tables: map[string]bool{}}
 	stmts := append(schema.Tables(roles), schema.Prelude(nil, nil)...)
+	// The shared pre-aggregations, empty, so that rules reading them
+	// type-check (RulePrelude builds them in a run).
+	for _, t := range sharedTables {
+		stmts = append(stmts, "CREATE TABLE "+t.name+" AS "+t.sql)
+	}
+	stmts = append(stmts, "CREATE TABLE "+subjectTable+" AS SELECT * FROM screened")
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
@@ -90,6 +96,10 @@ func newChecker(ctx context.Context, roles []dataset.Role) (*checker, error) {
 	for _, t := range schema.RuleTables {
 		c.tables[t] = true
 	}
+	for _, t := range sharedTables {
+		c.tables[t.name] = true
+	}
+	c.tables[subjectTable] = true
 	if err := Sandbox(ctx, db); err != nil {
 		db.Close()
 		return nil, err

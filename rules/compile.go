@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -87,8 +88,15 @@ type Compiled struct {
 	// Fields are the evidence fields (and their DuckDB types) the
 	// explanation is built from; they make up the fields JSON.
 	Fields []Field
-	SQL    string
-	Rule   *Rule
+	// SQL is the rule's SELECT, runnable on any prepared database: it
+	// defines the shared pre-aggregations it reads as CTEs.
+	SQL string
+	// Shared names the shared pre-aggregation tables the rule reads
+	// (RulePrelude); SharedSQL is SQL reading them as tables, for a run
+	// that built them once for every rule.
+	Shared    []string
+	SharedSQL string
+	Rule      *Rule
 }
 
 // Field is an evidence field of a compiled rule.
@@ -268,20 +276,27 @@ func compileRule(ctx context.Context, chk *checker, r *Rule, c Context) (Compile
 	}
 	applies := r.applies(c)
 	q := wrap(r, body, shape, names, applies)
-	if cols, _, err := chk.describe(ctx, q); err != nil {
+	var local []string
+	if d := subjectCTE(q, applies); d != "" {
+		local = append(local, d)
+	}
+	shared := sharedUsed(q)
+	full := withCTEs(q, append(sharedCTEs(shared), local...))
+	q = withCTEs(q, local)
+	if cols, _, err := chk.describe(ctx, full); err != nil {
 		// The body binds: what is added around it is the explanation.
 		e.at(r.lines["explain"], "explain: %v", err)
 	} else if len(cols) != 5 {
 		e.at(first, "internal error: compiled rule returns %d columns", len(cols))
 	}
-	for _, p := range chk.validate(ctx, q) {
+	for _, p := range chk.validate(ctx, full) {
 		e.at(first, "sql: %s", p.msg)
 	}
 	if len(e.list) > 0 {
 		return Compiled{}, e.list
 	}
 	return Compiled{ID: r.ID, Title: r.Title, Category: r.Category, Severity: r.Severity, Version: r.Version, File: r.File,
-		Params: vals, AppliesTo: applies, Fields: fields, SQL: q, Rule: r}, nil
+		Params: vals, AppliesTo: applies, Fields: fields, SQL: full, Shared: shared, SharedSQL: q, Rule: r}, nil
 }
 
 // bodyShape says which of the contract's columns a rule's SELECT returns.
@@ -397,4 +412,113 @@ func LoadAndCompile(ctx context.Context, c Context, builtin bool, dirs ...string
 		return nil, set, el.Err()
 	}
 	return comp, set, nil
+}
+
+// sharedTables are person-level pre-aggregations that several rules read
+// (templates and sql rules alike, by these table names). A compiled rule's
+// SQL defines the ones it reads as CTEs, so that it runs on any prepared
+// database; the engine builds them once as tables before the rules
+// (RulePrelude) and runs each rule's SharedSQL, which reads the tables:
+// one pass over person instead of one per rule.
+var sharedTables = []struct{ name, sql string }{
+	// Each screened person's registered normalised names and the record
+	// id of the first registry row with a name (name_mismatch,
+	// holder_mismatch). Persons without a screened payment are left out:
+	// rules read these by a payment's person key.
+	{"rule_person_names", `SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
+	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL
+		AND person_key IN (SELECT person_key FROM screened) GROUP BY person_key`},
+	// Each screened person's registered birth date (of the first registry
+	// row with one) and that row's record id (age rules).
+	{"rule_person_birth", `SELECT person_key, arg_min(birth_date, _rid) AS birth_date, min(_rid) AS erid
+	FROM person WHERE person_key IS NOT NULL AND birth_date IS NOT NULL
+		AND person_key IN (SELECT person_key FROM screened) GROUP BY person_key`},
+	// The registered households of each person (household rules).
+	{"rule_household_member", `SELECT DISTINCT person_key, household_id FROM person
+	WHERE person_key IS NOT NULL AND household_id IS NOT NULL`},
+}
+
+// SharedTableNames lists the shared pre-aggregation tables rules may read.
+func SharedTableNames() []string {
+	out := make([]string, len(sharedTables))
+	for i, t := range sharedTables {
+		out[i] = t.name
+	}
+	return out
+}
+
+var sharedRE = func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(` + strings.Join(SharedTableNames(), "|") + `)\b`)
+}()
+
+// sharedUsed returns the shared tables the SQL names, in sharedTables order.
+func sharedUsed(q string) []string {
+	seen := map[string]bool{}
+	for _, m := range sharedRE.FindAllString(q, -1) {
+		seen[strings.ToLower(m)] = true
+	}
+	var out []string
+	for _, t := range sharedTables {
+		if seen[t.name] {
+			out = append(out, t.name)
+		}
+	}
+	return out
+}
+
+// sharedCTEs defines the shared tables names as CTEs.
+func sharedCTEs(names []string) []string {
+	var ctes []string
+	for _, t := range sharedTables {
+		if contains(names, t.name) {
+			ctes = append(ctes, t.name+" AS (\n"+t.sql+"\n)")
+		}
+	}
+	return ctes
+}
+
+// withCTEs puts the CTE definitions ctes before the SELECT q.
+func withCTEs(q string, ctes []string) string {
+	if len(ctes) == 0 {
+		return q
+	}
+	return "WITH " + strings.Join(ctes, ",\n") + "\n" + q
+}
+
+// subjectTable names, in a rule's SELECT, the screened payments of the
+// programs the rule applies to (after the job's rules.applies_to): a rule
+// that reads it for the payments it flags reads no other program's rows.
+// wrap filters the programs again after the body either way.
+const subjectTable = "screened_subject"
+
+var subjectRE = regexp.MustCompile(`(?i)\b` + subjectTable + `\b`)
+
+// subjectCTE defines screened_subject when q reads it ("" when not).
+func subjectCTE(q string, applies AppliesTo) string {
+	if !subjectRE.MatchString(q) {
+		return ""
+	}
+	def := "SELECT * FROM screened"
+	if c := appliesCond(applies, "program_code"); c != "" {
+		def += " WHERE " + c
+	}
+	return subjectTable + " AS (" + def + ")"
+}
+
+// RulePrelude returns the statements that build, once before the rules
+// run, the shared pre-aggregations the compiled rules read (create), and
+// those that drop them afterwards (drop). A rule run after create may run
+// its SharedSQL instead of SQL.
+func RulePrelude(comp []Compiled) (create, drop []string) {
+	var used []string
+	for _, c := range comp {
+		used = append(used, c.Shared...)
+	}
+	for _, t := range sharedTables {
+		if contains(used, t.name) {
+			create = append(create, "CREATE OR REPLACE TABLE "+t.name+" AS "+t.sql)
+			drop = append(drop, "DROP TABLE IF EXISTS "+t.name)
+		}
+	}
+	return create, drop
 }

@@ -370,13 +370,10 @@ var ageRange = &template{
 	fields: []string{"birth_source", "birth_date", "period_start", "age", "program_name", "min_age", "max_age", "age_problem"},
 	body: func(b *build) string {
 		return `
-WITH reg AS (
-	SELECT person_key, arg_min(birth_date, _rid) AS birth_date, min(_rid) AS erid
-	FROM person WHERE person_key IS NOT NULL AND birth_date IS NOT NULL GROUP BY person_key
-), b AS (
+WITH b AS (
 	SELECT p.*, coalesce(r.birth_date, try_strptime(substr(p.person_key, 7, 8), '%Y%m%d')::DATE) AS bd,
 		CASE WHEN r.birth_date IS NULL THEN '身份证号码中的出生日期' ELSE '户籍登记出生日期' END AS bsrc, r.erid AS erid
-	FROM screened p LEFT JOIN reg r USING (person_key)
+	FROM screened p LEFT JOIN rule_person_birth r USING (person_key)
 	WHERE p.person_key IS NOT NULL AND (p.min_age IS NOT NULL OR p.max_age IS NOT NULL)
 ), a AS (
 	SELECT *, year(period_start) - year(bd)
@@ -419,23 +416,15 @@ FROM screened WHERE person_key IS NULL`
 	},
 }
 
-// registryNamesCTE gives each registered person's normalised names and the
-// record id of the first registry row with a name (its evidence is built
-// for hits only, by joining person on erid).
-const registryNamesCTE = `reg AS (
-	SELECT person_key, list(DISTINCT name_norm) AS names, min(_rid) AS erid
-	FROM person WHERE person_key IS NOT NULL AND name_norm IS NOT NULL GROUP BY person_key
-)`
-
 var nameMismatch = &template{
 	name:   "name_mismatch",
 	doc:    "The payment's ID number is valid and registered, but the name differs from every registry name for it after normalisation (spaces, width, traditional characters, separators).",
 	fields: []string{"roll_name", "registry_title", "registry_name"},
 	body: func(b *build) string {
 		return `
-WITH ` + registryNamesCTE + `, hit AS (
+WITH hit AS (
 	SELECT p._rid, ` + b.severity() + ` AS severity, p.name AS roll_name, ev(p._source, p._file, p._row, p._orig) AS pev, r.erid
-	FROM screened p JOIN reg r USING (person_key)
+	FROM screened p JOIN rule_person_names r USING (person_key)
 	WHERE p.name_norm IS NOT NULL AND NOT list_contains(r.names, p.name_norm)
 )
 -- The registry row (the first with a name) is read for hits only.
@@ -453,9 +442,8 @@ func householdCTE(subject []string, table string) string {
 	where := strings.Join(subject, " AND ")
 	return `members AS (
 	SELECT DISTINCT a.person_key AS recipient, m.person_key AS member
-	FROM person a JOIN person m ON m.household_id = a.household_id
-	WHERE a.person_key IS NOT NULL AND m.person_key IS NOT NULL AND a.household_id IS NOT NULL
-		AND a.person_key IN (SELECT p.person_key FROM screened p WHERE ` + where + `)
+	FROM rule_household_member a JOIN rule_household_member m ON m.household_id = a.household_id
+	WHERE a.person_key IN (SELECT p.person_key FROM screened p WHERE ` + where + `)
 		AND m.person_key IN (SELECT t.person_key FROM ` + table + ` t)
 	UNION
 	SELECT DISTINCT p.person_key, p.person_key FROM screened p WHERE ` + where + `
@@ -643,29 +631,35 @@ var holderMismatch = &template{
 	},
 	fields: []string{"period_start", "program_name", "holder", "roll_name", "registry_name"},
 	body: func(b *build) string {
-		hh := ""
+		hh, hhNames := "", ""
 		if b.flag("household_exempt") {
+			// The names of household members are read for the candidates
+			// only (holder neither the roll name nor a registry name).
+			hhNames = `, hh_names AS (
+	SELECT DISTINCT a.person_key, m.name_norm
+	FROM rule_household_member a JOIN person m ON m.household_id = a.household_id
+	WHERE m.name_norm IS NOT NULL AND a.person_key IN (SELECT person_key FROM cand)
+)`
 			hh = `
-	AND NOT EXISTS (SELECT 1 FROM hh_names h WHERE h.person_key = p.person_key AND h.name_norm = p.account_holder_norm)`
+WHERE NOT EXISTS (SELECT 1 FROM hh_names h WHERE h.person_key = c.person_key AND h.name_norm = c.account_holder_norm)`
 		}
 		return `
-WITH ` + registryNamesCTE + `, hh_names AS (
-	SELECT DISTINCT a.person_key, m.name_norm
-	FROM person a JOIN person m ON m.household_id = a.household_id
-	WHERE a.person_key IS NOT NULL AND a.household_id IS NOT NULL AND m.name_norm IS NOT NULL
-		AND a.person_key IN (SELECT person_key FROM screened WHERE account_holder_norm IS NOT NULL)
-), hit AS (
-	SELECT p._rid, ` + b.severity() + ` AS severity, p.period_start, p.program_name, p.account_holder AS holder,
-		p.name AS roll_name, ev(p._source, p._file, p._row, p._orig) AS pev, r.erid
-	FROM screened p LEFT JOIN reg r USING (person_key)
+WITH cand AS (
+	SELECT p._rid, p.person_key, p.account_holder_norm, r.erid
+	FROM screened p LEFT JOIN rule_person_names r USING (person_key)
 	WHERE p.person_key IS NOT NULL AND p.account_holder_norm IS NOT NULL
 		AND p.account_holder_norm IS DISTINCT FROM p.name_norm
-		AND NOT coalesce(list_contains(r.names, p.account_holder_norm), false)` + hh + `
+		AND NOT coalesce(list_contains(r.names, p.account_holder_norm), false)
+)` + hhNames + `, hit AS (
+	SELECT c._rid, c.erid FROM cand c` + hh + `
 )
--- The registry row (the first with a name) is read for hits only.
-SELECT h._rid, h.severity, h.period_start, h.program_name, h.holder, h.roll_name, pe.name AS registry_name,
-	to_json(CASE WHEN pe._rid IS NULL THEN [h.pev] ELSE [h.pev, ev(pe._source, pe._file, pe._row, pe._orig)] END) AS evidence
-FROM hit h LEFT JOIN person pe ON pe._rid = h.erid`
+-- The payment and the registry row (the first with a name) are read for
+-- hits only.
+SELECT h._rid, ` + b.severity() + ` AS severity, p.period_start, p.program_name, p.account_holder AS holder,
+	p.name AS roll_name, pe.name AS registry_name,
+	to_json(CASE WHEN pe._rid IS NULL THEN [ev(p._source, p._file, p._row, p._orig)]
+		ELSE [ev(p._source, p._file, p._row, p._orig), ev(pe._source, pe._file, pe._row, pe._orig)] END) AS evidence
+FROM hit h JOIN screened p ON p._rid = h._rid LEFT JOIN person pe ON pe._rid = h.erid`
 	},
 }
 
