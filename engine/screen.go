@@ -74,6 +74,10 @@ type RollInput struct {
 	// the source that fits it): rules across rolls (the same person paid
 	// twice in two counties' rolls) see them all, as in a batch run.
 	More []string
+	// JobRolls screens the payment sources of the store's job as the job
+	// configures them (paths and globs) instead of Path: what a batch run
+	// screens.
+	JobRolls bool
 }
 
 // RollResult summarises a screened roll.
@@ -375,6 +379,26 @@ func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*Roll
 		return nil, err
 	}
 	var plans []planned
+	if in.JobRolls {
+		pj := *s.j
+		pj.Sources = nil
+		for _, src := range s.j.Sources {
+			if r, err := s.j.SourceRole(src); err == nil && r.Name == "payment" {
+				pj.Sources = append(pj.Sources, src)
+			}
+		}
+		if len(pj.Sources) == 0 {
+			return nil, fmt.Errorf("the store's job has no payment source")
+		}
+		var err error
+		if plans, err = plan(ctx, &pj, s.reg); err != nil {
+			return nil, err
+		}
+		return s.screen(ctx, plans, in, outDir, started)
+	}
+	if in.Path == "" {
+		return nil, fmt.Errorf("no roll to screen")
+	}
 	for _, p := range append([]string{in.Path}, in.More...) {
 		one := in
 		one.Path = p
