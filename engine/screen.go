@@ -78,6 +78,11 @@ type RollInput struct {
 	// configures them (paths and globs) instead of Path: what a batch run
 	// screens.
 	JobRolls bool
+	// Changed screens only the payments of the persons whose reference
+	// data changed in the store's refreshes after Since (the change log),
+	// with the members of their registered households and their spouses.
+	Changed bool
+	Since   int64
 }
 
 // RollResult summarises a screened roll.
@@ -92,6 +97,11 @@ type RollResult struct {
 	Source string
 	// Result is the run's full result (catalogue, counts, timings).
 	Result *Result
+	// Seq is the store's refresh sequence screened against.
+	Seq int64
+	// Persons, in Changed mode, are the person keys whose payments were
+	// screened (nil: every payment was, the change log naming every person).
+	Persons []string
 }
 
 // StopEntry is one payment of the stop-list.
@@ -427,9 +437,13 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
 	}
 	raw := in.RawIDs || s.j.Output.RawIDs
+	salt := fmt.Sprintf("\x00store:%d", s.seq)
+	if in.Changed {
+		salt += fmt.Sprintf("\x00changed-since:%d", in.Since)
+	}
 	p := &Prepared{Session: sess, Job: s.j, Result: res, comp: s.comp, state: &State{Watermarks: map[string]string{}},
 		out: run.Tmp, run: run, raw: raw, rawCells: s.opt.RawCells, log: s.log, stage: stage,
-		noState: true, runSalt: fmt.Sprintf("\x00store:%d", s.seq)}
+		noState: true, runSalt: salt}
 	defer p.Close()
 	t0 := time.Now()
 	if err := s.loadPayments(ctx, sess, plans, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
@@ -438,8 +452,15 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		}
 		return nil, err
 	}
+	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name, Seq: s.seq}
+	if in.Changed {
+		persons, err := s.keepChanged(ctx, sess, in.Since)
+		if err != nil {
+			return nil, err
+		}
+		rr.Persons = persons
+	}
 	stage("load", t0)
-	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name}
 	p.beforeCommit = func(ctx context.Context) error {
 		stops, err := sess.stopList(ctx, s.j, s.byID)
 		if err != nil {
@@ -457,6 +478,50 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 	rr.RunID, rr.Hits, rr.Result = res.RunID, res.Hits, res
 	rr.Elapsed = time.Since(started)
 	return rr, nil
+}
+
+// keepChanged keeps the payments of the persons changed after refresh
+// since (with their household members and spouses) and returns those
+// persons; nil and every payment kept when the change log names every
+// person (a first refresh, a table whose layout changed).
+func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) ([]string, error) {
+	var all bool
+	if err := sess.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) > 0 FROM refstore.main.store_change WHERE seq > %d AND table_name = %s`,
+		since, Lit(ChangeAll))).Scan(&all); err != nil {
+		return nil, err
+	}
+	if all {
+		return nil, nil
+	}
+	q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE changed_keys AS
+		WITH c AS (SELECT DISTINCT person_key FROM refstore.main.store_change WHERE seq > %d AND person_key IS NOT NULL)
+		SELECT person_key FROM c`, since)
+	if slicesContains(s.tables, "person") {
+		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
+			WHERE a.person_key IN (SELECT person_key FROM c) AND b.person_key IS NOT NULL`
+	}
+	if _, ok := s.keyed["marriage"]; ok && slicesContains(s.keyed["marriage"], "spouse_id_number") {
+		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM c) AND spouse_id_number IS NOT NULL
+			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM c) AND person_key IS NOT NULL`
+	}
+	if err := sess.Exec(ctx, q,
+		`DELETE FROM payment WHERE person_key IS NULL OR person_key NOT IN (SELECT person_key FROM changed_keys)`); err != nil {
+		return nil, err
+	}
+	rows, err := sess.DB.QueryContext(ctx, `SELECT DISTINCT person_key FROM payment ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // loadPayments loads the payment plans, keeps the payments of program and
