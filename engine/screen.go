@@ -59,8 +59,11 @@ type Screener struct {
 	// per table the _rid of its first row of each source.
 	keyed     map[string][]string
 	sentinels map[string][]int64
-	// pool holds idle Check sessions.
-	pool chan *Session
+	// pool holds idle Check sessions; slots bounds the Checks running at
+	// once (more would only share the same cores among more DuckDB
+	// instances): a Check beyond it waits for a slot.
+	pool  chan *Session
+	slots chan struct{}
 }
 
 // RollInput names the roll to screen.
@@ -192,6 +195,7 @@ func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Sc
 		n = 4
 	}
 	s.pool = make(chan *Session, n)
+	s.slots = make(chan struct{}, n)
 	// The job as refreshed: parsed from the stored text, paths resolved
 	// from the job file's folder.
 	s.tmp, err = os.MkdirTemp("", "crosscheck-screen-")
@@ -307,9 +311,18 @@ func slicesContains(ss []string, v string) bool {
 // session opens an in-memory DuckDB with the store attached read-only and
 // its reference tables as views of the main schema.
 func (s *Screener) session(ctx context.Context) (*Session, error) {
-	e := job.Engine{Database: ":memory:", MemoryLimit: s.opt.MemoryLimit, Threads: s.opt.Threads, TempDirectory: s.j.Engine.TempDirectory}
+	return s.sessionThreads(ctx, 0)
+}
+
+// sessionThreads is session with DuckDB's threads set (0: the options',
+// else the job's).
+func (s *Screener) sessionThreads(ctx context.Context, threads int) (*Session, error) {
+	e := job.Engine{Database: ":memory:", MemoryLimit: s.opt.MemoryLimit, Threads: threads, TempDirectory: s.j.Engine.TempDirectory}
 	if e.MemoryLimit == "" {
 		e.MemoryLimit = s.j.Engine.MemoryLimit
+	}
+	if e.Threads == 0 {
+		e.Threads = s.opt.Threads
 	}
 	if e.Threads == 0 {
 		e.Threads = s.j.Engine.Threads
@@ -741,7 +754,9 @@ func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, erro
 		sess.Close()
 	default:
 	}
-	sess, err := s.session(ctx)
+	// A check reads a few rows: one thread each, and as many checks at
+	// once as there are slots.
+	sess, err := s.sessionThreads(ctx, 1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -830,6 +845,12 @@ func (s *Screener) CheckWhole(ctx context.Context, a Applicant) (*CheckResult, e
 func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckResult, error) {
 	if a.Program == "" || a.Period == "" || a.IDNumber == "" {
 		return nil, fmt.Errorf("check: ID number, program and period are required")
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	sess, cat, err := s.checkSession(ctx)
 	if err != nil {
