@@ -1,0 +1,1047 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/mapping"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
+	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/rundir"
+)
+
+// ScreenOptions tune a Screener.
+type ScreenOptions struct {
+	Log *slog.Logger
+	// MemoryLimit is DuckDB's memory_limit of each screening session (""
+	// = the engine's default).
+	MemoryLimit string
+	Threads     int
+	Registry    *connectors.Registry
+	// RawCells writes the CSV cells verbatim (no formula neutralisation).
+	RawCells bool
+}
+
+// Screener screens payment rolls and applicants against a reference
+// store with the rules compiled once. Every Roll and Check opens its own
+// in-memory DuckDB that attaches the store read-only, so it is safe for
+// concurrent use and several processes may screen against one store.
+type Screener struct {
+	path   string
+	j      *job.Job
+	comp   []rules.Compiled
+	byID   map[string]rules.Compiled
+	opt    ScreenOptions
+	log    *slog.Logger
+	reg    *connectors.Registry
+	seq    int64
+	tables []string // the store's reference tables, exposed as views
+	tmp    string
+	// keyed are the reference tables with a person_key, and per table its
+	// ID columns (person_key and the other ID-number columns); sentinels
+	// per table the _rid of its first row of each source.
+	keyed     map[string][]string
+	sentinels map[string][]int64
+	// pool holds idle Check sessions; slots bounds the Checks running at
+	// once (more would only share the same cores among more DuckDB
+	// instances): a Check beyond it waits for a slot.
+	pool  chan *Session
+	slots chan struct{}
+}
+
+// RollInput names the roll to screen.
+type RollInput struct {
+	Path    string
+	Source  string // payment source of the store's job; "" = chosen by header
+	Program string // only these payments ("" = all)
+	Period  string // YYYY-MM ("" = all)
+	RawIDs  bool   // unmasked ID numbers and accounts in the CSV/xlsx exports
+	// More are further rolls screened together with Path (each mapped by
+	// the source that fits it): rules across rolls (the same person paid
+	// twice in two counties' rolls) see them all, as in a batch run.
+	More []string
+	// JobRolls screens the payment sources of the store's job as the job
+	// configures them (paths and globs) instead of Path: what a batch run
+	// screens.
+	JobRolls bool
+	// Changed screens only the payments of the persons whose reference
+	// data changed in the store's refreshes after Since (the change log),
+	// with the members of their registered households and their spouses.
+	Changed bool
+	Since   int64
+}
+
+// RollResult summarises a screened roll.
+type RollResult struct {
+	RunID    string
+	OutDir   string
+	Payments int64
+	Hits     int64
+	Stops    []StopEntry // one per payment to stop, most severe reason first
+	Elapsed  time.Duration
+	// Source is the payment source the roll was mapped with.
+	Source string
+	// Result is the run's full result (catalogue, counts, timings).
+	Result *Result
+	// Seq is the store's refresh sequence screened against.
+	Seq int64
+	// Persons, in Changed mode, are the person keys whose payments were
+	// screened (nil: every payment was, the change log naming every person).
+	Persons []string
+}
+
+// StopEntry is one payment of the stop-list.
+type StopEntry struct {
+	PaymentID, Account, IDNumber, Name, ProgramCode, Program, Period, RegionCode string
+	Amount                                                                       float64
+	Reason                                                                       string // one sentence (zh-CN)
+	Severity                                                                     string // high|medium|low
+	RuleIDs                                                                      []string
+}
+
+// Applicant is one person applying for one program and period.
+type Applicant struct {
+	IDNumber, Name, Program, Period string
+	// RawEvidence returns the evidence unmasked.
+	RawEvidence bool
+}
+
+// CheckResult is what Check finds for an applicant.
+type CheckResult struct {
+	PersonKey string // canonical ID ("" when the ID could not be resolved)
+	IDStatus  string // valid|upgraded|repaired|invalid|…
+	Known     bool   // the person is in the store's registry
+	Hits      []CheckHit
+	// Amount is the synthetic payment's amount (the program's standard
+	// amount, 0 when the catalogue gives none).
+	Amount float64
+}
+
+// CheckHit is one rule hit of a Check.
+type CheckHit struct {
+	RuleID, Category, Severity, Title, TitleEN, Explanation string
+	Evidence                                                json.RawMessage
+}
+
+// ErrUnknownProgram is returned by Check for a program not in the store's catalogue.
+var ErrUnknownProgram = errors.New("program not in the catalogue")
+
+// OpenScreener prepares the store's job and compiled rules.
+func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Screener, error) {
+	abs, err := filepath.Abs(storePath)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("store %s: %w (run `crosscheck store refresh` first)", storePath, err)
+	}
+	db, err := openStoreRead(ctx, abs)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var file, dir, yml string
+	var seq int64
+	if err := db.QueryRowContext(ctx, "SELECT job_file, job_dir, job_yaml FROM store.store_job").Scan(&file, &dir, &yml); err != nil {
+		return nil, fmt.Errorf("store %s: not a crosscheck store: %w", storePath, err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM store.store_refresh").Scan(&seq); err != nil {
+		return nil, err
+	}
+	s := &Screener{path: abs, opt: opt, log: opt.Log, reg: opt.Registry, seq: seq}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.reg == nil {
+		s.reg = connectors.Default
+	}
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' AND schema_name = 'main'
+		AND NOT starts_with(table_name, 'store_') AND table_name NOT IN ('program_catalogue', 'program_exclusive', 'id_repair_candidate', 'payment')
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.tables = append(s.tables, t)
+	}
+	rows.Close()
+	if err := s.readKeyed(ctx, db); err != nil {
+		return nil, err
+	}
+	n := 2 * runtime.GOMAXPROCS(0)
+	if n < 4 {
+		n = 4
+	}
+	s.pool = make(chan *Session, n)
+	s.slots = make(chan struct{}, n)
+	// The job as refreshed: parsed from the stored text, paths resolved
+	// from the job file's folder.
+	s.tmp, err = os.MkdirTemp("", "crosscheck-screen-")
+	if err != nil {
+		return nil, err
+	}
+	jf := filepath.Join(s.tmp, "job.yaml")
+	if err := os.WriteFile(jf, []byte(yml), 0o600); err != nil {
+		os.RemoveAll(s.tmp)
+		return nil, err
+	}
+	j, err := job.Load(jf)
+	if err != nil {
+		os.RemoveAll(s.tmp)
+		return nil, fmt.Errorf("store %s: the stored job: %w", storePath, err)
+	}
+	j.File, j.Dir = file, dir
+	s.j = j
+	s.comp, err = compileRules(ctx, j)
+	if err != nil {
+		os.RemoveAll(s.tmp)
+		return nil, err
+	}
+	s.byID = map[string]rules.Compiled{}
+	for _, c := range s.comp {
+		s.byID[c.ID] = c
+	}
+	return s, nil
+}
+
+// Job is the job the store was refreshed from.
+func (s *Screener) Job() *job.Job { return s.j }
+
+// Seq is the store's refresh sequence when the screener was opened.
+func (s *Screener) Seq() int64 { return s.seq }
+
+// Close closes the idle Check sessions and removes the screener's
+// temporary files.
+func (s *Screener) Close() error {
+	for {
+		select {
+		case sess := <-s.pool:
+			sess.Close()
+		default:
+			return os.RemoveAll(s.tmp)
+		}
+	}
+}
+
+// readKeyed finds the reference tables with a person_key, their ID
+// columns, and the sentinel rows of each (the first row of each source).
+func (s *Screener) readKeyed(ctx context.Context, db *sql.DB) error {
+	s.keyed, s.sentinels = map[string][]string{}, map[string][]int64{}
+	rows, err := db.QueryContext(ctx, `SELECT table_name, list(column_name ORDER BY column_index) FROM duckdb_columns()
+		WHERE database_name = 'store' AND schema_name = 'main' GROUP BY 1`)
+	if err != nil {
+		return err
+	}
+	cols := map[string][]string{}
+	for rows.Next() {
+		var t string
+		var cs []any
+		if err := rows.Scan(&t, &cs); err != nil {
+			rows.Close()
+			return err
+		}
+		for _, c := range cs {
+			cols[t] = append(cols[t], fmt.Sprint(c))
+		}
+	}
+	rows.Close()
+	for _, t := range s.tables {
+		cs := cols[t]
+		if !slicesContains(cs, "person_key") || !slicesContains(cs, "_rid") || !slicesContains(cs, "_source") ||
+			strings.HasPrefix(t, "person_link") {
+			continue
+		}
+		idCols := []string{"person_key"}
+		for _, c := range cs {
+			// other ID numbers of a record (a spouse's): checked by their
+			// status column, as the loader writes it
+			if c != "id_number" && slicesContains(cs, c+"_status") && strings.HasSuffix(c, "id_number") {
+				idCols = append(idCols, c)
+			}
+		}
+		s.keyed[t] = idCols
+		r, err := db.QueryContext(ctx, fmt.Sprintf("SELECT min(_rid) FROM store.main.%s GROUP BY _source ORDER BY 1", Ident(t)))
+		if err != nil {
+			return err
+		}
+		for r.Next() {
+			var id int64
+			if err := r.Scan(&id); err != nil {
+				r.Close()
+				return err
+			}
+			s.sentinels[t] = append(s.sentinels[t], id)
+		}
+		r.Close()
+	}
+	return nil
+}
+
+func slicesContains(ss []string, v string) bool {
+	for _, s := range ss {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// session opens an in-memory DuckDB with the store attached read-only and
+// its reference tables as views of the main schema.
+func (s *Screener) session(ctx context.Context) (*Session, error) {
+	return s.sessionThreads(ctx, 0)
+}
+
+// sessionThreads is session with DuckDB's threads set (0: the options',
+// else the job's).
+func (s *Screener) sessionThreads(ctx context.Context, threads int) (*Session, error) {
+	e := job.Engine{Database: ":memory:", MemoryLimit: s.opt.MemoryLimit, Threads: threads, TempDirectory: s.j.Engine.TempDirectory}
+	if e.MemoryLimit == "" {
+		e.MemoryLimit = s.j.Engine.MemoryLimit
+	}
+	if e.Threads == 0 {
+		e.Threads = s.opt.Threads
+	}
+	if e.Threads == 0 {
+		e.Threads = s.j.Engine.Threads
+	}
+	sess, err := Open(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{fmt.Sprintf("ATTACH %s AS refstore (READ_ONLY)", Lit(s.path))}
+	for _, t := range s.tables {
+		stmts = append(stmts, fmt.Sprintf("CREATE VIEW main.%s AS SELECT * FROM refstore.main.%s", Ident(t), Ident(t)))
+	}
+	if err := sess.Exec(ctx, stmts...); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	return sess, nil
+}
+
+var connectorByExt = map[string]string{".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+// rollPlan maps a roll with the payment source it fits (in.Source, else
+// the first payment source of the job whose mapped columns the roll's
+// header has).
+func (s *Screener) rollPlan(ctx context.Context, in RollInput) (planned, error) {
+	var tried []string
+	var errs []error
+	for _, src := range s.j.Sources {
+		role, err := s.j.SourceRole(src)
+		if err != nil || role.Name != "payment" {
+			continue
+		}
+		if in.Source != "" && src.Name != in.Source {
+			continue
+		}
+		tried = append(tried, src.Name)
+		src.Path = in.Path
+		if c, ok := connectorByExt[strings.ToLower(filepath.Ext(in.Path))]; ok && c != src.Connector {
+			src.Connector, src.Options = c, nil
+		}
+		c, err := s.reg.Build(src.Connector, src.Name, in.Path, src.Options)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		hdrs, err := c.Headers(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fits := len(hdrs) > 0
+		for i := range hdrs {
+			m, _ := mapping.New(role, src, nil, 0)
+			if miss := m.MissingColumns(&hdrs[i]); len(miss) > 0 {
+				fits = false
+				errs = append(errs, fmt.Errorf("source %s: mapped column %s not found", src.Name, quoteList(miss)))
+			}
+			m.Release()
+		}
+		if fits {
+			return planned{src: src, role: role, conn: c}, nil
+		}
+	}
+	if len(tried) == 0 {
+		if in.Source != "" {
+			return planned{}, fmt.Errorf("the store's job has no payment source %q", in.Source)
+		}
+		return planned{}, fmt.Errorf("the store's job has no payment source")
+	}
+	return planned{}, fmt.Errorf("roll %s fits no payment source of the store's job (%s): %w", in.Path, strings.Join(tried, ", "), errors.Join(errs...))
+}
+
+// Roll screens one payment roll into outDir (a run folder, see rundir).
+func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*RollResult, error) {
+	started := time.Now()
+	if err := rundir.Check(outDir, rundir.Options{}); err != nil {
+		return nil, err
+	}
+	var plans []planned
+	if in.JobRolls {
+		pj := *s.j
+		pj.Sources = nil
+		for _, src := range s.j.Sources {
+			if r, err := s.j.SourceRole(src); err == nil && r.Name == "payment" {
+				pj.Sources = append(pj.Sources, src)
+			}
+		}
+		if len(pj.Sources) == 0 {
+			return nil, fmt.Errorf("the store's job has no payment source")
+		}
+		var err error
+		if plans, err = plan(ctx, &pj, s.reg); err != nil {
+			return nil, err
+		}
+		return s.screen(ctx, plans, in, outDir, started)
+	}
+	if in.Path == "" {
+		return nil, fmt.Errorf("no roll to screen")
+	}
+	for _, p := range append([]string{in.Path}, in.More...) {
+		one := in
+		one.Path = p
+		pl, err := s.rollPlan(ctx, one)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, pl)
+	}
+	return s.screen(ctx, plans, in, outDir, started)
+}
+
+// screen screens the payments of plans into outDir.
+func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, outDir string, started time.Time) (*RollResult, error) {
+	run, err := rundir.Open(outDir, rundir.Options{})
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		run.Close()
+		return nil, err
+	}
+	res := &Result{OutDir: outDir, Started: started}
+	stage := func(name string, t0 time.Time) {
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+	}
+	raw := in.RawIDs || s.j.Output.RawIDs
+	salt := fmt.Sprintf("\x00store:%d", s.seq)
+	if in.Changed {
+		salt += fmt.Sprintf("\x00changed-since:%d", in.Since)
+	}
+	p := &Prepared{Session: sess, Job: s.j, Result: res, comp: s.comp, state: &State{Watermarks: map[string]string{}},
+		out: run.Tmp, run: run, raw: raw, rawCells: s.opt.RawCells, log: s.log, stage: stage,
+		noState: true, runSalt: salt}
+	defer p.Close()
+	t0 := time.Now()
+	if err := s.loadPayments(ctx, sess, plans, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
+		if at := keepRejected(run, filepath.Join(run.Tmp, "quarantine")); at != "" {
+			err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
+		}
+		return nil, err
+	}
+	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name, Seq: s.seq}
+	if in.Changed {
+		persons, err := s.keepChanged(ctx, sess, in.Since)
+		if err != nil {
+			return nil, err
+		}
+		rr.Persons = persons
+	}
+	stage("load", t0)
+	p.beforeCommit = func(ctx context.Context) error {
+		stops, err := sess.stopList(ctx, s.j, s.byID)
+		if err != nil {
+			return err
+		}
+		rr.Stops = stops
+		return writeStopList(run.Tmp, stops, raw, s.opt.RawCells, s.j.Output.MaskNames)
+	}
+	if _, err := p.Screen(ctx); err != nil {
+		return nil, err
+	}
+	if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) FROM screened").Scan(&rr.Payments); err != nil {
+		return nil, err
+	}
+	rr.RunID, rr.Hits, rr.Result = res.RunID, res.Hits, res
+	rr.Elapsed = time.Since(started)
+	return rr, nil
+}
+
+// keepChanged keeps the payments of the persons changed after refresh
+// since (with their household members and spouses) and returns those
+// persons; nil and every payment kept when the change log names every
+// person (a first refresh, a table whose layout changed).
+func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) ([]string, error) {
+	var all bool
+	if err := sess.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) > 0 FROM refstore.main.store_change WHERE seq > %d AND table_name = %s`,
+		since, Lit(ChangeAll))).Scan(&all); err != nil {
+		return nil, err
+	}
+	if all {
+		return nil, nil
+	}
+	q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE changed_keys AS
+		WITH c AS (SELECT DISTINCT person_key FROM refstore.main.store_change WHERE seq > %d AND person_key IS NOT NULL)
+		SELECT person_key FROM c`, since)
+	if slicesContains(s.tables, "person") {
+		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
+			WHERE a.person_key IN (SELECT person_key FROM c) AND b.person_key IS NOT NULL`
+	}
+	if _, ok := s.keyed["marriage"]; ok && slicesContains(s.keyed["marriage"], "spouse_id_number") {
+		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM c) AND spouse_id_number IS NOT NULL
+			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM c) AND person_key IS NOT NULL`
+	}
+	if err := sess.Exec(ctx, q,
+		`DELETE FROM payment WHERE person_key IS NULL OR person_key NOT IN (SELECT person_key FROM changed_keys)`); err != nil {
+		return nil, err
+	}
+	rows, err := sess.DB.QueryContext(ctx, `SELECT DISTINCT person_key FROM payment ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// loadPayments loads the payment plans, keeps the payments of program and
+// period, and gives their IDs the registry's confirmations and repairs.
+func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []planned, qdir string, raw bool, res *Result, program, period string) error {
+	pay, _ := dataset.Lookup("payment")
+	roles := []dataset.Role{pay}
+	if err := sess.createTables(ctx, roles); err != nil {
+		return err
+	}
+	workers := s.j.Engine.Threads
+	if workers <= 0 {
+		workers = 2
+	}
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, nil)
+	if err != nil {
+		return err
+	}
+	res.Sources = stats
+	warnQuarantine(s.log, stats)
+	if err := checkQuarantine(s.j, stats); err != nil {
+		return err
+	}
+	var where []string
+	if program != "" {
+		where = append(where, "program_code IS DISTINCT FROM "+Lit(program))
+	}
+	if period != "" {
+		where = append(where, "period IS DISTINCT FROM "+Lit(period))
+	}
+	if len(where) > 0 {
+		if err := sess.Exec(ctx, "DELETE FROM payment WHERE "+strings.Join(where, " OR ")); err != nil {
+			return err
+		}
+	}
+	confirmed, err := sess.confirmExcelIDs(ctx, roles)
+	if err != nil {
+		return fmt.Errorf("ID check against the registry: %w", err)
+	}
+	for _, st := range stats {
+		if n := confirmed[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
+			st.IDStatus["id_number"]["valid"] += n
+			st.IDStatus["id_number"]["excel_damaged"] -= n
+		}
+	}
+	repaired, err := sess.repairIDs(ctx, roles)
+	if err != nil {
+		return fmt.Errorf("ID repair: %w", err)
+	}
+	for _, st := range stats {
+		if n := repaired[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
+			st.IDStatus["id_number"]["repaired"] = n
+			st.IDStatus["id_number"]["invalid"] -= n
+		}
+	}
+	return sess.countDuplicates(ctx, roles, stats)
+}
+
+// stopList reads the hits as one entry per payment, most severe first.
+func (s *Session) stopList(ctx context.Context, j *job.Job, byID map[string]rules.Compiled) ([]StopEntry, error) {
+	rows, err := s.DB.QueryContext(ctx, `WITH h AS (
+		SELECT h.*, s.account_no, CASE h.severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END AS rank
+		FROM hits h JOIN screened s ON s._source = h.payment_source AND s._file = h.payment_file AND s._row = h.payment_row)
+	SELECT any_value(payment_id), coalesce(any_value(account_no), ''), coalesce(any_value(id_number), ''), coalesce(any_value(name), ''),
+		any_value(program_code), coalesce(any_value(program_name), ''), coalesce(any_value(period), ''), coalesce(any_value(region_code), ''),
+		coalesce(any_value(amount), 0), max(rank), list(rule_id ORDER BY rank DESC, rule_id), list(coalesce(explanation, '') ORDER BY rank DESC, rule_id)
+	FROM h GROUP BY payment_source, payment_file, payment_row
+	ORDER BY max(rank) DESC, payment_source, payment_file, payment_row`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StopEntry
+	for rows.Next() {
+		var e StopEntry
+		var rank int
+		var ids, expl []any
+		if err := rows.Scan(&e.PaymentID, &e.Account, &e.IDNumber, &e.Name, &e.ProgramCode, &e.Program, &e.Period, &e.RegionCode,
+			&e.Amount, &rank, &ids, &expl); err != nil {
+			return nil, err
+		}
+		e.Severity = map[int]string{3: "high", 2: "medium", 1: "low"}[rank]
+		for _, v := range ids {
+			e.RuleIDs = append(e.RuleIDs, fmt.Sprint(v))
+		}
+		e.Reason = stopReason(e.RuleIDs, expl, byID)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// stopReason is the stop-list's one sentence: the most severe hit's
+// explanation, and the titles of the other rules hit.
+func stopReason(ids []string, expl []any, byID map[string]rules.Compiled) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	first := strings.TrimSpace(fmt.Sprint(expl[0]))
+	if first == "" {
+		first = byID[ids[0]].Title
+	}
+	first = strings.TrimRight(first, "。.;； ")
+	if len(ids) == 1 {
+		return first + "。"
+	}
+	var others []string
+	for _, id := range ids[1:] {
+		t := byID[id].Title
+		if t == "" {
+			t = id
+		}
+		others = append(others, t)
+	}
+	return fmt.Sprintf("%s；另有%d项：%s。", first, len(others), strings.Join(others, "、"))
+}
+
+// StopListColumns are the header of stop-list.csv and stop-list.xlsx.
+var StopListColumns = []string{"发放流水号 payment_id", "账号 account", "身份证号 id_number", "姓名 name", "项目代码 program_code",
+	"项目 program", "期间 period", "区划 region_code", "金额 amount", "严重程度 severity", "原因 reason", "规则 rule_ids"}
+
+var severityZH = map[string]string{"high": "高", "medium": "中", "low": "低"}
+
+func stopRecord(e StopEntry, raw, maskNames bool) []string {
+	id, acc, name := e.IDNumber, e.Account, e.Name
+	reason := e.Reason
+	if !raw {
+		if id != "" {
+			id = idnumber.Mask(id)
+		}
+		if acc != "" {
+			acc = idnumber.Mask(acc)
+		}
+		reason = idnumber.MaskDigitRuns(reason)
+		if maskNames && name != "" {
+			m := dataset.PersonName.Mask(name)
+			reason = strings.ReplaceAll(reason, name, m)
+			name = m
+		}
+	}
+	return []string{e.PaymentID, acc, id, name, e.ProgramCode, e.Program, e.Period, e.RegionCode,
+		fmt.Sprintf("%.2f", e.Amount), severityZH[e.Severity] + " " + e.Severity, reason, strings.Join(e.RuleIDs, ",")}
+}
+
+// writeStopList writes stop-list.csv (UTF-8 with BOM, formula-like cells
+// neutralised unless rawCells) and stop-list.xlsx into dir.
+func writeStopList(dir string, stops []StopEntry, raw, rawCells, maskNames bool) error {
+	f, err := os.Create(filepath.Join(dir, "stop-list.csv"))
+	if err != nil {
+		return err
+	}
+	f.WriteString("\uFEFF")
+	w := csv.NewWriter(f)
+	w.Write(StopListColumns)
+	for _, e := range stops {
+		rec := stopRecord(e, raw, maskNames)
+		if !rawCells {
+			rec = safeRecord(rec)
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	rundir.Step("stop-list.csv")
+
+	x := excelize.NewFile()
+	defer x.Close()
+	sheet := "停发名单"
+	x.SetSheetName("Sheet1", sheet)
+	sw, err := x.NewStreamWriter(sheet)
+	if err != nil {
+		return err
+	}
+	hdr := make([]any, len(StopListColumns))
+	for i, c := range StopListColumns {
+		hdr[i] = c
+	}
+	if err := sw.SetRow("A1", hdr); err != nil {
+		return err
+	}
+	for i, e := range stops {
+		rec := stopRecord(e, raw, maskNames)
+		row := make([]any, len(rec))
+		for k, v := range rec {
+			row[k] = v // text cells: excelize never evaluates them
+		}
+		row[8] = e.Amount
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		if err := sw.SetRow(cell, row); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	if err := x.SaveAs(filepath.Join(dir, "stop-list.xlsx")); err != nil {
+		return err
+	}
+	rundir.Step("stop-list.xlsx")
+	return nil
+}
+
+// checkSession takes an idle Check session or opens one: the store
+// attached, the catalogue built, the sentinel rows copied, the sandbox on.
+func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, error) {
+	select {
+	case sess := <-s.pool:
+		cat, err := catalogueOf(ctx, sess)
+		if err == nil {
+			return sess, cat, nil
+		}
+		sess.Close()
+	default:
+	}
+	// A check reads a few rows: one thread each, and as many checks at
+	// once as there are slots.
+	sess, err := s.sessionThreads(ctx, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := sess.buildCatalogue(ctx, s.j); err != nil {
+		sess.Close()
+		return nil, nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	var stmts []string
+	for t, ids := range s.sentinels {
+		var l []string
+		for _, id := range ids {
+			l = append(l, fmt.Sprint(id))
+		}
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM refstore.main.%s WHERE _rid IN (%s)",
+			Ident("_sentinel_"+t), Ident(t), strings.Join(l, ", ")))
+	}
+	if err := sess.Exec(ctx, stmts...); err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	if err := rules.Sandbox(ctx, sess.DB); err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	cat, err := catalogueOf(ctx, sess)
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	return sess, cat, nil
+}
+
+// catalogueOf reads program_catalogue back (standard amounts).
+func catalogueOf(ctx context.Context, sess *Session) (*Catalogue, error) {
+	rows, err := sess.DB.QueryContext(ctx, "SELECT program_code, standard_amount FROM program_catalogue")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cat := &Catalogue{}
+	for rows.Next() {
+		var p Program
+		var std sql.NullFloat64
+		if err := rows.Scan(&p.Code, &std); err != nil {
+			return nil, err
+		}
+		if std.Valid {
+			v := std.Float64
+			p.StandardAmount = &v
+		}
+		cat.Programs = append(cat.Programs, p)
+	}
+	return cat, rows.Err()
+}
+
+// release returns a session to the pool (or closes it when the pool is full).
+func (s *Screener) release(sess *Session) {
+	select {
+	case s.pool <- sess:
+	default:
+		sess.Close()
+	}
+}
+
+// Check screens one applicant: a payment of the program's standard amount
+// in the period, screened by the compiled rules against the store.
+//
+// The rules read, of each reference table with a person_key, only the
+// rows of the applicant's persons (the applicant, the members of the
+// applicant's registered households, the spouses in the marriage
+// records; by person_key or another ID-number column) and the first row
+// of each source (so that rules testing whether a table or a source has
+// data at all see it). A rule hit on a payment joins reference rows to
+// the payee by these keys; TestHenanCheckSubsetEqualsFull checks the
+// subset against the whole tables.
+func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error) {
+	return s.check(ctx, a, true)
+}
+
+// CheckWhole is Check reading the whole reference tables: slow, the
+// oracle Check's subsets are tested against.
+func (s *Screener) CheckWhole(ctx context.Context, a Applicant) (*CheckResult, error) {
+	return s.check(ctx, a, false)
+}
+
+func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckResult, error) {
+	if a.Program == "" || a.Period == "" || a.IDNumber == "" {
+		return nil, fmt.Errorf("check: ID number, program and period are required")
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	sess, cat, err := s.checkSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if ok {
+			s.release(sess)
+		} else {
+			sess.Close()
+		}
+	}()
+	prog, found := cat.Lookup(a.Program)
+	if !found {
+		ok = true
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProgram, a.Program)
+	}
+	res := &CheckResult{}
+	if prog.StandardAmount != nil {
+		res.Amount = *prog.StandardAmount
+	}
+	// The synthetic payment goes through the payment mapping like a roll's
+	// row: a one-row CSV of canonical column names.
+	dir, err := os.MkdirTemp(s.tmp, "check-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cols := []string{"payment_id", "program_code", "period", "id_number", "name", "amount"}
+	vals := []string{"check", a.Program, a.Period, a.IDNumber, a.Name, fmt.Sprint(res.Amount)}
+	var b strings.Builder
+	cw := csv.NewWriter(&b)
+	cw.Write(cols)
+	cw.Write(vals)
+	cw.Flush()
+	path := filepath.Join(dir, "applicant.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	src := job.Source{Name: "check", Role: "payment", Title: "申请核验", Connector: "csv", Path: path, Columns: map[string]job.Mapping{}}
+	for _, c := range cols {
+		src.Columns[c] = job.Mapping{Column: c}
+	}
+	pay, _ := dataset.Lookup("payment")
+	conn, err := s.reg.Build("csv", src.Name, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	// repair and confirmation read the whole registry
+	if err := s.fullViews(ctx, sess); err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, r, "", ""); err != nil {
+		return nil, err
+	}
+	var pk, status sql.NullString
+	err = sess.DB.QueryRowContext(ctx, "SELECT person_key, id_number_status FROM payment LIMIT 1").Scan(&pk, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		ok = true
+		return nil, fmt.Errorf("check: the applicant's data were not accepted (an ID number, a program code, the period as YYYY-MM)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.PersonKey, res.IDStatus = pk.String, status.String
+	if pk.Valid {
+		if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM person WHERE person_key = "+Lit(pk.String)).Scan(&res.Known); err != nil {
+			return nil, err
+		}
+	}
+	if subset {
+		if err := s.subsetViews(ctx, sess, pk.String); err != nil {
+			return nil, err
+		}
+	}
+	if err := sess.prepareRules(ctx, s.j); err != nil {
+		return nil, err
+	}
+	// One statement per rule into rule_hits (the batch's per-rule limits
+	// would cost four): the caller's context bounds a check.
+	if err := rules.RunSet(ctx, sess.DB, s.comp, "rule_hits", nil); err != nil {
+		return nil, err
+	}
+	rows, err := sess.DB.QueryContext(ctx, `SELECT rule_id, category, severity, coalesce(explanation, ''), coalesce(evidence, '[]') FROM rule_hits
+		ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, rule_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pers := personalColumns(s.j)
+	for rows.Next() {
+		var h CheckHit
+		var ev string
+		if err := rows.Scan(&h.RuleID, &h.Category, &h.Severity, &h.Explanation, &ev); err != nil {
+			return nil, err
+		}
+		if c, ok := s.byID[h.RuleID]; ok {
+			h.Title = c.Title
+			if c.Rule != nil {
+				h.TitleEN = c.Rule.TitleEn
+			}
+		}
+		if !a.RawEvidence {
+			ev = dataset.MaskEvidence(ev, pers, s.j.Output.MaskNames)
+			h.Explanation = idnumber.MaskDigitRuns(h.Explanation)
+		}
+		if !json.Valid([]byte(ev)) {
+			b, _ := json.Marshal(ev)
+			ev = string(b)
+		}
+		h.Evidence = json.RawMessage(ev)
+		res.Hits = append(res.Hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(res.Hits, func(i, k int) bool { return sevRank(res.Hits[i].Severity) > sevRank(res.Hits[k].Severity) })
+	ok = true
+	return res, nil
+}
+
+// fullViews points the keyed views at the whole tables.
+func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
+	var stmts []string
+	for t := range s.keyed {
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s", Ident(t), Ident(t)))
+	}
+	return sess.Exec(ctx, stmts...)
+}
+
+// subsetViews points the keyed views at the rows of the applicant's
+// persons (see Check) and the sentinel rows.
+func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) error {
+	keys := map[string]bool{}
+	if key != "" {
+		keys[key] = true
+		q := fmt.Sprintf(`SELECT DISTINCT person_key FROM refstore.main.person WHERE household_id IN (
+			SELECT household_id FROM refstore.main.person WHERE person_key = %[1]s AND household_id IS NOT NULL) AND person_key IS NOT NULL`, Lit(key))
+		if _, ok := s.keyed["marriage"]; ok {
+			q += fmt.Sprintf(` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key = %[1]s AND spouse_id_number IS NOT NULL
+				UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number = %[1]s AND person_key IS NOT NULL`, Lit(key))
+		}
+		if _, ok := s.keyed["person"]; ok {
+			rows, err := sess.DB.QueryContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var k string
+				if err := rows.Scan(&k); err != nil {
+					rows.Close()
+					return err
+				}
+				keys[k] = true
+			}
+			rows.Close()
+		}
+	}
+	var lits []string
+	for k := range keys {
+		lits = append(lits, Lit(k))
+	}
+	sort.Strings(lits)
+	in := "(NULL)"
+	if len(lits) > 0 {
+		in = "(" + strings.Join(lits, ", ") + ")"
+	}
+	var stmts []string
+	for t, idCols := range s.keyed {
+		var conds []string
+		for _, c := range idCols {
+			conds = append(conds, fmt.Sprintf("%s IN %s", Ident(c), in))
+		}
+		match := "(" + strings.Join(conds, " OR ") + ")"
+		q := fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s WHERE %s", Ident(t), Ident(t), match)
+		if _, ok := s.sentinels[t]; ok {
+			q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
+		}
+		stmts = append(stmts, q)
+	}
+	return sess.Exec(ctx, stmts...)
+}
+
+func sevRank(s string) int {
+	switch s {
+	case "high":
+		return 3
+	case "medium":
+		return 2
+	}
+	return 1
+}
