@@ -21,6 +21,7 @@ import (
 
 	"github.com/crosscheck/crosscheck/casestore"
 	"github.com/crosscheck/crosscheck/review"
+	"github.com/crosscheck/crosscheck/screen"
 )
 
 type storeFlags struct {
@@ -63,7 +64,7 @@ func storeOpenError(path string, err error) error {
 
 func newServe() *cobra.Command {
 	var sf storeFlags
-	var users, addr, certFile, keyFile string
+	var users, addr, certFile, keyFile, refStore, screenDir string
 	var cookieSecure, quiet bool
 	var refresh time.Duration
 	c := &cobra.Command{
@@ -76,7 +77,9 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 "crosscheck serve hash-password". Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
 --cookie-secure) anywhere but on a loopback address.`,
 		Example: `  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb
-  crosscheck serve --store cases.duckdb --users users.yaml --addr 127.0.0.1:8080`,
+  crosscheck serve --store cases.duckdb --users users.yaml --addr 127.0.0.1:8080
+  crosscheck store refresh --config examples/henan-sample/job.yaml --store ref.duckdb
+  crosscheck serve --store cases.duckdb --users users.yaml --ref-store ref.duckdb`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -90,10 +93,23 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 				return err
 			}
 			defer st.Close()
+			var scr *screen.Screener
+			if refStore != "" {
+				// Read-only: several servers may share one reference store;
+				// "crosscheck store refresh" is its only writer.
+				if scr, err = screen.Open(ctx, refStore, screen.Options{Log: log, Threads: sf.threads, MemoryLimit: sf.memoryLimit}); err != nil {
+					return fmt.Errorf("--ref-store %s: %w", refStore, err)
+				}
+				defer scr.Close()
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			srv, err := review.New(review.Config{Store: st, Users: u, Registry: reg, Log: log,
-				CookieSecure: cookieSecure || certFile != "", RefreshEvery: refresh})
+			cfg := review.Config{Store: st, Users: u, Registry: reg, Log: log,
+				CookieSecure: cookieSecure || certFile != "", RefreshEvery: refresh, ScreenDir: screenDir}
+			if scr != nil {
+				cfg.Screener = scr
+			}
+			srv, err := review.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -106,6 +122,9 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"
+			}
+			if scr != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "reference store %s: POST /api/v1/check, POST /api/v1/screen and /check are on\n", refStore)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %d cases on %s://%s\n", st.Count(), scheme, ln.Addr())
 			errc := make(chan error, 1)
@@ -129,6 +148,8 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 	sf.add(c)
 	c.Flags().StringVar(&users, "users", "", "users file (YAML)")
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	c.Flags().StringVar(&refStore, "ref-store", "", "reference store (crosscheck store refresh), opened read-only, for the applicant check and roll screening (docs/api.md)")
+	c.Flags().StringVar(&screenDir, "screen-dir", "", "keep the run folder of each roll screened through POST /api/v1/screen here (default: removed after the answer)")
 	c.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate file (PEM)")
 	c.Flags().StringVar(&keyFile, "tls-key", "", "TLS key file (PEM)")
 	c.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark cookies Secure (when a proxy terminates TLS)")
