@@ -75,5 +75,6 @@ hit with its case or noise).`,
 	c.Flags().StringVar(&ratesFile, "rates", "", "YAML file of kind: rate for generation")
 	c.Flags().StringArrayVar(&rates, "rate", nil, "kind=rate for generation (repeatable)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
+	c.AddCommand(newBenchCheck())
 	return c
 }
