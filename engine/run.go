@@ -142,6 +142,12 @@ type Prepared struct {
 	rawCells bool
 	log      *slog.Logger
 	stage    func(string, time.Time)
+	// screen (a roll screened against a store): no run state is read or
+	// written, runSalt (the store's version) goes into the run id, and
+	// beforeCommit writes the extra outputs (the stop-list).
+	noState      bool
+	runSalt      string
+	beforeCommit func(ctx context.Context) error
 }
 
 // Close closes the database, removes the temporary folder of a run that
@@ -354,7 +360,7 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 		sqls[c.ID] = c.SQL
 	}
 	res.RuleSet = rules.SetVersion(sqls)
-	res.RunID = runID(j, res.Sources, res.RuleSet)
+	res.RunID = runID(j, res.Sources, res.RuleSet+p.runSalt)
 	// From here on DuckDB can read nothing but the loaded tables and write
 	// only to the output folder.
 	if err := rules.Sandbox(ctx, sess.DB, p.out); err != nil {
@@ -398,8 +404,16 @@ func (p *Prepared) Screen(ctx context.Context) (*Result, error) {
 	if err := sess.WritePublicationBase(ctx, res.Catalogue, p.out); err != nil {
 		return nil, err
 	}
+	if p.beforeCommit != nil {
+		if err := p.beforeCommit(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeManifest(j, res, comp, p.run); err != nil {
 		return nil, err
+	}
+	if p.noState {
+		return res, nil
 	}
 	p.state.History = appendHistory(p.state.History, pt)
 	if err := p.state.save(StatePath(j)); err != nil {

@@ -1,0 +1,676 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/mapping"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
+	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/rundir"
+)
+
+// ScreenOptions tune a Screener.
+type ScreenOptions struct {
+	Log *slog.Logger
+	// MemoryLimit is DuckDB's memory_limit of each screening session (""
+	// = the engine's default).
+	MemoryLimit string
+	Threads     int
+	Registry    *connectors.Registry
+	// RawCells writes the CSV cells verbatim (no formula neutralisation).
+	RawCells bool
+}
+
+// Screener screens payment rolls and applicants against a reference
+// store with the rules compiled once. Every Roll and Check opens its own
+// in-memory DuckDB that attaches the store read-only, so it is safe for
+// concurrent use and several processes may screen against one store.
+type Screener struct {
+	path   string
+	j      *job.Job
+	comp   []rules.Compiled
+	byID   map[string]rules.Compiled
+	opt    ScreenOptions
+	log    *slog.Logger
+	reg    *connectors.Registry
+	seq    int64
+	tables []string // the store's reference tables, exposed as views
+	tmp    string
+}
+
+// RollInput names the roll to screen.
+type RollInput struct {
+	Path    string
+	Source  string // payment source of the store's job; "" = chosen by header
+	Program string // only these payments ("" = all)
+	Period  string // YYYY-MM ("" = all)
+	RawIDs  bool   // unmasked ID numbers and accounts in the CSV/xlsx exports
+	// More are further rolls screened together with Path (each mapped by
+	// the source that fits it): rules across rolls (the same person paid
+	// twice in two counties' rolls) see them all, as in a batch run.
+	More []string
+}
+
+// RollResult summarises a screened roll.
+type RollResult struct {
+	RunID    string
+	OutDir   string
+	Payments int64
+	Hits     int64
+	Stops    []StopEntry // one per payment to stop, most severe reason first
+	Elapsed  time.Duration
+	// Source is the payment source the roll was mapped with.
+	Source string
+	// Result is the run's full result (catalogue, counts, timings).
+	Result *Result
+}
+
+// StopEntry is one payment of the stop-list.
+type StopEntry struct {
+	PaymentID, Account, IDNumber, Name, ProgramCode, Program, Period, RegionCode string
+	Amount                                                                       float64
+	Reason                                                                       string // one sentence (zh-CN)
+	Severity                                                                     string // high|medium|low
+	RuleIDs                                                                      []string
+}
+
+// Applicant is one person applying for one program and period.
+type Applicant struct {
+	IDNumber, Name, Program, Period string
+	// RawEvidence returns the evidence unmasked.
+	RawEvidence bool
+}
+
+// CheckResult is what Check finds for an applicant.
+type CheckResult struct {
+	PersonKey string // canonical ID ("" when the ID could not be resolved)
+	IDStatus  string // valid|upgraded|repaired|invalid|…
+	Known     bool   // the person is in the store's registry
+	Hits      []CheckHit
+	// Amount is the synthetic payment's amount (the program's standard
+	// amount, 0 when the catalogue gives none).
+	Amount float64
+}
+
+// CheckHit is one rule hit of a Check.
+type CheckHit struct {
+	RuleID, Category, Severity, Title, TitleEN, Explanation string
+	Evidence                                                json.RawMessage
+}
+
+// ErrUnknownProgram is returned by Check for a program not in the store's catalogue.
+var ErrUnknownProgram = errors.New("program not in the catalogue")
+
+// OpenScreener prepares the store's job and compiled rules.
+func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Screener, error) {
+	abs, err := filepath.Abs(storePath)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("store %s: %w (run `crosscheck store refresh` first)", storePath, err)
+	}
+	db, err := openStoreRead(ctx, abs)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var file, dir, yml string
+	var seq int64
+	if err := db.QueryRowContext(ctx, "SELECT job_file, job_dir, job_yaml FROM store.store_job").Scan(&file, &dir, &yml); err != nil {
+		return nil, fmt.Errorf("store %s: not a crosscheck store: %w", storePath, err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM store.store_refresh").Scan(&seq); err != nil {
+		return nil, err
+	}
+	s := &Screener{path: abs, opt: opt, log: opt.Log, reg: opt.Registry, seq: seq}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.reg == nil {
+		s.reg = connectors.Default
+	}
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' AND schema_name = 'main'
+		AND NOT starts_with(table_name, 'store_') AND table_name NOT IN ('program_catalogue', 'program_exclusive', 'id_repair_candidate', 'payment')
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.tables = append(s.tables, t)
+	}
+	rows.Close()
+	// The job as refreshed: parsed from the stored text, paths resolved
+	// from the job file's folder.
+	s.tmp, err = os.MkdirTemp("", "crosscheck-screen-")
+	if err != nil {
+		return nil, err
+	}
+	jf := filepath.Join(s.tmp, "job.yaml")
+	if err := os.WriteFile(jf, []byte(yml), 0o600); err != nil {
+		os.RemoveAll(s.tmp)
+		return nil, err
+	}
+	j, err := job.Load(jf)
+	if err != nil {
+		os.RemoveAll(s.tmp)
+		return nil, fmt.Errorf("store %s: the stored job: %w", storePath, err)
+	}
+	j.File, j.Dir = file, dir
+	s.j = j
+	s.comp, err = compileRules(ctx, j)
+	if err != nil {
+		os.RemoveAll(s.tmp)
+		return nil, err
+	}
+	s.byID = map[string]rules.Compiled{}
+	for _, c := range s.comp {
+		s.byID[c.ID] = c
+	}
+	return s, nil
+}
+
+// Job is the job the store was refreshed from.
+func (s *Screener) Job() *job.Job { return s.j }
+
+// Seq is the store's refresh sequence when the screener was opened.
+func (s *Screener) Seq() int64 { return s.seq }
+
+// Close removes the screener's temporary files.
+func (s *Screener) Close() error { return os.RemoveAll(s.tmp) }
+
+// session opens an in-memory DuckDB with the store attached read-only and
+// its reference tables as views of the main schema.
+func (s *Screener) session(ctx context.Context) (*Session, error) {
+	e := job.Engine{Database: ":memory:", MemoryLimit: s.opt.MemoryLimit, Threads: s.opt.Threads, TempDirectory: s.j.Engine.TempDirectory}
+	if e.MemoryLimit == "" {
+		e.MemoryLimit = s.j.Engine.MemoryLimit
+	}
+	if e.Threads == 0 {
+		e.Threads = s.j.Engine.Threads
+	}
+	sess, err := Open(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{fmt.Sprintf("ATTACH %s AS refstore (READ_ONLY)", Lit(s.path))}
+	for _, t := range s.tables {
+		stmts = append(stmts, fmt.Sprintf("CREATE VIEW main.%s AS SELECT * FROM refstore.main.%s", Ident(t), Ident(t)))
+	}
+	if err := sess.Exec(ctx, stmts...); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	return sess, nil
+}
+
+var connectorByExt = map[string]string{".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+// rollPlan maps a roll with the payment source it fits (in.Source, else
+// the first payment source of the job whose mapped columns the roll's
+// header has).
+func (s *Screener) rollPlan(ctx context.Context, in RollInput) (planned, error) {
+	var tried []string
+	var errs []error
+	for _, src := range s.j.Sources {
+		role, err := s.j.SourceRole(src)
+		if err != nil || role.Name != "payment" {
+			continue
+		}
+		if in.Source != "" && src.Name != in.Source {
+			continue
+		}
+		tried = append(tried, src.Name)
+		src.Path = in.Path
+		if c, ok := connectorByExt[strings.ToLower(filepath.Ext(in.Path))]; ok && c != src.Connector {
+			src.Connector, src.Options = c, nil
+		}
+		c, err := s.reg.Build(src.Connector, src.Name, in.Path, src.Options)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		hdrs, err := c.Headers(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fits := len(hdrs) > 0
+		for i := range hdrs {
+			m, _ := mapping.New(role, src, nil, 0)
+			if miss := m.MissingColumns(&hdrs[i]); len(miss) > 0 {
+				fits = false
+				errs = append(errs, fmt.Errorf("source %s: mapped column %s not found", src.Name, quoteList(miss)))
+			}
+			m.Release()
+		}
+		if fits {
+			return planned{src: src, role: role, conn: c}, nil
+		}
+	}
+	if len(tried) == 0 {
+		if in.Source != "" {
+			return planned{}, fmt.Errorf("the store's job has no payment source %q", in.Source)
+		}
+		return planned{}, fmt.Errorf("the store's job has no payment source")
+	}
+	return planned{}, fmt.Errorf("roll %s fits no payment source of the store's job (%s): %w", in.Path, strings.Join(tried, ", "), errors.Join(errs...))
+}
+
+// Roll screens one payment roll into outDir (a run folder, see rundir).
+func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*RollResult, error) {
+	started := time.Now()
+	if err := rundir.Check(outDir, rundir.Options{}); err != nil {
+		return nil, err
+	}
+	var plans []planned
+	for _, p := range append([]string{in.Path}, in.More...) {
+		one := in
+		one.Path = p
+		pl, err := s.rollPlan(ctx, one)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, pl)
+	}
+	return s.screen(ctx, plans, in, outDir, started)
+}
+
+// screen screens the payments of plans into outDir.
+func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, outDir string, started time.Time) (*RollResult, error) {
+	run, err := rundir.Open(outDir, rundir.Options{})
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		run.Close()
+		return nil, err
+	}
+	res := &Result{OutDir: outDir, Started: started}
+	stage := func(name string, t0 time.Time) {
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+	}
+	raw := in.RawIDs || s.j.Output.RawIDs
+	p := &Prepared{Session: sess, Job: s.j, Result: res, comp: s.comp, state: &State{Watermarks: map[string]string{}},
+		out: run.Tmp, run: run, raw: raw, rawCells: s.opt.RawCells, log: s.log, stage: stage,
+		noState: true, runSalt: fmt.Sprintf("\x00store:%d", s.seq)}
+	defer p.Close()
+	t0 := time.Now()
+	if err := s.loadPayments(ctx, sess, plans, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
+		if at := keepRejected(run, filepath.Join(run.Tmp, "quarantine")); at != "" {
+			err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
+		}
+		return nil, err
+	}
+	stage("load", t0)
+	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name}
+	p.beforeCommit = func(ctx context.Context) error {
+		stops, err := sess.stopList(ctx, s.j, s.byID)
+		if err != nil {
+			return err
+		}
+		rr.Stops = stops
+		return writeStopList(run.Tmp, stops, raw, s.opt.RawCells, s.j.Output.MaskNames)
+	}
+	if _, err := p.Screen(ctx); err != nil {
+		return nil, err
+	}
+	if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) FROM screened").Scan(&rr.Payments); err != nil {
+		return nil, err
+	}
+	rr.RunID, rr.Hits, rr.Result = res.RunID, res.Hits, res
+	rr.Elapsed = time.Since(started)
+	return rr, nil
+}
+
+// loadPayments loads the payment plans, keeps the payments of program and
+// period, and gives their IDs the registry's confirmations and repairs.
+func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []planned, qdir string, raw bool, res *Result, program, period string) error {
+	pay, _ := dataset.Lookup("payment")
+	roles := []dataset.Role{pay}
+	if err := sess.createTables(ctx, roles); err != nil {
+		return err
+	}
+	workers := s.j.Engine.Threads
+	if workers <= 0 {
+		workers = 2
+	}
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, nil)
+	if err != nil {
+		return err
+	}
+	res.Sources = stats
+	warnQuarantine(s.log, stats)
+	if err := checkQuarantine(s.j, stats); err != nil {
+		return err
+	}
+	var where []string
+	if program != "" {
+		where = append(where, "program_code IS DISTINCT FROM "+Lit(program))
+	}
+	if period != "" {
+		where = append(where, "period IS DISTINCT FROM "+Lit(period))
+	}
+	if len(where) > 0 {
+		if err := sess.Exec(ctx, "DELETE FROM payment WHERE "+strings.Join(where, " OR ")); err != nil {
+			return err
+		}
+	}
+	confirmed, err := sess.confirmExcelIDs(ctx, roles)
+	if err != nil {
+		return fmt.Errorf("ID check against the registry: %w", err)
+	}
+	for _, st := range stats {
+		if n := confirmed[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
+			st.IDStatus["id_number"]["valid"] += n
+			st.IDStatus["id_number"]["excel_damaged"] -= n
+		}
+	}
+	repaired, err := sess.repairIDs(ctx, roles)
+	if err != nil {
+		return fmt.Errorf("ID repair: %w", err)
+	}
+	for _, st := range stats {
+		if n := repaired[st.Source]; n > 0 && st.IDStatus["id_number"] != nil {
+			st.IDStatus["id_number"]["repaired"] = n
+			st.IDStatus["id_number"]["invalid"] -= n
+		}
+	}
+	return sess.countDuplicates(ctx, roles, stats)
+}
+
+// stopList reads the hits as one entry per payment, most severe first.
+func (s *Session) stopList(ctx context.Context, j *job.Job, byID map[string]rules.Compiled) ([]StopEntry, error) {
+	rows, err := s.DB.QueryContext(ctx, `WITH h AS (
+		SELECT h.*, s.account_no, CASE h.severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END AS rank
+		FROM hits h JOIN screened s ON s._source = h.payment_source AND s._file = h.payment_file AND s._row = h.payment_row)
+	SELECT any_value(payment_id), coalesce(any_value(account_no), ''), coalesce(any_value(id_number), ''), coalesce(any_value(name), ''),
+		any_value(program_code), coalesce(any_value(program_name), ''), coalesce(any_value(period), ''), coalesce(any_value(region_code), ''),
+		coalesce(any_value(amount), 0), max(rank), list(rule_id ORDER BY rank DESC, rule_id), list(coalesce(explanation, '') ORDER BY rank DESC, rule_id)
+	FROM h GROUP BY payment_source, payment_file, payment_row
+	ORDER BY max(rank) DESC, payment_source, payment_file, payment_row`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StopEntry
+	for rows.Next() {
+		var e StopEntry
+		var rank int
+		var ids, expl []any
+		if err := rows.Scan(&e.PaymentID, &e.Account, &e.IDNumber, &e.Name, &e.ProgramCode, &e.Program, &e.Period, &e.RegionCode,
+			&e.Amount, &rank, &ids, &expl); err != nil {
+			return nil, err
+		}
+		e.Severity = map[int]string{3: "high", 2: "medium", 1: "low"}[rank]
+		for _, v := range ids {
+			e.RuleIDs = append(e.RuleIDs, fmt.Sprint(v))
+		}
+		e.Reason = stopReason(e.RuleIDs, expl, byID)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// stopReason is the stop-list's one sentence: the most severe hit's
+// explanation, and the titles of the other rules hit.
+func stopReason(ids []string, expl []any, byID map[string]rules.Compiled) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	first := strings.TrimSpace(fmt.Sprint(expl[0]))
+	if first == "" {
+		first = byID[ids[0]].Title
+	}
+	first = strings.TrimRight(first, "。.;； ")
+	if len(ids) == 1 {
+		return first + "。"
+	}
+	var others []string
+	for _, id := range ids[1:] {
+		t := byID[id].Title
+		if t == "" {
+			t = id
+		}
+		others = append(others, t)
+	}
+	return fmt.Sprintf("%s；另有%d项：%s。", first, len(others), strings.Join(others, "、"))
+}
+
+// StopListColumns are the header of stop-list.csv and stop-list.xlsx.
+var StopListColumns = []string{"发放流水号 payment_id", "账号 account", "身份证号 id_number", "姓名 name", "项目代码 program_code",
+	"项目 program", "期间 period", "区划 region_code", "金额 amount", "严重程度 severity", "原因 reason", "规则 rule_ids"}
+
+var severityZH = map[string]string{"high": "高", "medium": "中", "low": "低"}
+
+func stopRecord(e StopEntry, raw, maskNames bool) []string {
+	id, acc, name := e.IDNumber, e.Account, e.Name
+	reason := e.Reason
+	if !raw {
+		if id != "" {
+			id = idnumber.Mask(id)
+		}
+		if acc != "" {
+			acc = idnumber.Mask(acc)
+		}
+		reason = idnumber.MaskDigitRuns(reason)
+		if maskNames && name != "" {
+			m := dataset.PersonName.Mask(name)
+			reason = strings.ReplaceAll(reason, name, m)
+			name = m
+		}
+	}
+	return []string{e.PaymentID, acc, id, name, e.ProgramCode, e.Program, e.Period, e.RegionCode,
+		fmt.Sprintf("%.2f", e.Amount), severityZH[e.Severity] + " " + e.Severity, reason, strings.Join(e.RuleIDs, ",")}
+}
+
+// writeStopList writes stop-list.csv (UTF-8 with BOM, formula-like cells
+// neutralised unless rawCells) and stop-list.xlsx into dir.
+func writeStopList(dir string, stops []StopEntry, raw, rawCells, maskNames bool) error {
+	f, err := os.Create(filepath.Join(dir, "stop-list.csv"))
+	if err != nil {
+		return err
+	}
+	f.WriteString("\uFEFF")
+	w := csv.NewWriter(f)
+	w.Write(StopListColumns)
+	for _, e := range stops {
+		rec := stopRecord(e, raw, maskNames)
+		if !rawCells {
+			rec = safeRecord(rec)
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	rundir.Step("stop-list.csv")
+
+	x := excelize.NewFile()
+	defer x.Close()
+	sheet := "停发名单"
+	x.SetSheetName("Sheet1", sheet)
+	sw, err := x.NewStreamWriter(sheet)
+	if err != nil {
+		return err
+	}
+	hdr := make([]any, len(StopListColumns))
+	for i, c := range StopListColumns {
+		hdr[i] = c
+	}
+	if err := sw.SetRow("A1", hdr); err != nil {
+		return err
+	}
+	for i, e := range stops {
+		rec := stopRecord(e, raw, maskNames)
+		row := make([]any, len(rec))
+		for k, v := range rec {
+			row[k] = v // text cells: excelize never evaluates them
+		}
+		row[8] = e.Amount
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		if err := sw.SetRow(cell, row); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	if err := x.SaveAs(filepath.Join(dir, "stop-list.xlsx")); err != nil {
+		return err
+	}
+	rundir.Step("stop-list.xlsx")
+	return nil
+}
+
+// Check screens one applicant: a payment of the program's standard amount
+// in the period, screened by the compiled rules against the store.
+func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error) {
+	if a.Program == "" || a.Period == "" || a.IDNumber == "" {
+		return nil, fmt.Errorf("check: ID number, program and period are required")
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	cat, err := sess.buildCatalogue(ctx, s.j)
+	if err != nil {
+		return nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	prog, ok := cat.Lookup(a.Program)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProgram, a.Program)
+	}
+	res := &CheckResult{}
+	if prog.StandardAmount != nil {
+		res.Amount = *prog.StandardAmount
+	}
+	// The synthetic payment goes through the payment mapping like a roll's
+	// row: a one-row CSV of canonical column names.
+	dir, err := os.MkdirTemp(s.tmp, "check-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cols := []string{"payment_id", "program_code", "period", "id_number", "name", "amount"}
+	vals := []string{"check", a.Program, a.Period, a.IDNumber, a.Name, fmt.Sprint(res.Amount)}
+	var b strings.Builder
+	cw := csv.NewWriter(&b)
+	cw.Write(cols)
+	cw.Write(vals)
+	cw.Flush()
+	path := filepath.Join(dir, "applicant.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	src := job.Source{Name: "check", Role: "payment", Title: "申请核验", Connector: "csv", Path: path, Columns: map[string]job.Mapping{}}
+	for _, c := range cols {
+		src.Columns[c] = job.Mapping{Column: c}
+	}
+	pay, _ := dataset.Lookup("payment")
+	conn, err := s.reg.Build("csv", src.Name, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, r, "", ""); err != nil {
+		return nil, err
+	}
+	var pk, status sql.NullString
+	err = sess.DB.QueryRowContext(ctx, "SELECT person_key, id_number_status FROM payment LIMIT 1").Scan(&pk, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("check: the applicant's data were not accepted (period YYYY-MM, a program code, an ID number): see %s", "quarantine")
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.PersonKey, res.IDStatus = pk.String, status.String
+	if pk.Valid {
+		if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM person WHERE person_key = ?", pk.String).Scan(&res.Known); err != nil {
+			return nil, err
+		}
+	}
+	if err := sess.prepareRules(ctx, s.j); err != nil {
+		return nil, err
+	}
+	if err := rules.Sandbox(ctx, sess.DB); err != nil {
+		return nil, err
+	}
+	if err := sess.runRules(ctx, s.comp, s.j.Engine.RuleLimit, s.log); err != nil {
+		return nil, err
+	}
+	rows, err := sess.DB.QueryContext(ctx, `SELECT rule_id, category, severity, coalesce(explanation, ''), coalesce(evidence, '[]') FROM rule_hits
+		ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, rule_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pers := personalColumns(s.j)
+	for rows.Next() {
+		var h CheckHit
+		var ev string
+		if err := rows.Scan(&h.RuleID, &h.Category, &h.Severity, &h.Explanation, &ev); err != nil {
+			return nil, err
+		}
+		if c, ok := s.byID[h.RuleID]; ok {
+			h.Title = c.Title
+			if c.Rule != nil {
+				h.TitleEN = c.Rule.TitleEn
+			}
+		}
+		if !a.RawEvidence {
+			ev = dataset.MaskEvidence(ev, pers, s.j.Output.MaskNames)
+			h.Explanation = idnumber.MaskDigitRuns(h.Explanation)
+		}
+		if !json.Valid([]byte(ev)) {
+			b, _ := json.Marshal(ev)
+			ev = string(b)
+		}
+		h.Evidence = json.RawMessage(ev)
+		res.Hits = append(res.Hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(res.Hits, func(i, k int) bool { return sevRank(res.Hits[i].Severity) > sevRank(res.Hits[k].Severity) })
+	return res, nil
+}
+
+func sevRank(s string) int {
+	switch s {
+	case "high":
+		return 3
+	case "medium":
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,669 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/crosscheck/crosscheck/connectors"
+	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/identity"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/mapping"
+	"github.com/crosscheck/crosscheck/rundir"
+)
+
+// The reference store (docs/store.md) is a DuckDB file holding the
+// canonical tables of every role but payment, after ID repair and
+// linkage, the linkage model, the program catalogue, the job it was
+// refreshed from and its manifest. `store refresh` is its only writer; it
+// builds the next version beside the store and renames it into place, so
+// a refresh killed half-way leaves the previous store.
+
+// Store manifest tables.
+const (
+	StoreJobTable     = "store_job"
+	StoreRefreshTable = "store_refresh"
+	StoreFileTable    = "store_file"
+	StoreMarkTable    = "store_watermark"
+	StoreChangeTable  = "store_change"
+	StoreScreenTable  = "store_screen"
+	// ChangeAll is the table_name of a change-log row that stands for
+	// every person (the first refresh, or a table whose layout changed).
+	ChangeAll = "*"
+)
+
+var storeDDL = []string{
+	`CREATE TABLE IF NOT EXISTS store_job (job_file VARCHAR, job_dir VARCHAR, job_yaml VARCHAR, job_json VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS store_refresh (seq BIGINT, started TIMESTAMP, finished TIMESTAMP, engine_version VARCHAR,
+		files_loaded BIGINT, files_kept BIGINT, rows BIGINT, changed_persons BIGINT, relinked VARCHAR, counts VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS store_file (seq BIGINT, source VARCHAR, role VARCHAR, path VARCHAR, sha256 VARCHAR, bytes BIGINT,
+		rows_accepted BIGINT, rows_quarantined BIGINT)`,
+	`CREATE TABLE IF NOT EXISTS store_watermark (seq BIGINT, source VARCHAR, watermark VARCHAR)`,
+	`CREATE TABLE IF NOT EXISTS store_change (seq BIGINT, person_key VARCHAR, table_name VARCHAR, added BIGINT, removed BIGINT)`,
+	// The rolls of the screenings `screen --changed` re-screens: kept by
+	// path, with the store version they were last screened against.
+	`CREATE TABLE IF NOT EXISTS store_screen (roll VARCHAR, source VARCHAR, program VARCHAR, period VARCHAR, seq BIGINT, screened TIMESTAMP)`,
+}
+
+// RefreshOptions tune a store refresh.
+type RefreshOptions struct {
+	Registry *connectors.Registry
+	Log      *slog.Logger
+	Progress io.Writer
+	// Force rebuilds even when no input changed.
+	Force bool
+}
+
+// RefreshResult summarises a refresh.
+type RefreshResult struct {
+	Store string
+	// Seq is the store's refresh sequence after the refresh.
+	Seq int64
+	// Unchanged: no file and no database source changed; the store was
+	// left as it was.
+	Unchanged bool
+	Sources   []*mapping.Stats
+	// FilesLoaded counts the input files (or database tables) read; FilesKept
+	// those unchanged since the last refresh.
+	FilesLoaded, FilesKept int
+	// ChangedPersons counts the persons in the change log of this refresh
+	// (-1: every person, the first refresh).
+	ChangedPersons int64
+	Identity       *identity.Summary
+	Elapsed        time.Duration
+	PeakRSS        int64
+}
+
+// referenceJob is j without its payment sources: what a store holds.
+func referenceJob(j *job.Job) *job.Job {
+	jj := *j
+	jj.Sources = nil
+	for _, s := range j.Sources {
+		if r, err := j.SourceRole(s); err == nil && r.Name == "payment" {
+			continue
+		}
+		jj.Sources = append(jj.Sources, s)
+	}
+	return &jj
+}
+
+// StoreQuarantineDir is where a refresh leaves the rejected rows of the
+// reference sources: beside the store.
+func StoreQuarantineDir(store string) string { return store + ".quarantine" }
+
+type fileHash struct {
+	source, role, path, sha string
+	bytes                   int64
+}
+
+// hashInputs hashes every input file of the planned sources; database
+// sources (whose header path is no file) are listed without a hash.
+func hashInputs(ctx context.Context, plans []planned) ([]fileHash, error) {
+	var out []fileHash
+	for _, p := range plans {
+		hdrs, err := p.conn.Headers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hdrs {
+			fh := fileHash{source: p.src.Name, role: p.role.Name, path: h.Path}
+			if st, err := os.Stat(h.Path); err == nil && st.Mode().IsRegular() {
+				sum, err := sha256File(h.Path)
+				if err != nil {
+					return nil, err
+				}
+				fh.sha, fh.bytes = sum, st.Size()
+			}
+			out = append(out, fh)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].source != out[b].source {
+			return out[a].source < out[b].source
+		}
+		return out[a].path < out[b].path
+	})
+	return out, nil
+}
+
+func sha256File(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// RefreshStore brings the store at path up to date with the job's
+// reference sources (every source but the payment rolls).
+func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptions) (*RefreshResult, error) {
+	started := time.Now()
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := opt.Registry
+	if reg == nil {
+		reg = connectors.Default
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	path = abs
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockStore(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	rj := referenceJob(j)
+	if _, err := compileRules(ctx, j); err != nil {
+		return nil, err
+	}
+	plans, err := plan(ctx, rj, reg)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := hashInputs(ctx, plans)
+	if err != nil {
+		return nil, err
+	}
+	res := &RefreshResult{Store: path}
+
+	// The previous store, if any: its sequence and file hashes.
+	var prevSeq int64
+	prevFiles := map[string]string{} // source\x00path → sha
+	hasPrev := false
+	if _, err := os.Stat(path); err == nil {
+		hasPrev = true
+		prevSeq, prevFiles, err = readStoreFiles(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+	}
+	hasDB := false
+	for _, p := range plans {
+		if _, ok := incremental(p); ok {
+			hasDB = true
+		}
+	}
+	for _, h := range hashes {
+		if h.sha == "" {
+			hasDB = true
+		}
+	}
+	same := hasPrev && len(prevFiles) == len(hashes)
+	for _, h := range hashes {
+		if s, ok := prevFiles[h.source+"\x00"+h.path]; !ok || s != h.sha {
+			same = false
+		} else {
+			res.FilesKept++
+		}
+	}
+	if same && !hasDB && !opt.Force {
+		res.Unchanged, res.Seq, res.Elapsed = true, prevSeq, time.Since(started)
+		log.Info("store: no reference file changed", "store", path, "seq", prevSeq)
+		return res, nil
+	}
+	seq := prevSeq + 1
+	res.Seq = seq
+
+	// The next version is built beside the store and renamed into place.
+	tmp := path + ".next"
+	for _, p := range []string{tmp, tmp + ".wal"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	qdir := StoreQuarantineDir(path) + ".next"
+	if err := os.RemoveAll(qdir); err != nil {
+		return nil, err
+	}
+	ej := rj.Engine
+	ej.Database = tmp
+	sess, err := Open(ctx, ej)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			sess.Close()
+			os.Remove(tmp)
+			os.Remove(tmp + ".wal")
+			os.RemoveAll(qdir)
+		}
+	}()
+	roles := referenceRoles(rj)
+	if err := sess.createTables(ctx, roles); err != nil {
+		return nil, err
+	}
+	workers := j.Engine.Threads
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	t0 := time.Now()
+	stats, err := sess.loadSources(ctx, plans, qdir, j.Output.RawIDs, workers, log, opt.Progress)
+	if err != nil {
+		return nil, err
+	}
+	res.Sources = stats
+	res.FilesLoaded = len(hashes)
+	warnQuarantine(log, stats)
+	if err := checkQuarantine(rj, stats); err != nil {
+		return nil, err
+	}
+	log.Info("store: sources loaded", "seconds", time.Since(t0).Seconds())
+	var marks [][2]string
+	for _, p := range plans {
+		if inc, ok := incremental(p); ok {
+			marks = append(marks, [2]string{p.src.Name, inc.Watermark()})
+		}
+	}
+
+	t0 = time.Now()
+	if _, err := sess.confirmExcelIDs(ctx, roles); err != nil {
+		return nil, fmt.Errorf("ID check against the registry: %w", err)
+	}
+	if _, err := sess.repairIDs(ctx, roles); err != nil {
+		return nil, fmt.Errorf("ID repair: %w", err)
+	}
+	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
+		return nil, err
+	}
+	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log})
+	if err != nil && !errors.Is(err, identity.ErrNoTables) {
+		return nil, fmt.Errorf("identity resolution: %w", err)
+	}
+	res.Identity = sum
+	if err := sess.applyLinks(ctx, roles); err != nil {
+		return nil, fmt.Errorf("identity resolution: %w", err)
+	}
+	log.Info("store: identity resolved (every record re-linked)", "seconds", time.Since(t0).Seconds())
+	if _, err := sess.buildCatalogue(ctx, j); err != nil {
+		return nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	// Point lookups (screen's Check) read few row groups when the
+	// reference tables are in person_key order (DuckDB's zonemaps).
+	for _, r := range roles {
+		if !hasPersonKey(r) {
+			continue
+		}
+		t := Ident(Table(r))
+		if err := sess.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS SELECT * FROM %s ORDER BY person_key NULLS LAST, _rid`, t, t)); err != nil {
+			return nil, err
+		}
+	}
+
+	// The manifest: history of the previous store, then this refresh.
+	if err := sess.Exec(ctx, storeDDL...); err != nil {
+		return nil, err
+	}
+	if hasPrev {
+		if err := sess.Exec(ctx, fmt.Sprintf("ATTACH %s AS prev (READ_ONLY)", Lit(path))); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+		for _, t := range []string{StoreRefreshTable, StoreFileTable, StoreMarkTable, StoreChangeTable, StoreScreenTable} {
+			if err := sess.Exec(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT * FROM prev.%s", t, t)); err != nil {
+				return nil, err
+			}
+		}
+		n, err := sess.logChanges(ctx, seq, roles)
+		if err != nil {
+			return nil, fmt.Errorf("change log: %w", err)
+		}
+		res.ChangedPersons = n
+		if err := sess.Exec(ctx, "DETACH prev"); err != nil {
+			return nil, err
+		}
+	} else {
+		res.ChangedPersons = -1
+		if err := sess.Exec(ctx, fmt.Sprintf("INSERT INTO store_change VALUES (%d, NULL, %s, 0, 0)", seq, Lit(ChangeAll))); err != nil {
+			return nil, err
+		}
+	}
+	if err := sess.writeStoreManifest(ctx, j, seq, started, hashes, stats, marks, res); err != nil {
+		return nil, err
+	}
+	rundir.Step("store.built")
+	if err := sess.Close(); err != nil {
+		return nil, err
+	}
+	if err := syncPath(tmp); err != nil {
+		return nil, err
+	}
+	rundir.Step("store.synced")
+	// The quarantine folder first (it describes the new store), then the
+	// store itself: one rename is the commit.
+	oldQ := StoreQuarantineDir(path)
+	if err := os.RemoveAll(oldQ); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(qdir); err == nil {
+		if err := os.Rename(qdir, oldQ); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	ok = true
+	if err := syncPath(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	rundir.Step("store.renamed")
+	res.Elapsed = time.Since(started)
+	res.PeakRSS = PeakRSS()
+	log.Info("store: refreshed", "store", path, "seq", seq, "seconds", res.Elapsed.Seconds())
+	return res, nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// referenceRoles are the roles of rj's sources plus every built-in role
+// but payment (empty tables for the rules that read them).
+func referenceRoles(rj *job.Job) []dataset.Role {
+	var out []dataset.Role
+	for _, r := range rolesOf(rj) {
+		if r.Name != "payment" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// readStoreFiles reads the sequence and the file hashes of the last
+// refresh of a store.
+func readStoreFiles(ctx context.Context, path string) (int64, map[string]string, error) {
+	db, err := openStoreRead(ctx, path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer db.Close()
+	var seq int64
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM store.store_refresh").Scan(&seq); err != nil {
+		return 0, nil, err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT source, path, coalesce(sha256, '') FROM store.store_file WHERE seq = ?", seq)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	files := map[string]string{}
+	for rows.Next() {
+		var s, p, h string
+		if err := rows.Scan(&s, &p, &h); err != nil {
+			return 0, nil, err
+		}
+		files[s+"\x00"+p] = h
+	}
+	return seq, files, rows.Err()
+}
+
+// openStoreRead opens an in-memory DuckDB with the store attached
+// read-only as "store".
+func openStoreRead(ctx context.Context, path string) (*sql.DB, error) {
+	s, err := Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Exec(ctx, fmt.Sprintf("ATTACH %s AS store (READ_ONLY)", Lit(path))); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s.DB, nil
+}
+
+// logChanges writes the change log of refresh seq: per reference table
+// and person key, the rows added and removed against the previous store
+// (attached as prev). Rows are compared without _rid and _row, so a row
+// moved within its file is no change. It returns the number of distinct
+// persons changed.
+func (s *Session) logChanges(ctx context.Context, seq int64, roles []dataset.Role) (int64, error) {
+	for _, r := range roles {
+		if !hasPersonKey(r) {
+			continue
+		}
+		t := Table(r)
+		sameLayout, err := s.sameColumns(ctx, t)
+		if err != nil {
+			return 0, err
+		}
+		if !sameLayout {
+			if err := s.Exec(ctx, fmt.Sprintf("INSERT INTO store_change VALUES (%d, NULL, %s, 0, 0)", seq, Lit(ChangeAll))); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		cols := "* EXCLUDE (_rid, _row)"
+		q := fmt.Sprintf(`INSERT INTO store_change
+			SELECT %[1]d, person_key, %[2]s, sum(a), sum(r) FROM (
+				SELECT person_key, 1 AS a, 0 AS r FROM (SELECT %[3]s FROM main.%[4]s EXCEPT ALL SELECT %[3]s FROM prev.%[4]s)
+				UNION ALL
+				SELECT person_key, 0, 1 FROM (SELECT %[3]s FROM prev.%[4]s EXCEPT ALL SELECT %[3]s FROM main.%[4]s))
+			WHERE person_key IS NOT NULL GROUP BY person_key ORDER BY person_key`, seq, Lit(t), cols, Ident(t))
+		if err := s.Exec(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	var n int64
+	err := s.DB.QueryRowContext(ctx, "SELECT count(DISTINCT person_key) FROM store_change WHERE seq = ?", seq).Scan(&n)
+	return n, err
+}
+
+// sameColumns reports whether main.t and prev.t have the same columns.
+func (s *Session) sameColumns(ctx context.Context, t string) (bool, error) {
+	q := `SELECT string_agg(column_name || ' ' || data_type, ',' ORDER BY column_index) FROM duckdb_columns()
+		WHERE database_name = ? AND schema_name = 'main' AND table_name = ?`
+	var a, b sql.NullString
+	if err := s.DB.QueryRowContext(ctx, q, "prev", t).Scan(&b); err != nil {
+		return false, err
+	}
+	if err := s.DB.QueryRowContext(ctx, q, currentDB(ctx, s), t).Scan(&a); err != nil {
+		return false, err
+	}
+	return a.Valid && b.Valid && a.String == b.String, nil
+}
+
+func currentDB(ctx context.Context, s *Session) string {
+	var n string
+	_ = s.DB.QueryRowContext(ctx, "SELECT current_database()").Scan(&n)
+	return n
+}
+
+func (s *Session) writeStoreManifest(ctx context.Context, j *job.Job, seq int64, started time.Time, hashes []fileHash,
+	stats []*mapping.Stats, marks [][2]string, res *RefreshResult) error {
+	yml, err := os.ReadFile(j.File)
+	if err != nil {
+		return fmt.Errorf("store: read the job file: %w", err)
+	}
+	jb, _ := json.Marshal(j)
+	stmts := []string{"DELETE FROM store_job", fmt.Sprintf("INSERT INTO store_job VALUES (%s, %s, %s, %s)",
+		Lit(j.File), Lit(j.Dir), Lit(string(yml)), Lit(string(jb)))}
+	byPath := map[string]connectors.Input{}
+	bySource := map[string]*mapping.Stats{}
+	var rows int64
+	for _, st := range stats {
+		bySource[st.Source] = st
+		rows += st.RowsAccepted
+		for _, in := range st.Inputs {
+			byPath[st.Source+"\x00"+in.Path] = in
+		}
+	}
+	for _, h := range hashes {
+		st := bySource[h.source]
+		var acc, quar int64
+		if st != nil {
+			// Per-file counts are not kept by the loader: a source's
+			// counts go to its first file.
+			if len(st.Inputs) <= 1 || (len(st.Inputs) > 0 && st.Inputs[0].Path == h.path) {
+				acc, quar = st.RowsAccepted, st.RowsQuarantined
+			}
+		}
+		sha := h.sha
+		if in, ok := byPath[h.source+"\x00"+h.path]; ok && sha == "" {
+			sha = in.SHA256
+		}
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO store_file VALUES (%d, %s, %s, %s, %s, %d, %d, %d)",
+			seq, Lit(h.source), Lit(h.role), Lit(h.path), Lit(sha), h.bytes, acc, quar))
+	}
+	for _, m := range marks {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO store_watermark VALUES (%d, %s, %s)", seq, Lit(m[0]), Lit(m[1])))
+	}
+	counts := map[string]int64{}
+	for _, st := range stats {
+		counts[st.Source] = st.RowsAccepted
+	}
+	cb, _ := json.Marshal(counts)
+	stmts = append(stmts, fmt.Sprintf(`INSERT INTO store_refresh VALUES (%d, %s::TIMESTAMP, now()::TIMESTAMP, %s, %d, %d, %d, %d, 'all', %s)`,
+		seq, Lit(started.UTC().Format("2006-01-02 15:04:05.000000")), Lit(Version), len(hashes), res.FilesKept, rows, res.ChangedPersons, Lit(string(cb))))
+	return s.Exec(ctx, stmts...)
+}
+
+// StoreInfo is the manifest of a store.
+type StoreInfo struct {
+	Path      string             `json:"path"`
+	Seq       int64              `json:"seq"`
+	JobFile   string             `json:"job_file"`
+	Refreshes []StoreRefresh     `json:"refreshes"`
+	Files     []StoreFile        `json:"files"`
+	Marks     map[string]string  `json:"watermarks,omitempty"`
+	Tables    map[string]int64   `json:"tables"`
+	Changes   map[int64]int64    `json:"changed_persons_by_seq"`
+	Model     map[string]float64 `json:"-"`
+}
+
+// StoreRefresh is one refresh of a store.
+type StoreRefresh struct {
+	Seq            int64     `json:"seq"`
+	Started        time.Time `json:"started"`
+	Finished       time.Time `json:"finished"`
+	Rows           int64     `json:"rows"`
+	FilesLoaded    int64     `json:"files_loaded"`
+	FilesKept      int64     `json:"files_kept"`
+	ChangedPersons int64     `json:"changed_persons"`
+}
+
+// StoreFile is one input file of the last refresh.
+type StoreFile struct {
+	Source          string `json:"source"`
+	Role            string `json:"role"`
+	Path            string `json:"path"`
+	SHA256          string `json:"sha256"`
+	Bytes           int64  `json:"bytes"`
+	RowsAccepted    int64  `json:"rows_accepted"`
+	RowsQuarantined int64  `json:"rows_quarantined"`
+	Seq             int64  `json:"seq"`
+}
+
+// ReadStoreInfo reads a store's manifest.
+func ReadStoreInfo(ctx context.Context, path string) (*StoreInfo, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	db, err := openStoreRead(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	in := &StoreInfo{Path: path, Marks: map[string]string{}, Tables: map[string]int64{}, Changes: map[int64]int64{}}
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM store.store_refresh").Scan(&in.Seq); err != nil {
+		return nil, fmt.Errorf("store %s: not a crosscheck store: %w", path, err)
+	}
+	_ = db.QueryRowContext(ctx, "SELECT job_file FROM store.store_job").Scan(&in.JobFile)
+	rows, err := db.QueryContext(ctx, `SELECT seq, started, finished, rows, files_loaded, files_kept, changed_persons FROM store.store_refresh ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var r StoreRefresh
+		if err := rows.Scan(&r.Seq, &r.Started, &r.Finished, &r.Rows, &r.FilesLoaded, &r.FilesKept, &r.ChangedPersons); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		in.Refreshes = append(in.Refreshes, r)
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT source, role, path, sha256, bytes, rows_accepted, rows_quarantined, seq FROM store.store_file WHERE seq = ? ORDER BY source, path`, in.Seq)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var f StoreFile
+		if err := rows.Scan(&f.Source, &f.Role, &f.Path, &f.SHA256, &f.Bytes, &f.RowsAccepted, &f.RowsQuarantined, &f.Seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		in.Files = append(in.Files, f)
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT source, watermark FROM store.store_watermark WHERE seq = ?`, in.Seq)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var s, w string
+		if err := rows.Scan(&s, &w); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		in.Marks[s] = w
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = 'store' AND NOT starts_with(table_name, 'store_') ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		in.Tables[t] = n
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT seq, CASE WHEN bool_or(table_name = '*') THEN -1 ELSE count(DISTINCT person_key) END FROM store.store_change GROUP BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var s, n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		in.Changes[s] = n
+	}
+	rows.Close()
+	return in, rows.Err()
+}
