@@ -28,7 +28,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/crosscheck/crosscheck/casestore"
-	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/rules"
 	"github.com/crosscheck/crosscheck/screen"
@@ -194,7 +193,8 @@ type checkJSON struct {
 // runCheck checks an applicant and audits it: the answer is given only
 // once its audit entry is durable. raw keeps ID numbers and accounts whole.
 func (s *Server) runCheck(r *http.Request, rc *reqCtx, in checkInput, raw bool, via string) (*screen.CheckResult, error) {
-	res, err := s.cfg.Screener.Check(r.Context(), screen.Applicant{IDNumber: in.IDNumber, Name: in.Name, Program: in.Program, Period: in.Period})
+	res, err := s.cfg.Screener.Check(r.Context(), screen.Applicant{IDNumber: in.IDNumber, Name: in.Name, Program: in.Program,
+		Period: in.Period, RawEvidence: raw})
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +257,8 @@ func (s *Server) failCheck(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	if m := err.Error(); strings.Contains(m, "unknown program") || strings.Contains(m, "not in the catalogue") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "补贴项目不在项目目录中 / " + m, "field": "program"})
+	if errors.Is(err, screen.ErrUnknownProgram) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "补贴项目不在项目目录中 / " + err.Error(), "field": "program"})
 		return
 	}
 	s.fail(w, err)
@@ -271,10 +271,7 @@ func toCheckJSON(in checkInput, res *screen.CheckResult, raw bool) checkJSON {
 		out.PersonKey = idnumber.Mask(res.PersonKey)
 	}
 	for i, h := range res.Hits {
-		ev := h.Evidence
-		if !raw && len(ev) > 0 {
-			ev = json.RawMessage(dataset.MaskEvidence(string(ev), nil, false))
-		}
+		ev := h.Evidence // masked by the screener unless raw (screen.Applicant.RawEvidence)
 		if len(ev) == 0 || !json.Valid(ev) {
 			ev = json.RawMessage("null")
 		}
@@ -327,8 +324,9 @@ func (s *Server) checkPage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	res, err := s.runCheck(r, rc, v.In, false, "form")
 	if err != nil {
 		code, msg := http.StatusInternalServerError, T(rc.lang, "check_failed")
-		if m := err.Error(); strings.Contains(m, "unknown program") || strings.Contains(m, "not in the catalogue") {
-			code, msg = http.StatusBadRequest, m
+		if errors.Is(err, screen.ErrUnknownProgram) {
+			code, msg = http.StatusBadRequest, (&inputError{"program", "补贴项目 " + v.In.Program + " 不在项目目录中",
+				"program " + v.In.Program + " is not in the catalogue"}).in(rc.lang)
 		} else {
 			s.log.Error("check", "err", err)
 		}
@@ -342,7 +340,7 @@ func (s *Server) checkPage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 			t = h.TitleEN
 		}
 		v.Hits = append(v.Hits, checkHitView{CheckHit: h, TitleIn: t, Category: rules.CategoryName(h.Category, rc.lang),
-			Evidence: parseEvidence(string(h.Evidence), "", true)})
+			Evidence: parseEvidence(string(h.Evidence), "", false)}) // the screener masked it
 	}
 	s.render(w, r, rc, http.StatusOK, "check.html", v, "")
 }

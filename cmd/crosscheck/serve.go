@@ -20,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crosscheck/crosscheck/casestore"
+	"github.com/crosscheck/crosscheck/engine"
+	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/review"
 	"github.com/crosscheck/crosscheck/screen"
 )
@@ -108,6 +110,9 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 				CookieSecure: cookieSecure || certFile != "", RefreshEvery: refresh, ScreenDir: screenDir}
 			if scr != nil {
 				cfg.Screener = scr
+				if cfg.Programs, err = refPrograms(ctx, refStore); err != nil {
+					return fmt.Errorf("--ref-store %s: %w", refStore, err)
+				}
 			}
 			srv, err := review.New(cfg)
 			if err != nil {
@@ -158,6 +163,35 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 	_ = c.MarkFlagRequired("users")
 	c.AddCommand(newHashPassword(), newToken())
 	return c
+}
+
+// refPrograms reads the program catalogue of a reference store, for the
+// clerk form's choice and the check's input validation. screen.Screener
+// does not list its programs (yet), so this reads the store's
+// program_catalogue table, read-only.
+func refPrograms(ctx context.Context, path string) ([]review.ProgramOption, error) {
+	s, err := engine.Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if err := s.Exec(ctx, "ATTACH "+engine.Lit(path)+" AS ref (READ_ONLY)"); err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.QueryContext(ctx, "SELECT program_code, coalesce(name, program_code) FROM ref.program_catalogue ORDER BY program_code")
+	if err != nil {
+		return nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	defer rows.Close()
+	var out []review.ProgramOption
+	for rows.Next() {
+		var p review.ProgramOption
+		if err := rows.Scan(&p.Code, &p.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 func newHashPassword() *cobra.Command {
