@@ -28,6 +28,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/crosscheck/crosscheck/casestore"
+	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/rules"
 	"github.com/crosscheck/crosscheck/screen"
@@ -272,6 +273,11 @@ func toCheckJSON(in checkInput, res *screen.CheckResult, raw bool) checkJSON {
 	}
 	for i, h := range res.Hits {
 		ev := h.Evidence // masked by the screener unless raw (screen.Applicant.RawEvidence)
+		if !raw && len(ev) > 0 {
+			// Again here: the screener's row of the applicant's synthetic
+			// payment declares no personal columns; masking is idempotent.
+			ev = json.RawMessage(dataset.MaskEvidence(string(ev), nil, false))
+		}
 		if len(ev) == 0 || !json.Valid(ev) {
 			ev = json.RawMessage("null")
 		}
@@ -335,6 +341,7 @@ func (s *Server) checkPage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	v.Done, v.Result, v.Masked = true, res, idnumber.Mask(v.In.IDNumber)
 	for _, h := range res.Hits {
+		h.Evidence = json.RawMessage(dataset.MaskEvidence(string(h.Evidence), nil, false))
 		t := h.Title
 		if rc.lang == "en" && h.TitleEN != "" {
 			t = h.TitleEN
