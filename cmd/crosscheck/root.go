@@ -49,7 +49,7 @@ departments, and writes every suspicious payment as a hit with its evidence.`,
 		}
 	}
 	root.AddCommand(newRun(), newRulesCmd(), newSources(), newLink(), newCases(), newServe(), newGen(), newBench(), newVersion())
-	root.AddCommand(newPublish())
+	root.AddCommand(newPublish(), newStore(), newScreen())
 	return root
 }
 

@@ -1,0 +1,95 @@
+package screen_test
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/crosscheck/crosscheck/engine"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/screen"
+	"github.com/crosscheck/crosscheck/store"
+)
+
+// paymentRules are the rules that read more of a payment than the
+// applicant's ID, name, program and period: its amount, account, region or
+// the roll's other payments (disability_allowance_without_dibao: a 低保
+// payment to the household in the roll). Check (a synthetic payment of the standard
+// amount) cannot reproduce them.
+var paymentRules = map[string]bool{"amount_off_standard": true, "age_tier_mismatch": true, "account_not_ssc": true,
+	"holder_mismatch": true, "shared_account": true, "duplicate_payment": true, "exclusive_programs": true,
+	"duplicate_identity": true, "moved_out_of_county": true, "disability_allowance_without_dibao": true}
+
+// TestHenanCheckEqualsRun: for every payment of the sample's batch run,
+// Check of its payee, program and period raises the run's hits of that
+// payment, the payment-level rules above aside.
+func TestHenanCheckEqualsRun(t *testing.T) {
+	ctx := context.Background()
+	j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOut := t.TempDir()
+	if _, err := engine.Run(ctx, j, engine.Options{OutDir: runOut, RawIDs: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(t.TempDir(), "ref.duckdb")
+	if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := screen.Open(ctx, st, screen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	type pay struct{ id, name, program, period string }
+	want := map[pay]map[string]bool{}
+	for _, h := range readCSV(t, filepath.Join(runOut, "hits.csv")) {
+		if h["id_number"] == "" {
+			continue
+		}
+		p := pay{h["id_number"], h["name"], h["program_code"], h["period"]}
+		if want[p] == nil {
+			want[p] = map[string]bool{}
+		}
+		if !paymentRules[h["rule_id"]] {
+			want[p][h["rule_id"]] = true
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("only %d payees with hits", len(want))
+	}
+	checked := 0
+	for p, rules := range want {
+		res, err := s.Check(ctx, screen.Applicant{IDNumber: p.id, Name: p.name, Program: p.program, Period: p.period})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, h := range res.Hits {
+			if !paymentRules[h.RuleID] {
+				got[h.RuleID] = true
+			}
+			if h.Explanation == "" || h.Title == "" || len(h.Evidence) == 0 {
+				t.Errorf("%s: hit %s without explanation, title or evidence", p.program, h.RuleID)
+			}
+		}
+		if k, w := keys(got), keys(rules); k != w {
+			t.Errorf("%s %s %s: Check hits [%s], the batch run [%s]", p.name, p.program, p.period, k, w)
+		}
+		checked++
+	}
+	t.Logf("%d payees checked", checked)
+}
+
+func keys(m map[string]bool) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
