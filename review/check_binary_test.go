@@ -269,7 +269,10 @@ func TestCheckAPIBinary(t *testing.T) {
 	// Audit: one entry per answered check, masked ID, program, period, hits.
 	var audit struct {
 		Entries []struct {
-			Actor, Action, ObjectID, Detail string
+			Actor    string `json:"actor"`
+			Action   string `json:"action"`
+			ObjectID string `json:"object_id"`
+			Detail   string `json:"detail"`
 		} `json:"entries"`
 	}
 	admin := login(t, base, "admin")
@@ -312,7 +315,7 @@ func TestScreenAPIBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "screen")
-	if code, so, se := run(t, "screen", "--store", store, "--roll", roll, "--out", out, "--raw-ids", "-q"); code != 0 {
+	if code, so, se := run(t, "screen", "--store", store, "--roll", roll, "--out", out, "--raw-ids"); code != 0 {
 		t.Fatalf("crosscheck screen: %d\n%s\n%s", code, so, se)
 	}
 	var want []string
@@ -427,7 +430,10 @@ func TestScreenAPIBinary(t *testing.T) {
 	}
 	// Audited: two screens, by the platform.
 	var audit struct {
-		Entries []struct{ Actor, Action, ObjectID string } `json:"entries"`
+		Entries []struct {
+			Actor  string `json:"actor"`
+			Action string `json:"action"`
+		} `json:"entries"`
 	}
 	if code := login(t, base, "admin").do("GET", "/api/v1/audit?action=screen.roll", nil, &audit); code != 200 || len(audit.Entries) != 2 {
 		t.Errorf("audit of screens: %d %+v, want 2 entries", code, audit.Entries)
