@@ -298,6 +298,32 @@ func TestCheckAPIBinary(t *testing.T) {
 	if actors["yikatong"] != 2 || actors["clerk"] != 2 {
 		t.Errorf("audit actors %v, want yikatong 2 and clerk 2", actors)
 	}
+
+	// The load generator, bounded by count: applicants from a file, then
+	// from the store's registry.
+	ids := filepath.Join(dir, "ids.csv")
+	if err := os.WriteFile(ids, []byte(pay.id+","+pay.name+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range [][]string{{"--ids", ids}, {"--ref-store", store, "--sample", "3"}} {
+		args := append([]string{"bench", "check", "--url", base, "--token", platformToken, "--program", pay.program, "--period", pay.period,
+			"--clients", "2", "--requests", "4", "--duration", "5m", "--timeout", "2m", "--json"}, src...)
+		code, so, se := run(t, args...)
+		var res struct {
+			Requests, OK, Errors, Hits int
+			P50                        int64 `json:"p50_ns"`
+			Max                        int64 `json:"max_ns"`
+		}
+		if code != 0 || json.Unmarshal([]byte(so), &res) != nil {
+			t.Fatalf("bench check %v: %d\n%s\n%s", src, code, so, se)
+		}
+		if res.Requests != 4 || res.OK != 4 || res.Errors != 0 || res.P50 <= 0 || res.P50 > res.Max {
+			t.Errorf("bench check %v: %+v, want 4 answered, no error, 0 < p50 ≤ max", src, res)
+		}
+		if src[0] == "--ids" && res.Hits != 4*len(got.Hits) {
+			t.Errorf("bench check of the deceased payee 4 times: %d hits, want %d", res.Hits, 4*len(got.Hits))
+		}
+	}
 }
 
 // TestScreenAPIBinary: the stop-list POST /api/v1/screen answers for a

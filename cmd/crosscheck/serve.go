@@ -170,14 +170,11 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 // does not list its programs (yet), so this reads the store's
 // program_catalogue table, read-only.
 func refPrograms(ctx context.Context, path string) ([]review.ProgramOption, error) {
-	s, err := engine.Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	s, err := openRef(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if err := s.Exec(ctx, "ATTACH "+engine.Lit(path)+" AS ref (READ_ONLY)"); err != nil {
-		return nil, err
-	}
 	rows, err := s.DB.QueryContext(ctx, "SELECT program_code, coalesce(name, program_code) FROM ref.program_catalogue ORDER BY program_code")
 	if err != nil {
 		return nil, fmt.Errorf("program catalogue: %w", err)
@@ -192,6 +189,20 @@ func refPrograms(ctx context.Context, path string) ([]review.ProgramOption, erro
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// openRef opens an in-memory DuckDB session with a reference store
+// attached read-only as "ref".
+func openRef(ctx context.Context, path string) (*engine.Session, error) {
+	s, err := engine.Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Exec(ctx, "ATTACH "+engine.Lit(path)+" AS ref (READ_ONLY)"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func newHashPassword() *cobra.Command {
