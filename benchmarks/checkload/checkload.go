@@ -46,6 +46,9 @@ type Result struct {
 	Requests int            `json:"requests"` // answered or failed
 	OK       int            `json:"ok"`       // 200
 	Errors   int            `json:"errors"`   // anything else, transport errors included
+	// Unfinished requests were still waiting for their answer when the
+	// time bound ended the run; they are not in the latencies.
+	Unfinished int `json:"unfinished"`
 	ByStatus map[string]int `json:"by_status"`
 	Hits     int            `json:"hits"` // hits in the 200 answers
 	Elapsed  time.Duration  `json:"elapsed_ns"`
@@ -66,9 +69,9 @@ func (r *Result) String() string {
 		st = append(st, fmt.Sprintf("%s: %d", k, v))
 	}
 	sort.Strings(st)
-	s := fmt.Sprintf("requests %d in %.1f s (%.0f/s) with %d clients; ok %d, errors %d [%s]; hits %d\n"+
+	s := fmt.Sprintf("requests %d answered in %.1f s (%.1f/s) with %d clients, %d unfinished at the time bound; ok %d, errors %d [%s]; hits %d\n"+
 		"latency p50 %s  p95 %s  p99 %s  max %s\n",
-		r.Requests, r.Elapsed.Seconds(), r.PerSec, r.Clients, r.OK, r.Errors, strings.Join(st, ", "), r.Hits,
+		r.Requests, r.Elapsed.Seconds(), r.PerSec, r.Clients, r.Unfinished, r.OK, r.Errors, strings.Join(st, ", "), r.Hits,
 		ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
 	if r.FirstError != "" {
 		s += "first error: " + r.FirstError + "\n"
@@ -101,7 +104,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, o.Clients)
 	type tally struct {
-		ok, errs, hits int
+		ok, errs, hits, cut int
 		status         map[string]int
 		first          string
 	}
@@ -130,6 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				resp, err := hc.Do(req)
 				if err != nil {
 					if ctx.Err() != nil { // the time bound cut it: not an answer
+						t.cut++
 						return
 					}
 					t.errs++
@@ -147,6 +151,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				resp.Body.Close()
 				d := time.Since(s)
 				if rerr != nil && ctx.Err() != nil {
+					t.cut++
 					return
 				}
 				lat[c] = append(lat[c], d)
@@ -172,6 +177,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		r.OK += t.ok
 		r.Errors += t.errs
 		r.Hits += t.hits
+		r.Unfinished += t.cut
 		for k, v := range t.status {
 			r.ByStatus[k] += v
 		}
