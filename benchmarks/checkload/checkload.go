@@ -42,21 +42,21 @@ type Options struct {
 
 // Result summarises a load run.
 type Result struct {
-	Clients  int            `json:"clients"`
-	Requests int            `json:"requests"` // answered or failed
-	OK       int            `json:"ok"`       // 200
-	Errors   int            `json:"errors"`   // anything else, transport errors included
+	Clients  int `json:"clients"`
+	Requests int `json:"requests"` // answered or failed
+	OK       int `json:"ok"`       // 200
+	Errors   int `json:"errors"`   // anything else, transport errors included
 	// Unfinished requests were still waiting for their answer when the
 	// time bound ended the run; they are not in the latencies.
-	Unfinished int `json:"unfinished"`
-	ByStatus map[string]int `json:"by_status"`
-	Hits     int            `json:"hits"` // hits in the 200 answers
-	Elapsed  time.Duration  `json:"elapsed_ns"`
-	PerSec   float64        `json:"per_second"`
-	P50      time.Duration  `json:"p50_ns"`
-	P95      time.Duration  `json:"p95_ns"`
-	P99      time.Duration  `json:"p99_ns"`
-	Max      time.Duration  `json:"max_ns"`
+	Unfinished int            `json:"unfinished"`
+	ByStatus   map[string]int `json:"by_status"`
+	Hits       int            `json:"hits"` // hits in the 200 answers
+	Elapsed    time.Duration  `json:"elapsed_ns"`
+	PerSec     float64        `json:"per_second"`
+	P50        time.Duration  `json:"p50_ns"`
+	P95        time.Duration  `json:"p95_ns"`
+	P99        time.Duration  `json:"p99_ns"`
+	Max        time.Duration  `json:"max_ns"`
 	// FirstError is the first failure seen, to say what went wrong.
 	FirstError string `json:"first_error,omitempty"`
 }
@@ -105,8 +105,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	lat := make([][]time.Duration, o.Clients)
 	type tally struct {
 		ok, errs, hits, cut int
-		status         map[string]int
-		first          string
+		status              map[string]int
+		first               string
 	}
 	tallies := make([]tally, o.Clients)
 	t0 := time.Now()
