@@ -194,11 +194,28 @@ type checkJSON struct {
 // runCheck checks an applicant and audits it: the answer is given only
 // once its audit entry is durable. raw keeps ID numbers and accounts whole.
 func (s *Server) runCheck(r *http.Request, rc *reqCtx, in checkInput, raw bool, via string) (*screen.CheckResult, error) {
-	res, err := s.cfg.Screener.Check(r.Context(), screen.Applicant{IDNumber: in.IDNumber, Name: in.Name, Program: in.Program,
-		Period: in.Period, RawEvidence: raw})
+	// At most check_concurrency checks at once: a check is CPU-bound, and
+	// many at once share the cores so that all of them finish late.
+	select {
+	case s.checkSlots <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	res, err := s.runCheckSlot(r, in, raw)
+	<-s.checkSlots
 	if err != nil {
 		return nil, err
 	}
+	return s.auditCheck(r, rc, in, res, raw, via)
+}
+
+func (s *Server) runCheckSlot(r *http.Request, in checkInput, raw bool) (*screen.CheckResult, error) {
+	return s.cfg.Screener.Check(r.Context(), screen.Applicant{IDNumber: in.IDNumber, Name: in.Name, Program: in.Program,
+		Period: in.Period, RawEvidence: raw})
+}
+
+// auditCheck records an answered check; the answer is sent only after.
+func (s *Server) auditCheck(r *http.Request, rc *reqCtx, in checkInput, res *screen.CheckResult, raw bool, via string) (*screen.CheckResult, error) {
 	ids := make([]string, len(res.Hits))
 	for i, h := range res.Hits {
 		ids[i] = h.RuleID

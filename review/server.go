@@ -75,6 +75,7 @@ type Server struct {
 
 	facetCache facetCache
 	limits     checkLimiters
+	checkSlots chan struct{}
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -122,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	tuneGC(cfg.Log)
 	s := &Server{cfg: cfg, store: cfg.Store, users: cfg.Users, log: cfg.Log, mux: http.NewServeMux(),
 		sessions: map[string]*session{}, failures: map[string]*failure{}, stopRefresh: make(chan struct{}),
-		limits: checkLimiters{m: map[string]*rate.Limiter{}}}
+		limits: checkLimiters{m: map[string]*rate.Limiter{}}, checkSlots: make(chan struct{}, max(1, cfg.Users.CheckConcurrency))}
 	var err error
 	if s.tmpl, err = parseTemplates(); err != nil {
 		return nil, err

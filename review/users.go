@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -90,6 +91,9 @@ type Users struct {
 	// AuditRawIDs writes the full ID number of each checked applicant into
 	// the audit log (default false: masked).
 	AuditRawIDs bool `mapstructure:"audit_raw_ids"`
+	// CheckConcurrency is how many applicant checks run at once; the others
+	// wait their turn, first come first served (default: the number of CPUs).
+	CheckConcurrency int `mapstructure:"check_concurrency"`
 	// MaxRollMB caps a roll sent to POST /api/v1/screen (default 200 MiB).
 	MaxRollMB int     `mapstructure:"max_roll_mb"`
 	Users     []*User `mapstructure:"users"`
@@ -146,8 +150,11 @@ func (u *Users) init() error {
 	if u.MaxRollMB == 0 {
 		u.MaxRollMB = 200
 	}
-	if u.CheckRate < 0 || u.CheckBurst < 0 || u.MaxRollMB < 0 {
-		return errors.New("check_rate, check_burst and max_roll_mb must not be negative")
+	if u.CheckConcurrency == 0 {
+		u.CheckConcurrency = runtime.NumCPU()
+	}
+	if u.CheckRate < 0 || u.CheckBurst < 0 || u.MaxRollMB < 0 || u.CheckConcurrency < 0 {
+		return errors.New("check_rate, check_burst, check_concurrency and max_roll_mb must not be negative")
 	}
 	switch u.MetricsAccess {
 	case "":
