@@ -30,6 +30,11 @@ type ImportOptions struct {
 	Periods []string
 	// Actor is recorded in the audit log (default System).
 	Actor *Actor
+	// Persons, when not nil, are the only persons (person keys) the run
+	// screened (crosscheck screen --changed re-screens the persons whose
+	// reference data changed): only their cases can be flagged "death
+	// record withdrawn".
+	Persons []string
 }
 
 // ImportResult counts what an import did.
@@ -342,7 +347,7 @@ func importTx(ctx context.Context, tx *sql.Tx, hitsPath string, m *manifest, o I
 		SELECT DISTINCT h.case_id FROM hits h JOIN cases c USING (case_id)
 		WHERE h.category = 'deceased' AND h.run_id <> `+run+` AND NOT c.death_withdrawn
 			AND h.period IN `+sqlList(periods)+` AND h.payment_source IN `+ps+`
-			AND h.person_key NOT IN (SELECT person_key FROM imp WHERE category = 'deceased')`,
+			AND h.person_key NOT IN (SELECT person_key FROM imp WHERE category = 'deceased')`+screenedPersons(o.Persons),
 	)
 	if err != nil {
 		return err
@@ -569,6 +574,15 @@ func dedupe(v []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// screenedPersons limits the withdrawn deaths to the persons a run
+// screened, when it screened only some.
+func screenedPersons(persons []string) string {
+	if persons == nil {
+		return ""
+	}
+	return " AND list_contains(" + listLit(persons) + ", h.person_key)"
 }
 
 func listLit(v []string) string {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,13 @@ type Screener struct {
 	seq    int64
 	tables []string // the store's reference tables, exposed as views
 	tmp    string
+	// keyed are the reference tables with a person_key, and per table its
+	// ID columns (person_key and the other ID-number columns); sentinels
+	// per table the _rid of its first row of each source.
+	keyed     map[string][]string
+	sentinels map[string][]int64
+	// pool holds idle Check sessions.
+	pool chan *Session
 }
 
 // RollInput names the roll to screen.
@@ -66,6 +74,15 @@ type RollInput struct {
 	// the source that fits it): rules across rolls (the same person paid
 	// twice in two counties' rolls) see them all, as in a batch run.
 	More []string
+	// JobRolls screens the payment sources of the store's job as the job
+	// configures them (paths and globs) instead of Path: what a batch run
+	// screens.
+	JobRolls bool
+	// Changed screens only the payments of the persons whose reference
+	// data changed in the store's refreshes after Since (the change log),
+	// with the members of their registered households and their spouses.
+	Changed bool
+	Since   int64
 }
 
 // RollResult summarises a screened roll.
@@ -80,6 +97,11 @@ type RollResult struct {
 	Source string
 	// Result is the run's full result (catalogue, counts, timings).
 	Result *Result
+	// Seq is the store's refresh sequence screened against.
+	Seq int64
+	// Persons, in Changed mode, are the person keys whose payments were
+	// screened (nil: every payment was, the change log naming every person).
+	Persons []string
 }
 
 // StopEntry is one payment of the stop-list.
@@ -162,6 +184,14 @@ func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Sc
 		s.tables = append(s.tables, t)
 	}
 	rows.Close()
+	if err := s.readKeyed(ctx, db); err != nil {
+		return nil, err
+	}
+	n := 2 * runtime.GOMAXPROCS(0)
+	if n < 4 {
+		n = 4
+	}
+	s.pool = make(chan *Session, n)
 	// The job as refreshed: parsed from the stored text, paths resolved
 	// from the job file's folder.
 	s.tmp, err = os.MkdirTemp("", "crosscheck-screen-")
@@ -198,8 +228,81 @@ func (s *Screener) Job() *job.Job { return s.j }
 // Seq is the store's refresh sequence when the screener was opened.
 func (s *Screener) Seq() int64 { return s.seq }
 
-// Close removes the screener's temporary files.
-func (s *Screener) Close() error { return os.RemoveAll(s.tmp) }
+// Close closes the idle Check sessions and removes the screener's
+// temporary files.
+func (s *Screener) Close() error {
+	for {
+		select {
+		case sess := <-s.pool:
+			sess.Close()
+		default:
+			return os.RemoveAll(s.tmp)
+		}
+	}
+}
+
+// readKeyed finds the reference tables with a person_key, their ID
+// columns, and the sentinel rows of each (the first row of each source).
+func (s *Screener) readKeyed(ctx context.Context, db *sql.DB) error {
+	s.keyed, s.sentinels = map[string][]string{}, map[string][]int64{}
+	rows, err := db.QueryContext(ctx, `SELECT table_name, list(column_name ORDER BY column_index) FROM duckdb_columns()
+		WHERE database_name = 'store' AND schema_name = 'main' GROUP BY 1`)
+	if err != nil {
+		return err
+	}
+	cols := map[string][]string{}
+	for rows.Next() {
+		var t string
+		var cs []any
+		if err := rows.Scan(&t, &cs); err != nil {
+			rows.Close()
+			return err
+		}
+		for _, c := range cs {
+			cols[t] = append(cols[t], fmt.Sprint(c))
+		}
+	}
+	rows.Close()
+	for _, t := range s.tables {
+		cs := cols[t]
+		if !slicesContains(cs, "person_key") || !slicesContains(cs, "_rid") || !slicesContains(cs, "_source") ||
+			strings.HasPrefix(t, "person_link") {
+			continue
+		}
+		idCols := []string{"person_key"}
+		for _, c := range cs {
+			// other ID numbers of a record (a spouse's): checked by their
+			// status column, as the loader writes it
+			if c != "id_number" && slicesContains(cs, c+"_status") && strings.HasSuffix(c, "id_number") {
+				idCols = append(idCols, c)
+			}
+		}
+		s.keyed[t] = idCols
+		r, err := db.QueryContext(ctx, fmt.Sprintf("SELECT min(_rid) FROM store.main.%s GROUP BY _source ORDER BY 1", Ident(t)))
+		if err != nil {
+			return err
+		}
+		for r.Next() {
+			var id int64
+			if err := r.Scan(&id); err != nil {
+				r.Close()
+				return err
+			}
+			s.sentinels[t] = append(s.sentinels[t], id)
+		}
+		r.Close()
+	}
+	return nil
+}
+
+func slicesContains(ss []string, v string) bool {
+	for _, s := range ss {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
 
 // session opens an in-memory DuckDB with the store attached read-only and
 // its reference tables as views of the main schema.
@@ -286,6 +389,26 @@ func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*Roll
 		return nil, err
 	}
 	var plans []planned
+	if in.JobRolls {
+		pj := *s.j
+		pj.Sources = nil
+		for _, src := range s.j.Sources {
+			if r, err := s.j.SourceRole(src); err == nil && r.Name == "payment" {
+				pj.Sources = append(pj.Sources, src)
+			}
+		}
+		if len(pj.Sources) == 0 {
+			return nil, fmt.Errorf("the store's job has no payment source")
+		}
+		var err error
+		if plans, err = plan(ctx, &pj, s.reg); err != nil {
+			return nil, err
+		}
+		return s.screen(ctx, plans, in, outDir, started)
+	}
+	if in.Path == "" {
+		return nil, fmt.Errorf("no roll to screen")
+	}
 	for _, p := range append([]string{in.Path}, in.More...) {
 		one := in
 		one.Path = p
@@ -314,9 +437,13 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
 	}
 	raw := in.RawIDs || s.j.Output.RawIDs
+	salt := fmt.Sprintf("\x00store:%d", s.seq)
+	if in.Changed {
+		salt += fmt.Sprintf("\x00changed-since:%d", in.Since)
+	}
 	p := &Prepared{Session: sess, Job: s.j, Result: res, comp: s.comp, state: &State{Watermarks: map[string]string{}},
 		out: run.Tmp, run: run, raw: raw, rawCells: s.opt.RawCells, log: s.log, stage: stage,
-		noState: true, runSalt: fmt.Sprintf("\x00store:%d", s.seq)}
+		noState: true, runSalt: salt}
 	defer p.Close()
 	t0 := time.Now()
 	if err := s.loadPayments(ctx, sess, plans, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
@@ -325,8 +452,15 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		}
 		return nil, err
 	}
+	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name, Seq: s.seq}
+	if in.Changed {
+		persons, err := s.keepChanged(ctx, sess, in.Since)
+		if err != nil {
+			return nil, err
+		}
+		rr.Persons = persons
+	}
 	stage("load", t0)
-	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name}
 	p.beforeCommit = func(ctx context.Context) error {
 		stops, err := sess.stopList(ctx, s.j, s.byID)
 		if err != nil {
@@ -344,6 +478,50 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 	rr.RunID, rr.Hits, rr.Result = res.RunID, res.Hits, res
 	rr.Elapsed = time.Since(started)
 	return rr, nil
+}
+
+// keepChanged keeps the payments of the persons changed after refresh
+// since (with their household members and spouses) and returns those
+// persons; nil and every payment kept when the change log names every
+// person (a first refresh, a table whose layout changed).
+func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) ([]string, error) {
+	var all bool
+	if err := sess.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) > 0 FROM refstore.main.store_change WHERE seq > %d AND table_name = %s`,
+		since, Lit(ChangeAll))).Scan(&all); err != nil {
+		return nil, err
+	}
+	if all {
+		return nil, nil
+	}
+	q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE changed_keys AS
+		WITH c AS (SELECT DISTINCT person_key FROM refstore.main.store_change WHERE seq > %d AND person_key IS NOT NULL)
+		SELECT person_key FROM c`, since)
+	if slicesContains(s.tables, "person") {
+		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
+			WHERE a.person_key IN (SELECT person_key FROM c) AND b.person_key IS NOT NULL`
+	}
+	if _, ok := s.keyed["marriage"]; ok && slicesContains(s.keyed["marriage"], "spouse_id_number") {
+		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM c) AND spouse_id_number IS NOT NULL
+			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM c) AND person_key IS NOT NULL`
+	}
+	if err := sess.Exec(ctx, q,
+		`DELETE FROM payment WHERE person_key IS NULL OR person_key NOT IN (SELECT person_key FROM changed_keys)`); err != nil {
+		return nil, err
+	}
+	rows, err := sess.DB.QueryContext(ctx, `SELECT DISTINCT person_key FROM payment ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // loadPayments loads the payment plans, keeps the payments of program and
@@ -551,23 +729,123 @@ func writeStopList(dir string, stops []StopEntry, raw, rawCells, maskNames bool)
 	return nil
 }
 
-// Check screens one applicant: a payment of the program's standard amount
-// in the period, screened by the compiled rules against the store.
-func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error) {
-	if a.Program == "" || a.Period == "" || a.IDNumber == "" {
-		return nil, fmt.Errorf("check: ID number, program and period are required")
+// checkSession takes an idle Check session or opens one: the store
+// attached, the catalogue built, the sentinel rows copied, the sandbox on.
+func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, error) {
+	select {
+	case sess := <-s.pool:
+		cat, err := catalogueOf(ctx, sess)
+		if err == nil {
+			return sess, cat, nil
+		}
+		sess.Close()
+	default:
 	}
 	sess, err := s.session(ctx)
 	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := sess.buildCatalogue(ctx, s.j); err != nil {
+		sess.Close()
+		return nil, nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	var stmts []string
+	for t, ids := range s.sentinels {
+		var l []string
+		for _, id := range ids {
+			l = append(l, fmt.Sprint(id))
+		}
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM refstore.main.%s WHERE _rid IN (%s)",
+			Ident("_sentinel_"+t), Ident(t), strings.Join(l, ", ")))
+	}
+	if err := sess.Exec(ctx, stmts...); err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	if err := rules.Sandbox(ctx, sess.DB); err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	cat, err := catalogueOf(ctx, sess)
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	return sess, cat, nil
+}
+
+// catalogueOf reads program_catalogue back (standard amounts).
+func catalogueOf(ctx context.Context, sess *Session) (*Catalogue, error) {
+	rows, err := sess.DB.QueryContext(ctx, "SELECT program_code, standard_amount FROM program_catalogue")
+	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
-	cat, err := sess.buildCatalogue(ctx, s.j)
-	if err != nil {
-		return nil, fmt.Errorf("program catalogue: %w", err)
+	defer rows.Close()
+	cat := &Catalogue{}
+	for rows.Next() {
+		var p Program
+		var std sql.NullFloat64
+		if err := rows.Scan(&p.Code, &std); err != nil {
+			return nil, err
+		}
+		if std.Valid {
+			v := std.Float64
+			p.StandardAmount = &v
+		}
+		cat.Programs = append(cat.Programs, p)
 	}
-	prog, ok := cat.Lookup(a.Program)
-	if !ok {
+	return cat, rows.Err()
+}
+
+// release returns a session to the pool (or closes it when the pool is full).
+func (s *Screener) release(sess *Session) {
+	select {
+	case s.pool <- sess:
+	default:
+		sess.Close()
+	}
+}
+
+// Check screens one applicant: a payment of the program's standard amount
+// in the period, screened by the compiled rules against the store.
+//
+// The rules read, of each reference table with a person_key, only the
+// rows of the applicant's persons (the applicant, the members of the
+// applicant's registered households, the spouses in the marriage
+// records; by person_key or another ID-number column) and the first row
+// of each source (so that rules testing whether a table or a source has
+// data at all see it). A rule hit on a payment joins reference rows to
+// the payee by these keys; TestHenanCheckSubsetEqualsFull checks the
+// subset against the whole tables.
+func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error) {
+	return s.check(ctx, a, true)
+}
+
+// CheckWhole is Check reading the whole reference tables: slow, the
+// oracle Check's subsets are tested against.
+func (s *Screener) CheckWhole(ctx context.Context, a Applicant) (*CheckResult, error) {
+	return s.check(ctx, a, false)
+}
+
+func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckResult, error) {
+	if a.Program == "" || a.Period == "" || a.IDNumber == "" {
+		return nil, fmt.Errorf("check: ID number, program and period are required")
+	}
+	sess, cat, err := s.checkSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if ok {
+			s.release(sess)
+		} else {
+			sess.Close()
+		}
+	}()
+	prog, found := cat.Lookup(a.Program)
+	if !found {
+		ok = true
 		return nil, fmt.Errorf("%w: %q", ErrUnknownProgram, a.Program)
 	}
 	res := &CheckResult{}
@@ -601,6 +879,10 @@ func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error)
 	if err != nil {
 		return nil, err
 	}
+	// repair and confirmation read the whole registry
+	if err := s.fullViews(ctx, sess); err != nil {
+		return nil, err
+	}
 	r := &Result{}
 	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, r, "", ""); err != nil {
 		return nil, err
@@ -608,21 +890,24 @@ func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error)
 	var pk, status sql.NullString
 	err = sess.DB.QueryRowContext(ctx, "SELECT person_key, id_number_status FROM payment LIMIT 1").Scan(&pk, &status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("check: the applicant's data were not accepted (period YYYY-MM, a program code, an ID number): see %s", "quarantine")
+		ok = true
+		return nil, fmt.Errorf("check: the applicant's data were not accepted (an ID number, a program code, the period as YYYY-MM)")
 	}
 	if err != nil {
 		return nil, err
 	}
 	res.PersonKey, res.IDStatus = pk.String, status.String
 	if pk.Valid {
-		if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM person WHERE person_key = ?", pk.String).Scan(&res.Known); err != nil {
+		if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM person WHERE person_key = "+Lit(pk.String)).Scan(&res.Known); err != nil {
+			return nil, err
+		}
+	}
+	if subset {
+		if err := s.subsetViews(ctx, sess, pk.String); err != nil {
 			return nil, err
 		}
 	}
 	if err := sess.prepareRules(ctx, s.j); err != nil {
-		return nil, err
-	}
-	if err := rules.Sandbox(ctx, sess.DB); err != nil {
 		return nil, err
 	}
 	if err := sess.runRules(ctx, s.comp, s.j.Engine.RuleLimit, s.log); err != nil {
@@ -662,7 +947,70 @@ func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error)
 		return nil, err
 	}
 	sort.SliceStable(res.Hits, func(i, k int) bool { return sevRank(res.Hits[i].Severity) > sevRank(res.Hits[k].Severity) })
+	ok = true
 	return res, nil
+}
+
+// fullViews points the keyed views at the whole tables.
+func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
+	var stmts []string
+	for t := range s.keyed {
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s", Ident(t), Ident(t)))
+	}
+	return sess.Exec(ctx, stmts...)
+}
+
+// subsetViews points the keyed views at the rows of the applicant's
+// persons (see Check) and the sentinel rows.
+func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) error {
+	keys := map[string]bool{}
+	if key != "" {
+		keys[key] = true
+		q := fmt.Sprintf(`SELECT DISTINCT person_key FROM refstore.main.person WHERE household_id IN (
+			SELECT household_id FROM refstore.main.person WHERE person_key = %[1]s AND household_id IS NOT NULL) AND person_key IS NOT NULL`, Lit(key))
+		if _, ok := s.keyed["marriage"]; ok {
+			q += fmt.Sprintf(` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key = %[1]s AND spouse_id_number IS NOT NULL
+				UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number = %[1]s AND person_key IS NOT NULL`, Lit(key))
+		}
+		if _, ok := s.keyed["person"]; ok {
+			rows, err := sess.DB.QueryContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var k string
+				if err := rows.Scan(&k); err != nil {
+					rows.Close()
+					return err
+				}
+				keys[k] = true
+			}
+			rows.Close()
+		}
+	}
+	var lits []string
+	for k := range keys {
+		lits = append(lits, Lit(k))
+	}
+	sort.Strings(lits)
+	in := "(NULL)"
+	if len(lits) > 0 {
+		in = "(" + strings.Join(lits, ", ") + ")"
+	}
+	var stmts []string
+	for t, idCols := range s.keyed {
+		var conds []string
+		for _, c := range idCols {
+			conds = append(conds, fmt.Sprintf("%s IN %s", Ident(c), in))
+		}
+		match := "(" + strings.Join(conds, " OR ") + ")"
+		q := fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s WHERE %s", Ident(t), Ident(t), match)
+		if _, ok := s.sentinels[t]; ok {
+			q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
+		}
+		stmts = append(stmts, q)
+	}
+	return sess.Exec(ctx, stmts...)
 }
 
 func sevRank(s string) int {

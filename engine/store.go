@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crosscheck/crosscheck/connectors"
@@ -195,9 +196,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	var prevSeq int64
 	prevFiles := map[string]string{} // source\x00path → sha
 	hasPrev := false
+	var prevYAML, prevVersion string
 	if _, err := os.Stat(path); err == nil {
 		hasPrev = true
-		prevSeq, prevFiles, err = readStoreFiles(ctx, path)
+		prevSeq, prevFiles, prevYAML, prevVersion, err = readStoreFiles(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
@@ -228,6 +230,44 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	seq := prevSeq + 1
 	res.Seq = seq
+
+	// Which sources to load: those with a new, changed or removed file and
+	// the database sources; the others are copied from the previous store.
+	// Everything is loaded on the first refresh, with --force, after a
+	// change of the job or the engine, and when the person registry
+	// changed (ID confirmation and repair of every record rest on it).
+	changedSrc := map[string]bool{}
+	cur := map[string]bool{}
+	for _, h := range hashes {
+		cur[h.source+"\x00"+h.path] = true
+		if s, ok := prevFiles[h.source+"\x00"+h.path]; !ok || s != h.sha || h.sha == "" {
+			changedSrc[h.source] = true
+		}
+	}
+	for k := range prevFiles {
+		if !cur[k] {
+			changedSrc[strings.SplitN(k, "\x00", 2)[0]] = true
+		}
+	}
+	yml, _ := os.ReadFile(j.File)
+	full := !hasPrev || opt.Force || string(yml) != prevYAML || prevVersion != Version
+	for _, p := range plans {
+		if _, ok := incremental(p); ok {
+			changedSrc[p.src.Name] = true
+		}
+		if changedSrc[p.src.Name] && p.role.Name == "person" {
+			full = true
+		}
+	}
+	loadPlans := plans
+	if !full {
+		loadPlans = nil
+		for _, p := range plans {
+			if changedSrc[p.src.Name] {
+				loadPlans = append(loadPlans, p)
+			}
+		}
+	}
 
 	// The next version is built beside the store and renamed into place.
 	tmp := path + ".next"
@@ -264,17 +304,52 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		workers = runtime.NumCPU()
 	}
 	t0 := time.Now()
-	stats, err := sess.loadSources(ctx, plans, qdir, j.Output.RawIDs, workers, log, opt.Progress)
+	stats, err := sess.loadSources(ctx, loadPlans, qdir, j.Output.RawIDs, workers, log, opt.Progress)
 	if err != nil {
 		return nil, err
 	}
 	res.Sources = stats
-	res.FilesLoaded = len(hashes)
+	res.FilesLoaded = 0
+	for _, h := range hashes {
+		if !full && !changedSrc[h.source] {
+			continue
+		}
+		res.FilesLoaded++
+	}
+	res.FilesKept = len(hashes) - res.FilesLoaded
 	warnQuarantine(log, stats)
 	if err := checkQuarantine(rj, stats); err != nil {
 		return nil, err
 	}
-	log.Info("store: sources loaded", "seconds", time.Since(t0).Seconds())
+	if hasPrev {
+		if err := sess.Exec(ctx, fmt.Sprintf("ATTACH %s AS prev (READ_ONLY)", Lit(path))); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+	}
+	var kept []string
+	if !full {
+		// The _rid of a loaded source is what a full load gives it (its
+		// position among the job's sources), so that linkage samples the
+		// same records.
+		for k, p := range loadPlans {
+			i := indexOfPlan(plans, p.src.Name)
+			if i != k {
+				if err := sess.Exec(ctx, fmt.Sprintf("UPDATE %s SET _rid = _rid - %d + %d WHERE _source = %s",
+					Ident(Table(p.role)), int64(k+1)<<40, int64(i+1)<<40, Lit(p.src.Name))); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, p := range plans {
+			if !changedSrc[p.src.Name] {
+				kept = append(kept, p.src.Name)
+			}
+		}
+		if err := sess.copyKept(ctx, roles, kept, StoreQuarantineDir(path), qdir); err != nil {
+			return nil, fmt.Errorf("store: copy the unchanged sources: %w", err)
+		}
+	}
+	log.Info("store: sources loaded", "loaded", len(loadPlans), "kept", len(kept), "seconds", time.Since(t0).Seconds())
 	var marks [][2]string
 	for _, p := range plans {
 		if inc, ok := incremental(p); ok {
@@ -321,9 +396,6 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		return nil, err
 	}
 	if hasPrev {
-		if err := sess.Exec(ctx, fmt.Sprintf("ATTACH %s AS prev (READ_ONLY)", Lit(path))); err != nil {
-			return nil, fmt.Errorf("store %s: %w", path, err)
-		}
 		for _, t := range []string{StoreRefreshTable, StoreFileTable, StoreMarkTable, StoreChangeTable, StoreScreenTable} {
 			if err := sess.Exec(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT * FROM prev.%s", t, t)); err != nil {
 				return nil, err
@@ -344,6 +416,21 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 	if err := sess.writeStoreManifest(ctx, j, seq, started, hashes, stats, marks, res); err != nil {
+		return nil, err
+	}
+	if len(kept) > 0 {
+		// The counts of the kept files are those of the refresh that loaded them.
+		if err := sess.Exec(ctx, fmt.Sprintf(`UPDATE store_file SET rows_accepted = p.rows_accepted, rows_quarantined = p.rows_quarantined
+			FROM store_file p WHERE store_file.seq = %d AND p.seq = %d AND p.source = store_file.source AND p.path = store_file.path
+				AND list_contains(%s, store_file.source)`, seq, prevSeq, sqlList(kept))); err != nil {
+			return nil, err
+		}
+	}
+	relinked := "all"
+	if !full {
+		relinked = "all (loaded: " + strings.Join(changedNames(loadPlans), ", ") + ")"
+	}
+	if err := sess.Exec(ctx, fmt.Sprintf("UPDATE store_refresh SET relinked = %s WHERE seq = %d", Lit(relinked), seq)); err != nil {
 		return nil, err
 	}
 	rundir.Step("store.built")
@@ -400,32 +487,104 @@ func referenceRoles(rj *job.Job) []dataset.Role {
 	return out
 }
 
-// readStoreFiles reads the sequence and the file hashes of the last
-// refresh of a store.
-func readStoreFiles(ctx context.Context, path string) (int64, map[string]string, error) {
+// readStoreFiles reads the sequence, the file hashes, the job text and
+// the engine version of the last refresh of a store.
+func readStoreFiles(ctx context.Context, path string) (seq int64, files map[string]string, yml, version string, err error) {
 	db, err := openStoreRead(ctx, path)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", "", err
 	}
 	defer db.Close()
-	var seq int64
 	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM store.store_refresh").Scan(&seq); err != nil {
-		return 0, nil, err
+		return 0, nil, "", "", err
 	}
+	_ = db.QueryRowContext(ctx, "SELECT job_yaml FROM store.store_job").Scan(&yml)
+	_ = db.QueryRowContext(ctx, "SELECT engine_version FROM store.store_refresh WHERE seq = ?", seq).Scan(&version)
 	rows, err := db.QueryContext(ctx, "SELECT source, path, coalesce(sha256, '') FROM store.store_file WHERE seq = ?", seq)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", "", err
 	}
 	defer rows.Close()
-	files := map[string]string{}
+	files = map[string]string{}
 	for rows.Next() {
 		var s, p, h string
 		if err := rows.Scan(&s, &p, &h); err != nil {
-			return 0, nil, err
+			return 0, nil, "", "", err
 		}
 		files[s+"\x00"+p] = h
 	}
-	return seq, files, rows.Err()
+	return seq, files, yml, version, rows.Err()
+}
+
+func indexOfPlan(plans []planned, name string) int {
+	for i, p := range plans {
+		if p.src.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func changedNames(plans []planned) []string {
+	var out []string
+	for _, p := range plans {
+		out = append(out, p.src.Name)
+	}
+	return out
+}
+
+func sqlList(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = Lit(v)
+	}
+	return "[" + strings.Join(q, ", ") + "]::VARCHAR[]"
+}
+
+// copyKept copies the rows of the kept sources from the previous store
+// (attached as prev) as a load would give them before linkage: records
+// linked by probability lose that link (linkage runs again on every
+// record), ID confirmations and repairs stay (the registry they rest on
+// is unchanged). Their quarantine files come along.
+func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []string, oldQ, newQ string) error {
+	if len(kept) == 0 {
+		return nil
+	}
+	in := sqlList(kept)
+	for _, r := range roles {
+		t := Ident(Table(r))
+		var exists bool
+		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND table_name = ?`, Table(r)).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			continue
+		}
+		sel := "*"
+		if hasPersonKey(r) {
+			sel = `* REPLACE (CASE WHEN link_method = 'probabilistic' THEN NULL ELSE person_key END AS person_key,
+				CASE WHEN link_method = 'probabilistic' THEN NULL ELSE link_method END AS link_method)`
+		}
+		if err := s.Exec(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM prev.%s WHERE list_contains(%s, _source)", t, sel, t, in)); err != nil {
+			return err
+		}
+	}
+	for _, k := range kept {
+		b, err := os.ReadFile(filepath.Join(oldQ, k+".csv"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(newQ, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(newQ, k+".csv"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openStoreRead opens an in-memory DuckDB with the store attached

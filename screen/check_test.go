@@ -2,6 +2,7 @@ package screen_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -79,6 +80,15 @@ func TestHenanCheckEqualsRun(t *testing.T) {
 		}
 		if k, w := keys(got), keys(rules); k != w {
 			t.Errorf("%s %s %s: Check hits [%s], the batch run [%s]", p.name, p.program, p.period, k, w)
+		}
+		// The applicant's rows of the reference tables give what the
+		// whole tables give, to the byte.
+		whole, err := s.CheckWhole(ctx, screen.Applicant{IDNumber: p.id, Name: p.name, Program: p.program, Period: p.period})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := fmt.Sprintf("%+v", res), fmt.Sprintf("%+v", whole); a != b {
+			t.Errorf("%s %s: Check on the applicant's rows\n%s\nwhole tables\n%s", p.name, p.program, a, b)
 		}
 		checked++
 	}

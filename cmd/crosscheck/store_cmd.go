@@ -2,13 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crosscheck/crosscheck/casestore"
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
@@ -152,9 +155,10 @@ func newStoreInfo() *cobra.Command {
 }
 
 func newScreen() *cobra.Command {
-	var path, out, source, program, period, lang string
+	var path, out, source, program, period, lang, cases string
 	var rolls []string
-	var raw, rawCells, verbose bool
+	var raw, rawCells, verbose, jobRolls, changed bool
+	var since int64
 	c := &cobra.Command{
 		Use:   "screen",
 		Short: "Screen payment rolls against the reference store before payment and write the stop-list",
@@ -165,30 +169,69 @@ report.html, manifest.json, and the stop-list for the bank: stop-list.xlsx and s
 one row per payment to stop (payment serial, account, amount, severity, the reason in one
 sentence), most severe first. ID numbers and accounts are masked unless --raw-ids.
 
-Give every roll of the period with --roll (repeated) to see the rules across rolls (the same
-person paid in two counties' rolls); the hits then equal those of a batch run.`,
+Give every roll of the period with --roll (repeated), or --job-rolls for the rolls the job
+names, to see the rules across rolls (the same person paid in two counties' rolls); the hits
+then equal those of a batch run.
+
+--cases FILE imports the hits into the case store (as crosscheck cases import). With
+--changed only the payments of the persons whose reference data changed since the last
+--changed screening (STORE.screened.json beside the store keeps its refresh number; --since N
+overrides it) are screened, with the members of their households and their spouses: run it
+after each store refresh to raise the new cases, and to flag the cases whose death record was
+corrected away as "death record withdrawn".`,
 		Example: `  crosscheck store refresh --config examples/henan-sample/job.yaml --store out/ref.duckdb
   crosscheck screen --store out/ref.duckdb --roll examples/henan-sample/data/长葛市一卡通发放名单202405.csv --out out/screen-changge
-  crosscheck screen --store out/ref.duckdb --roll examples/henan-sample/data/长葛市一卡通发放名单202405.csv --program gaoling --period 2024-05 --out out/screen-gaoling`,
+  crosscheck screen --store out/ref.duckdb --roll examples/henan-sample/data/长葛市一卡通发放名单202405.csv --program gaoling --period 2024-05 --out out/screen-gaoling
+  crosscheck screen --store out/ref.duckdb --job-rolls --changed --cases out/cases.duckdb --out out/screen-changed`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lg, err := engine.SummaryLang(lang)
 			if err != nil {
 				return fmt.Errorf("--lang: %w", err)
 			}
-			if len(rolls) == 0 {
-				return fmt.Errorf("--roll: give the roll to screen")
+			if len(rolls) == 0 && !jobRolls {
+				return fmt.Errorf("--roll: give the roll to screen (or --job-rolls)")
+			}
+			in := screen.RollInput{Source: source, Program: program, Period: period, RawIDs: raw, JobRolls: jobRolls, Changed: changed}
+			if len(rolls) > 0 {
+				in.Path, in.More = rolls[0], rolls[1:]
+			}
+			if changed {
+				in.Since = since
+				if !cmd.Flags().Changed("since") {
+					st, err := readScreened(path)
+					if err != nil {
+						return err
+					}
+					in.Since = st.Seq
+				}
 			}
 			s, err := screen.Open(cmd.Context(), path, screen.Options{Log: newLogger(cmd.ErrOrStderr(), !verbose), RawCells: rawCells})
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			rr, err := s.Roll(cmd.Context(), screen.RollInput{Path: rolls[0], More: rolls[1:], Source: source, Program: program, Period: period, RawIDs: raw}, out)
+			if changed && in.Since >= s.Seq() {
+				if lg == "en" {
+					fmt.Fprintf(cmd.OutOrStdout(), "no refresh of the store since refresh %d: nothing to screen\n", in.Since)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "参照库自第 %d 次更新以来无变化，无需重新比对\n", in.Since)
+				}
+				return nil
+			}
+			rr, err := s.Roll(cmd.Context(), in, out)
 			if err != nil {
 				return err
 			}
 			printScreen(cmd.OutOrStdout(), rr, raw, lg)
+			if cases != "" {
+				if err := importScreen(cmd, cases, rr); err != nil {
+					return err
+				}
+			}
+			if changed {
+				return writeScreened(path, screenedState{Seq: rr.Seq})
+			}
 			return nil
 		},
 	}
@@ -198,6 +241,10 @@ person paid in two counties' rolls); the hits then equal those of a batch run.`,
 	c.Flags().StringVar(&program, "program", "", "screen only the payments of this program code")
 	c.Flags().StringVar(&period, "period", "", "screen only the payments of this period (YYYY-MM)")
 	c.Flags().StringVarP(&out, "out", "o", "", "output folder")
+	c.Flags().BoolVar(&jobRolls, "job-rolls", false, "screen the payment sources of the store's job as the job names them")
+	c.Flags().BoolVar(&changed, "changed", false, "screen only the payments of persons whose reference data changed since the last --changed screening")
+	c.Flags().Int64Var(&since, "since", 0, "with --changed: the store refresh number to compare with (default: STORE.screened.json)")
+	c.Flags().StringVar(&cases, "cases", "", "import the hits into this case store (new cases raised, withdrawn deaths flagged)")
 	c.Flags().BoolVar(&raw, "raw-ids", false, "write ID numbers and account numbers unmasked")
 	c.Flags().BoolVar(&rawCells, "raw-cells", false, "write CSV cells verbatim (no ' before cells starting with = + - @)")
 	c.Flags().StringVar(&lang, "lang", "", "language of the summary: zh or en (default: CROSSCHECK_LANG, else zh)")
@@ -226,4 +273,47 @@ func printScreen(w io.Writer, rr *screen.RollResult, raw bool, lang string) {
 		}
 		fmt.Fprintf(w, "  %-6s %-14s %-20s %10.2f  %s\n", e.Severity, e.PaymentID, acc, e.Amount, strings.TrimSpace(e.Reason))
 	}
+}
+
+// screenedState is STORE.screened.json: the store refresh the last
+// `screen --changed` screened against.
+type screenedState struct {
+	Seq int64 `json:"seq"`
+}
+
+func screenedPath(store string) string { return store + ".screened.json" }
+
+func readScreened(store string) (screenedState, error) {
+	var st screenedState
+	b, err := os.ReadFile(screenedPath(store))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s: %w (delete it to screen every change again)", screenedPath(store), err)
+	}
+	return st, nil
+}
+
+func writeScreened(store string, st screenedState) error {
+	b, _ := json.Marshal(st)
+	tmp := screenedPath(store) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, screenedPath(store))
+}
+
+// importScreen imports a screen's run folder into the case store; in
+// --changed mode only the screened persons' death cases can be withdrawn.
+func importScreen(cmd *cobra.Command, path string, rr *screen.RollResult) error {
+	st, err := casestore.Open(cmd.Context(), path, casestore.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return importRun(cmd, st, rr.OutDir, "", casestore.ImportOptions{Persons: rr.Persons})
 }
