@@ -29,7 +29,7 @@ the errors. Applicants come from --ids, a CSV of id_number[,name[,program[,perio
 reference store's registry drawn at random (seed 1), with --program and --period. The token's user needs check_rate and
 check_burst high enough for the load (docs/review.md), or the excess is answered 429 and counted
 as errors. The token may also come from the environment variable CROSSCHECK_TOKEN.`,
-		Example: `  printf '411024193505150012,王秀英\n' > ids.csv
+		Example: `  printf '411082193803175310,杨伟\n' > ids.csv
   crosscheck bench check --url http://127.0.0.1:8080 --token "$CROSSCHECK_TOKEN" --ids ids.csv --program gaoling --period 2024-05 --clients 50 --requests 20000 --duration 60s
   crosscheck bench check --token "$CROSSCHECK_TOKEN" --ref-store ref.duckdb --sample 5000 --program gaoling --period 2024-05 --requests 2000 --duration 2m`,
 		Args: cobra.NoArgs,

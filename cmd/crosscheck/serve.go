@@ -76,7 +76,9 @@ func newServe() *cobra.Command {
 API under /api/v1 (docs/api.md), /metrics (Prometheus; open unless the users file says
 metrics_access: signed_in) and /healthz. Users and roles come from the
 users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
-"crosscheck serve hash-password". Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
+"crosscheck serve hash-password". With --ref-store (a reference store made by "crosscheck store
+refresh", opened read-only) it also serves the applicant check (the /check form and POST
+/api/v1/check) and roll screening (POST /api/v1/screen). Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
 --cookie-secure) anywhere but on a loopback address.`,
 		Example: `  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb
   crosscheck serve --store cases.duckdb --users users.yaml --addr 127.0.0.1:8080
