@@ -354,7 +354,7 @@ func TestScreenAPIBinary(t *testing.T) {
 		t.Fatal("crosscheck screen stops nothing in the roll: nothing to compare")
 	}
 
-	users := writeUsersFile(t, dir)
+	users := writeUsersFile(t, dir, "max_roll_mb: 1\n")
 	p := spawn(t, "serve", "--store", filepath.Join(dir, "cases.duckdb"), "--users", users, "--ref-store", store,
 		"--addr", "127.0.0.1:0", "--refresh-every", "-1s", "-q")
 	base, err := p.waitURL(2 * time.Minute)
@@ -449,6 +449,17 @@ func TestScreenAPIBinary(t *testing.T) {
 		if resp.StatusCode != 400 {
 			t.Errorf("%s: %d %s, want 400", name, resp.StatusCode, b)
 		}
+	}
+	// Beyond max_roll_mb (1 MiB here): 413.
+	big := bytes.Repeat([]byte("CG2405-9999,dibao,202405,411082196903031596,x,1,x,x,x,1.00,411082100003,20240522\n"), (1<<20)/80+100)
+	req, _ = http.NewRequest("POST", base+"/api/v1/screen?filename=big.csv", bytes.NewReader(big))
+	req.Header.Set("Authorization", "Bearer "+platformToken)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a roll of %d bytes with max_roll_mb 1: %d, want 413", len(big), resp.StatusCode)
 	}
 	// A reviewer may not screen rolls.
 	if code, b := login(t, base, "mz_zhongyuan").raw("POST", "/api/v1/screen?filename=r.csv", data); code != 403 {
