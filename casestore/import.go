@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-// RequiredHitColumns are the hits.parquet columns an import reads
-// (engine.HitColumns; see docs/outputs.md).
+// RequiredHitColumns are the hits.parquet columns an import reads: a
+// subset of a run's schema.HitColumns, in its order (person_key and
+// route_region are read when present: older runs' files lack them; see
+// docs/outputs.md).
 var RequiredHitColumns = []string{"run_id", "hit_id", "rule_id", "category", "severity", "payment_id", "program_code",
 	"program_name", "department", "period", "region_code", "id_number", "id_status", "name", "amount", "explanation",
 	"evidence", "payment_source", "payment_file", "payment_row"}

@@ -3,11 +3,11 @@ package engine
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // Program is an entry of the merged program catalogue.
@@ -144,43 +144,18 @@ func (s *Session) buildCatalogue(ctx context.Context, j *job.Job) (*Catalogue, e
 	return cat, s.writeCatalogue(ctx, cat)
 }
 
-func nullInt(p *int) string {
-	if p == nil {
-		return "NULL"
-	}
-	return fmt.Sprint(*p)
-}
-
+// writeCatalogue replaces program_catalogue and program_exclusive with
+// the catalogue's programs (schema.CatalogueDDL, schema.CatalogueInserts).
 func (s *Session) writeCatalogue(ctx context.Context, cat *Catalogue) error {
-	stmts := []string{
-		`CREATE OR REPLACE TABLE program_catalogue (program_code VARCHAR PRIMARY KEY, name VARCHAR, department VARCHAR,
-			frequency VARCHAR, min_age INTEGER, max_age INTEGER, requires VARCHAR, ssc_required BOOLEAN,
-			payable_after_death BOOLEAN, standard_amount DOUBLE)`,
-		`CREATE OR REPLACE TABLE program_exclusive (program_code VARCHAR, other_code VARCHAR)`,
+	var stmts []string
+	for _, q := range schema.CatalogueDDL() {
+		stmts = append(stmts, schema.OrReplace(q))
 	}
-	pairs := map[[2]string]bool{}
-	for _, p := range cat.Programs {
-		std := "NULL"
-		if p.StandardAmount != nil {
-			std = fmt.Sprint(*p.StandardAmount)
-		}
-		stmts = append(stmts, fmt.Sprintf("INSERT INTO program_catalogue VALUES (%s, %s, %s, %s, %s, %s, %s, %t, %t, %s)",
-			Lit(p.Code), Lit(p.Name), Lit(p.Department), Lit(p.Frequency), nullInt(p.MinAge), nullInt(p.MaxAge),
-			Lit(p.Requires), p.SSCRequired, p.PayableAfterDeath, std))
-		for _, o := range p.ExclusiveWith {
-			if o != p.Code {
-				pairs[[2]string{p.Code, o}] = true
-				pairs[[2]string{o, p.Code}] = true
-			}
-		}
+	progs := make([]schema.Program, len(cat.Programs))
+	for i, p := range cat.Programs {
+		progs[i] = schema.Program{Code: p.Code, Name: p.Name, Department: p.Department, Frequency: p.Frequency,
+			MinAge: p.MinAge, MaxAge: p.MaxAge, Requires: p.Requires, SSCRequired: p.SSCRequired,
+			PayableAfterDeath: p.PayableAfterDeath, StandardAmount: p.StandardAmount, ExclusiveWith: p.ExclusiveWith}
 	}
-	keys := make([][2]string, 0, len(pairs))
-	for k := range pairs {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool { return keys[a][0]+"\x00"+keys[a][1] < keys[b][0]+"\x00"+keys[b][1] })
-	for _, k := range keys {
-		stmts = append(stmts, fmt.Sprintf("INSERT INTO program_exclusive VALUES (%s, %s)", Lit(k[0]), Lit(k[1])))
-	}
-	return s.Exec(ctx, stmts...)
+	return s.Exec(ctx, append(stmts, schema.CatalogueInserts(progs)...)...)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // ErrRuleTimeout is wrapped by the error of a rule stopped by
@@ -26,7 +27,7 @@ var ErrRuleMemory = errors.New("rule out of memory")
 // through rules.RunSet into a table of its own, then into table.
 func (s *Session) runRulesLimited(ctx context.Context, comp []rules.Compiled, table string, limit time.Duration, log *slog.Logger) error {
 	one := table + "_one"
-	if err := s.Exec(ctx, "CREATE OR REPLACE TABLE "+Ident(table)+" "+rules.HitsDDL); err != nil {
+	if err := s.Exec(ctx, schema.RuleHitsDDL(table)); err != nil {
 		return err
 	}
 	for _, c := range comp {

@@ -22,6 +22,7 @@ import (
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // batchRows is the number of rows per Arrow batch handed to DuckDB.
@@ -34,8 +35,10 @@ type planned struct {
 	conn connectors.Source
 }
 
-// Table is the DuckDB table a role loads into: the role name.
-func Table(role dataset.Role) string { return role.Name }
+// Table is the DuckDB table a role loads into (schema.Table).
+//
+// Deprecated: use schema.Table, the one owner of table names.
+func Table(role dataset.Role) string { return schema.Table(role) }
 
 // plan builds every source's connector and checks that each input has all
 // mapped columns, before any row is loaded.
@@ -80,18 +83,11 @@ func quoteList(ss []string) string {
 }
 
 // createTables creates one empty table per built-in role and per custom
-// role used by the job.
+// role used by the job (schema.TableDDL), replacing any of a reused
+// database file.
 func (s *Session) createTables(ctx context.Context, roles []dataset.Role) error {
 	for _, r := range roles {
-		var cols []string
-		for _, f := range r.Fields() {
-			cols = append(cols, fmt.Sprintf("%s %s", Ident(f.Name), DuckType(f.Type)))
-		}
-		if hasPersonKey(r) {
-			cols = append(cols, dataset.ColPersonKey+" VARCHAR", "link_method VARCHAR", "link_probability DOUBLE")
-		}
-		q := fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", Ident(Table(r)), strings.Join(cols, ", "))
-		if err := s.Exec(ctx, q); err != nil {
+		if err := s.Exec(ctx, schema.OrReplace(schema.TableDDL(r))); err != nil {
 			return err
 		}
 	}
@@ -520,11 +516,9 @@ func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDi
 	return stats, nil
 }
 
-// hasPersonKey reports whether a role's table gets a person_key column.
-func hasPersonKey(r dataset.Role) bool {
-	c, ok := r.Column("id_number")
-	return ok && c.Kind == dataset.ID
-}
+// hasPersonKey reports whether a role's table gets a person_key column
+// (schema.HasPersonKey).
+func hasPersonKey(r dataset.Role) bool { return schema.HasPersonKey(r) }
 
 // personKeyExpr computes person_key at load, the canonical ID number when
 // it is valid or was upgraded from 15 digits, and link_method for those

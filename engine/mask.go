@@ -1,10 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
-	"fmt"
-	"strings"
-
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
 )
@@ -34,21 +30,4 @@ func personalColumns(j *job.Job) map[string]map[string]dataset.Personal {
 		out[s.Name] = cols
 	}
 	return out
-}
-
-// personalMacro is the SQL macro src_personal(source) that the evidence
-// macro ev() writes into every evidence row as "personal": the row's
-// headers that hold personal identifiers, header → kind. The review pages
-// and exports mask exactly these (and only these) values.
-func personalMacro(j *job.Job) string {
-	cols := personalColumns(j)
-	var when []string
-	for _, s := range j.Sources {
-		b, _ := json.Marshal(cols[s.Name])
-		when = append(when, fmt.Sprintf("WHEN %s THEN json(%s)", Lit(s.Name), Lit(string(b))))
-	}
-	if len(when) == 0 {
-		return `CREATE OR REPLACE MACRO src_personal(s) AS json('{}')`
-	}
-	return fmt.Sprintf(`CREATE OR REPLACE MACRO src_personal(s) AS CASE s %s ELSE json('{}') END`, strings.Join(when, " "))
 }

@@ -20,17 +20,8 @@ import (
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/rules"
 	"github.com/crosscheck/crosscheck/rundir"
+	"github.com/crosscheck/crosscheck/schema"
 )
-
-// HitColumns are the columns of hits.csv / hits.parquet in order.
-var HitColumns = []string{"run_id", "hit_id", "rule_id", "category", "severity", "payment_id", "program_code", "program_name",
-	"department", "period", "region_code", "id_number", "id_status", "person_key", "name", "amount", "explanation", "evidence",
-	"payment_source", "payment_file", "payment_row", "route_region", "route_from"}
-
-// CaseColumns are the columns of cases.csv / cases.parquet in order.
-var CaseColumns = []string{"case_id", "run_id", "id_number", "name", "program_code", "program_name", "department",
-	"county_code", "period", "severity", "categories", "rule_ids", "hits", "payments", "amount", "payment_ids", "explanation",
-	"route_region", "route_from"}
 
 // masked columns in CSV exports: ID numbers fully, JSON evidence by digit runs.
 var maskID = map[string]bool{"id_number": true, "person_key": true}
@@ -44,7 +35,7 @@ func (s *Session) writeResults(ctx context.Context, j *job.Job, res *Result, out
 	for _, t := range []struct {
 		table, name string
 		cols        []string
-	}{{"hits", "hits", HitColumns}, {"cases", "cases", CaseColumns}} {
+	}{{schema.Hits, "hits", schema.HitColumns}, {schema.Cases, "cases", schema.CaseColumns}} {
 		sel := fmt.Sprintf("SELECT %s FROM %s", strings.Join(t.cols, ", "), t.table)
 		if formats["parquet"] {
 			p := filepath.Join(out, t.name+".parquet")

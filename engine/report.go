@@ -12,6 +12,7 @@ import (
 	"github.com/crosscheck/crosscheck/regions"
 	"github.com/crosscheck/crosscheck/report"
 	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // ReportFile is the run report's file name in the output folder.
@@ -195,13 +196,6 @@ const AggregatesFile = "aggregates.csv"
 // CatalogueFile holds the program catalogue in force (the policy list).
 const CatalogueFile = "catalogue.json"
 
-// AggregateColumns are the columns of aggregates.csv: per county (first six
-// digits of the payment's region code), program and period, the persons
-// paid, payments and amount screened, then the cases raised, the persons
-// they concern and the amount of their payments.
-var AggregateColumns = []string{"county_code", "program_code", "program_name", "period", "persons", "payments", "amount",
-	"case_persons", "cases", "amount_at_risk"}
-
 // CatalogueEntry is one program of catalogue.json.
 type CatalogueEntry struct {
 	Code              string   `json:"code"`
@@ -236,7 +230,7 @@ func (s *Session) WritePublicationBase(ctx context.Context, cat *Catalogue, dir 
 		coalesce(c.case_persons, 0), coalesce(c.cases, 0), coalesce(c.amount_at_risk, 0)
 	FROM p LEFT JOIN c USING (county_code, program_code, period)
 	ORDER BY 1, 2, 4`
-	if err := s.writeCSV(ctx, q, AggregateColumns, filepath.Join(dir, AggregatesFile), true, false, nil); err != nil {
+	if err := s.writeCSV(ctx, q, schema.AggregateColumns, filepath.Join(dir, AggregatesFile), true, false, nil); err != nil {
 		return fmt.Errorf("%s: %w", AggregatesFile, err)
 	}
 	extra := map[string][2]string{}

@@ -910,7 +910,9 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 	if err := sess.prepareRules(ctx, s.j); err != nil {
 		return nil, err
 	}
-	if err := sess.runRules(ctx, s.comp, s.j.Engine.RuleLimit, s.log); err != nil {
+	// One statement per rule into rule_hits (the batch's per-rule limits
+	// would cost four): the caller's context bounds a check.
+	if err := rules.RunSet(ctx, sess.DB, s.comp, "rule_hits", nil); err != nil {
 		return nil, err
 	}
 	rows, err := sess.DB.QueryContext(ctx, `SELECT rule_id, category, severity, coalesce(explanation, ''), coalesce(evidence, '[]') FROM rule_hits

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -143,21 +142,6 @@ func (s *Session) InsertArrow(ctx context.Context, table string, rdr array.Recor
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
 	return rdr.Err()
-}
-
-// DuckType is the DuckDB type of an Arrow type used in canonical tables.
-func DuckType(t arrow.DataType) string {
-	switch t.ID() {
-	case arrow.INT64:
-		return "BIGINT"
-	case arrow.FLOAT64:
-		return "DOUBLE"
-	case arrow.DATE32:
-		return "DATE"
-	case arrow.BOOL:
-		return "BOOLEAN"
-	}
-	return "VARCHAR"
 }
 
 // Ident quotes an identifier.

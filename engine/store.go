@@ -23,6 +23,7 @@ import (
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
 	"github.com/crosscheck/crosscheck/rundir"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // The reference store (docs/store.md) is a DuckDB file holding the
@@ -32,31 +33,9 @@ import (
 // builds the next version beside the store and renames it into place, so
 // a refresh killed half-way leaves the previous store.
 
-// Store manifest tables.
-const (
-	StoreJobTable     = "store_job"
-	StoreRefreshTable = "store_refresh"
-	StoreFileTable    = "store_file"
-	StoreMarkTable    = "store_watermark"
-	StoreChangeTable  = "store_change"
-	StoreScreenTable  = "store_screen"
-	// ChangeAll is the table_name of a change-log row that stands for
-	// every person (the first refresh, or a table whose layout changed).
-	ChangeAll = "*"
-)
-
-var storeDDL = []string{
-	`CREATE TABLE IF NOT EXISTS store_job (job_file VARCHAR, job_dir VARCHAR, job_yaml VARCHAR, job_json VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS store_refresh (seq BIGINT, started TIMESTAMP, finished TIMESTAMP, engine_version VARCHAR,
-		files_loaded BIGINT, files_kept BIGINT, rows BIGINT, changed_persons BIGINT, relinked VARCHAR, counts VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS store_file (seq BIGINT, source VARCHAR, role VARCHAR, path VARCHAR, sha256 VARCHAR, bytes BIGINT,
-		rows_accepted BIGINT, rows_quarantined BIGINT)`,
-	`CREATE TABLE IF NOT EXISTS store_watermark (seq BIGINT, source VARCHAR, watermark VARCHAR)`,
-	`CREATE TABLE IF NOT EXISTS store_change (seq BIGINT, person_key VARCHAR, table_name VARCHAR, added BIGINT, removed BIGINT)`,
-	// The rolls of the screenings `screen --changed` re-screens: kept by
-	// path, with the store version they were last screened against.
-	`CREATE TABLE IF NOT EXISTS store_screen (roll VARCHAR, source VARCHAR, program VARCHAR, period VARCHAR, seq BIGINT, screened TIMESTAMP)`,
-}
+// ChangeAll is the table_name of a change-log row that stands for every
+// person (schema.StoreChangeAll).
+const ChangeAll = schema.StoreChangeAll
 
 // RefreshOptions tune a store refresh.
 type RefreshOptions struct {
@@ -392,11 +371,11 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 
 	// The manifest: history of the previous store, then this refresh.
-	if err := sess.Exec(ctx, storeDDL...); err != nil {
+	if err := sess.Exec(ctx, schema.StoreDDL()...); err != nil {
 		return nil, err
 	}
 	if hasPrev {
-		for _, t := range []string{StoreRefreshTable, StoreFileTable, StoreMarkTable, StoreChangeTable, StoreScreenTable} {
+		for _, t := range schema.StoreTables[1:] { // all but store_job
 			if err := sess.Exec(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT * FROM prev.%s", t, t)); err != nil {
 				return nil, err
 			}

@@ -16,9 +16,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // DefaultMinPersons is the smallest number of persons a published figure
@@ -116,37 +119,38 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-var aggregateHeader = "county_code,program_code,program_name,period,persons,payments,amount,case_persons,cases,amount_at_risk"
-
+// readAggregates reads aggregates.csv as a run writes it: its header is
+// schema.AggregateColumns, and each value is taken by its column's name.
 func readAggregates(r io.Reader) ([]Row, error) {
 	cr := csv.NewReader(r)
 	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 || strings.TrimPrefix(strings.Join(recs[0], ","), "\uFEFF") != aggregateHeader {
-		return nil, fmt.Errorf("header is not %s", aggregateHeader)
+	header := strings.Join(schema.AggregateColumns, ",")
+	if len(recs) == 0 || strings.TrimPrefix(strings.Join(recs[0], ","), "\uFEFF") != header {
+		return nil, fmt.Errorf("header is not %s", header)
 	}
+	at := func(rec []string, col string) string { return rec[slices.Index(schema.AggregateColumns, col)] }
 	var out []Row
 	for i, rec := range recs[1:] {
-		var row Row
-		row.County, row.Program, row.ProgramName, row.Period = rec[0], rec[1], rec[2], rec[3]
-		ints := []*int64{&row.Persons, &row.Payments, nil, &row.CasePersons, &row.Cases}
-		for j, p := range ints {
-			if p == nil {
-				continue
+		row := Row{County: at(rec, "county_code"), Program: at(rec, "program_code"), ProgramName: at(rec, "program_name"),
+			Period: at(rec, "period")}
+		for _, f := range []struct {
+			col string
+			p   *int64
+		}{{"persons", &row.Persons}, {"payments", &row.Payments}, {"case_persons", &row.CasePersons}, {"cases", &row.Cases}} {
+			if *f.p, err = strconv.ParseInt(at(rec, f.col), 10, 64); err != nil {
+				return nil, fmt.Errorf("row %d: %s: %w", i+2, f.col, err)
 			}
-			n, err := strconv.ParseInt(rec[4+j], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("row %d: %s: %w", i+2, strings.Split(aggregateHeader, ",")[4+j], err)
+		}
+		for _, f := range []struct {
+			col string
+			p   *float64
+		}{{"amount", &row.Amount}, {"amount_at_risk", &row.AmountAtRisk}} {
+			if *f.p, err = strconv.ParseFloat(at(rec, f.col), 64); err != nil {
+				return nil, fmt.Errorf("row %d: %s: %w", i+2, f.col, err)
 			}
-			*p = n
-		}
-		if row.Amount, err = strconv.ParseFloat(rec[6], 64); err != nil {
-			return nil, fmt.Errorf("row %d: amount: %w", i+2, err)
-		}
-		if row.AmountAtRisk, err = strconv.ParseFloat(rec[9], 64); err != nil {
-			return nil, fmt.Errorf("row %d: amount_at_risk: %w", i+2, err)
 		}
 		out = append(out, row)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/crosscheck/crosscheck/dataset"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // Sandbox locks a DuckDB database down before rules run: no file system
@@ -76,7 +77,7 @@ func newChecker(ctx context.Context, roles []dataset.Role) (*checker, error) {
 		roles = dataset.Builtin()
 	}
 	c := &checker{db: db, tables: map[string]bool{}}
-	stmts := append(schema(roles), Prelude(nil, nil)...)
+	stmts := append(schema.Tables(roles), schema.Prelude(nil, nil)...)
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
@@ -86,7 +87,7 @@ func newChecker(ctx context.Context, roles []dataset.Role) (*checker, error) {
 	for _, r := range roles {
 		c.tables[r.Name] = true
 	}
-	for _, t := range fixedTables {
+	for _, t := range schema.RuleTables {
 		c.tables[t] = true
 	}
 	if err := Sandbox(ctx, db); err != nil {

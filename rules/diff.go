@@ -10,18 +10,17 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-)
 
-// HitsDDL creates a hits table as RunSet fills it.
-const HitsDDL = `(rule_id VARCHAR, category VARCHAR, _rid BIGINT, severity VARCHAR, explanation VARCHAR, evidence VARCHAR, fields VARCHAR)`
+	"github.com/crosscheck/crosscheck/schema"
+)
 
 // RunSet runs compiled rules on a prepared database (canonical tables
 // loaded, Prelude run, Sandbox applied) into table, created or replaced
 // with the columns rule_id, category, _rid, severity, explanation,
-// evidence, fields. It checks the contract of one hit per payment and
+// evidence, fields (schema.RuleHitsDDL). It checks the contract of one hit per payment and
 // rule. log, when not nil, gets each rule's time.
 func RunSet(ctx context.Context, db *sql.DB, comp []Compiled, table string, log *slog.Logger) error {
-	if _, err := db.ExecContext(ctx, "CREATE OR REPLACE TABLE "+ident(table)+" "+HitsDDL); err != nil {
+	if _, err := db.ExecContext(ctx, schema.RuleHitsDDL(table)); err != nil {
 		return err
 	}
 	for _, c := range comp {

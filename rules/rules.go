@@ -11,16 +11,19 @@
 // the explanation was built from).
 //
 // Rules run over the canonical tables (one per dataset role, see package
-// dataset) and what the engine prepares before rules run (see Prelude):
+// dataset) and what the engine prepares before rules run (package schema
+// owns them all: schema.Tables, schema.Prelude; the checker and the test
+// runner build their databases from it too):
 //   - screened: the payments of the screened periods, with program_name,
 //     department, min_age, max_age, payable_after_death, ssc_required and
 //     standard_amount from the catalogue;
 //   - program_catalogue and program_exclusive (program_code, other_code);
-//   - person_link (dataset, _rid, person_key, score, method): links of
-//     records without a usable ID number to persons, empty until record
-//     linkage fills it;
+//   - person_link (table_name, _rid, person_key, method, match_weight,
+//     match_probability, candidates, n_candidates, in_registry): how each
+//     record reached its person, empty until record linkage fills it;
 //   - macros ev(source, file, row, orig) → evidence object, ym(date) →
-//     "2024年5月", money(x) → "200.00", src_title(source) → the source title.
+//     "2024年5月", money(x) → "200.00", src_title(source) → the source
+//     title, src_personal(source) → its personal columns (JSON).
 //
 // Rules are parsed, type-checked against the canonical schemas (in an
 // empty in-memory DuckDB) and compiled before any data is loaded; a broken

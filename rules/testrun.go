@@ -18,6 +18,7 @@ import (
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/mapping"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // Opener opens a fresh, empty database for one test.
@@ -151,7 +152,7 @@ func loadFixture(ctx context.Context, db *sql.DB, t Test) []string {
 		}
 		return true
 	}
-	for _, q := range schema(dataset.Builtin()) {
+	for _, q := range schema.Tables(dataset.Builtin()) {
 		if !exec(q) {
 			return probs
 		}
@@ -160,6 +161,9 @@ func loadFixture(ctx context.Context, db *sql.DB, t Test) []string {
 	for k, v := range t.Sources {
 		titles[k] = v
 	}
+	// The personal columns of each fixture source, as the engine declares
+	// them for a job's source (its headers are the canonical names here).
+	personal := map[string]map[string]dataset.Personal{}
 	src := 0
 	var links []FixtureRow
 	for _, f := range t.Data {
@@ -182,6 +186,7 @@ func loadFixture(ctx context.Context, db *sql.DB, t Test) []string {
 			if _, ok := titles[s]; !ok {
 				titles[s] = s
 			}
+			personal[s] = personalOf(role, bySource[s], personal[s])
 			p := loadSource(ctx, db, role, s, titles[s], bySource[s], int64(src)<<40)
 			probs = append(probs, p...)
 		}
@@ -215,12 +220,27 @@ func loadFixture(ctx context.Context, db *sql.DB, t Test) []string {
 	if len(probs) > 0 {
 		return probs
 	}
-	for _, q := range catalogueSQL(t.Programs) {
+	progs := make([]schema.Program, len(t.Programs))
+	for i, p := range t.Programs {
+		progs[i] = schema.Program{Code: p.Code, Name: p.Name, Department: p.Department, Frequency: p.Frequency,
+			MinAge: p.MinAge, MaxAge: p.MaxAge, Requires: p.Requires, SSCRequired: p.SSCRequired,
+			PayableAfterDeath: p.PayableAfterDeath, StandardAmount: p.StandardAmount, ExclusiveWith: p.ExclusiveWith}
+	}
+	for _, q := range schema.CatalogueInserts(progs) {
 		if !exec(q) {
 			return probs
 		}
 	}
-	for _, q := range Prelude(titles, t.Periods) {
+	names := make([]string, 0, len(titles))
+	for n := range titles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	srcs := make([]schema.Source, len(names))
+	for i, n := range names {
+		srcs[i] = schema.Source{Name: n, Title: titles[n], Personal: personal[n]}
+	}
+	for _, q := range schema.Prelude(srcs, t.Periods) {
 		if !exec(q) {
 			return probs
 		}
@@ -298,7 +318,7 @@ func loadSource(ctx context.Context, db *sql.DB, role dataset.Role, name, title 
 		}
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", ident(role.Name), strings.Join(names, ", "), strings.Join(vals, ", ")))
 	}
-	if hasPersonKey(role) {
+	if schema.HasPersonKey(role) {
 		stmts = append(stmts, fmt.Sprintf(`UPDATE %s SET person_key = CASE WHEN id_number_status IN ('valid', 'upgraded') THEN id_number END,
 			link_method = CASE id_number_status WHEN 'valid' THEN 'exact' WHEN 'upgraded' THEN 'upgraded' ELSE 'unresolved' END WHERE _source = %s`,
 			ident(role.Name), lit(name)))
@@ -348,45 +368,22 @@ func sqlLiteral(a arrow.Array, i int) string {
 	return lit(a.ValueStr(i))
 }
 
-// catalogueSQL fills program_catalogue and program_exclusive from a
-// test's programs, as the engine does from the job's.
-func catalogueSQL(progs []TestProgram) []string {
-	var out []string
-	pairs := map[[2]string]bool{}
-	nullInt := func(p *int) string {
-		if p == nil {
-			return "NULL"
-		}
-		return strconv.Itoa(*p)
+// personalOf adds to m (made when nil) the columns of rows that hold
+// personal identifiers in role, column → kind.
+func personalOf(role dataset.Role, rows []FixtureRow, m map[string]dataset.Personal) map[string]dataset.Personal {
+	if m == nil {
+		m = map[string]dataset.Personal{}
 	}
-	for _, p := range progs {
-		std := "NULL"
-		if p.StandardAmount != nil {
-			std = strconv.FormatFloat(*p.StandardAmount, 'g', -1, 64)
-		}
-		name := p.Name
-		if name == "" {
-			name = p.Code
-		}
-		out = append(out, fmt.Sprintf("INSERT INTO program_catalogue VALUES (%s, %s, %s, %s, %s, %s, %s, %t, %t, %s)",
-			lit(p.Code), lit(name), lit(p.Department), lit(p.Frequency), nullInt(p.MinAge), nullInt(p.MaxAge),
-			lit(p.Requires), p.SSCRequired, p.PayableAfterDeath, std))
-		for _, o := range p.ExclusiveWith {
-			if o != p.Code {
-				pairs[[2]string{p.Code, o}] = true
-				pairs[[2]string{o, p.Code}] = true
+	for _, r := range rows {
+		for _, c := range r.Cols {
+			if col, ok := role.Column(c); ok {
+				if p := col.PersonalKind(); p != dataset.NotPersonal {
+					m[c] = p
+				}
 			}
 		}
 	}
-	keys := make([][2]string, 0, len(pairs))
-	for k := range pairs {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool { return keys[a][0]+"\x00"+keys[a][1] < keys[b][0]+"\x00"+keys[b][1] })
-	for _, k := range keys {
-		out = append(out, fmt.Sprintf("INSERT INTO program_exclusive VALUES (%s, %s)", lit(k[0]), lit(k[1])))
-	}
-	return out
+	return m
 }
 
 // RunRule runs one compiled rule on a prepared database and reads its

@@ -32,7 +32,7 @@ func TestScreenChangedBinary(t *testing.T) {
 	}
 	changed := func(out string) cliResult {
 		t.Helper()
-		r := runCLI(t, dir, 5*time.Minute, "screen", "--store", st, "--job-rolls", "--changed", "--cases", cases, "--raw-ids", "--out", out)
+		r := runCLI(t, dir, 10*time.Minute, "screen", "--store", st, "--job-rolls", "--changed", "--cases", cases, "--raw-ids", "--out", out)
 		if r.code != 0 {
 			t.Fatalf("screen --changed: exit %d\n%s\n%s", r.code, r.stdout, tail(r.stderr, 20))
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/identity"
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 func newLink() *cobra.Command {
@@ -114,7 +115,7 @@ ID numbers are masked.`,
 					if err != nil {
 						return err
 					}
-					table = engine.Table(r)
+					table = schema.Table(r)
 				}
 			}
 			if table == "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/schema"
 )
 
 // newRulesCmd is `crosscheck rules`: the rule catalogue and the tools to
@@ -540,7 +541,7 @@ func rulesLoadForDiff(ctx context.Context, j *job.Job, log *slog.Logger) (*sql.D
 	}
 	db, err := sql.Open("duckdb", jj.Engine.Database)
 	if err == nil {
-		_, err = db.ExecContext(ctx, rules.PersonLinkDDL)
+		_, err = db.ExecContext(ctx, schema.PersonLinkDDL)
 	}
 	if err == nil {
 		err = rules.Sandbox(ctx, db)

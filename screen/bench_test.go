@@ -1,0 +1,244 @@
+package screen_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crosscheck/crosscheck/benchmarks/gen"
+	"github.com/crosscheck/crosscheck/engine"
+	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/screen"
+	"github.com/crosscheck/crosscheck/store"
+)
+
+// BenchmarkStoreScreen measures, on a generated province of
+// CROSSCHECK_BENCH_PERSONS persons (default 100,000; in
+// CROSSCHECK_BENCH_DIR when set, reused), the first store refresh, the
+// screen of a 50,000-payment roll (the first rows of the 民政 roll of
+// 2024-05, all of them when it is shorter), a refresh after a 20,000-row
+// death extract with screen --changed of the job's rolls, and Check
+// latency with 50 concurrent callers. Figures go to the log (-v); run:
+//
+//	CROSSCHECK_BENCH_PERSONS=1000000 go test -tags duckdb_arrow -run '^$' -bench StoreScreen -benchtime 1x -v ./screen/
+func BenchmarkStoreScreen(b *testing.B) {
+	ctx := context.Background()
+	n := 100000
+	if v := os.Getenv("CROSSCHECK_BENCH_PERSONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir := os.Getenv("CROSSCHECK_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "job.yaml")); err != nil {
+		t0 := time.Now()
+		if _, err := gen.Generate(ctx, gen.Config{Persons: n, Seed: 1, Out: dir}); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("generated %d persons in %.1fs", n, time.Since(t0).Seconds())
+	}
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	work := b.TempDir()
+	st := filepath.Join(work, "ref.duckdb")
+	t0 := time.Now()
+	r, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("first refresh: %.1fs (peak RSS so far %d MiB)", time.Since(t0).Seconds(), engine.PeakRSS()>>20)
+	_ = r
+
+	// The roll: the first 50,000 payments of the 民政 roll of 2024-05 (same encoding, same header).
+	roll := filepath.Join(work, "yikatong_minzheng_202405.csv")
+	rows := headLines(b, filepath.Join(dir, "caizheng", "yikatong_minzheng_202405.csv"), roll, 50000)
+	s, err := screen.Open(ctx, st, screen.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 = time.Now()
+		rr, err := s.Roll(ctx, screen.RollInput{Path: roll}, filepath.Join(work, fmt.Sprintf("screen%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("screen of a %d-payment roll: %.2fs, %d hits, %d stops", rows, time.Since(t0).Seconds(), rr.Hits, len(rr.Stops))
+	}
+	b.StopTimer()
+
+	// Check latency, 50 concurrent callers, 200 checks of registered persons of the roll.
+	apps := applicants(b, st, 200)
+	lat := make([]time.Duration, len(apps))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	t0 = time.Now()
+	for w := 0; w < 50; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c0 := time.Now()
+				if _, err := s.Check(ctx, apps[i]); err != nil {
+					b.Error(err)
+				}
+				lat[i] = time.Since(c0)
+			}
+		}()
+	}
+	for i := range apps {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	total := time.Since(t0)
+	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+	if len(lat) > 0 {
+		b.Logf("check: %d checks, 50 concurrent, %.1fs: p50 %s, p99 %s", len(lat), total.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100])
+	}
+	s.Close()
+
+	// A 20,000-row death extract appended to the cremation file, refresh + screen --changed.
+	deathRows := appendDeaths(b, st, filepath.Join(dir, "minzheng", "huohua_jilu.csv"), 20000)
+	t0 = time.Now()
+	r2, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := time.Since(t0)
+	s2, err := screen.Open(ctx, st, screen.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rr, err := s2.Roll(ctx, screen.RollInput{JobRolls: true, Changed: true, Since: r2.Seq - 1}, filepath.Join(work, "changed"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s2.Close()
+	b.Logf("refresh after a %d-row death extract: %.1fs (%d files loaded, %d persons changed); screen --changed: %.1fs (%d payments, %d hits); total %.1fs",
+		deathRows, tr.Seconds(), r2.FilesLoaded, r2.ChangedPersons, rr.Elapsed.Seconds(), rr.Payments, rr.Hits, time.Since(t0).Seconds())
+	b.Logf("peak RSS %d MiB", engine.PeakRSS()>>20)
+	// The cremation file is restored for a reused CROSSCHECK_BENCH_DIR.
+	restoreDeaths(b)
+}
+
+var restore func()
+
+func restoreDeaths(b *testing.B) {
+	if restore != nil {
+		restore()
+		restore = nil
+	}
+}
+
+// headLines copies the header and the first n lines of a file; it returns
+// the number of data lines copied.
+func headLines(b *testing.B, from, to string, n int) int {
+	f, err := os.Open(from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	w := bufio.NewWriter(out)
+	lines := -1
+	for sc.Scan() && lines < n {
+		w.Write(sc.Bytes())
+		w.WriteByte('\n')
+		lines++
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return lines
+}
+
+func openStore(b *testing.B, st string) *sql.DB {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("ATTACH '%s' AS s (READ_ONLY)", st)); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// applicants are n living persons of the registry applying for 高龄津贴 in 2024-05.
+func applicants(b *testing.B, st string, n int) []screen.Applicant {
+	db := openStore(b, st)
+	defer db.Close()
+	rows, err := db.Query(fmt.Sprintf(`SELECT id_number, name FROM s.person WHERE person_key IS NOT NULL
+		ORDER BY hash(_rid) LIMIT %d`, n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var out []screen.Applicant
+	for rows.Next() {
+		var a screen.Applicant
+		if err := rows.Scan(&a.IDNumber, &a.Name); err != nil {
+			b.Fatal(err)
+		}
+		a.Program, a.Period = "gaoling", "2024-05"
+		out = append(out, a)
+	}
+	return out
+}
+
+// appendDeaths appends n cremation records of living registered persons.
+func appendDeaths(b *testing.B, st, file string, n int) int {
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	restore = func() { os.WriteFile(file, orig, 0o644) }
+	db := openStore(b, st)
+	defer db.Close()
+	rows, err := db.Query(fmt.Sprintf(`SELECT person_key, name, coalesce(gender, ''), strftime(birth_date, '%%Y-%%m-%%d') FROM s.person
+		WHERE person_key IS NOT NULL AND death_date IS NULL AND birth_date IS NOT NULL AND person_key NOT IN (SELECT person_key FROM s.death WHERE person_key IS NOT NULL)
+		ORDER BY hash(_rid + 7) LIMIT %d`, n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	k := 0
+	for rows.Next() {
+		var id, name, g, birth string
+		if err := rows.Scan(&id, &name, &g, &birth); err != nil {
+			b.Fatal(err)
+		}
+		k++
+		fmt.Fprintf(w, "HB%09d,%s,%s,%s,%s,2024-03-01,2024-03-03,,殡仪馆\n", k, name, g, id, birth)
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	return k
+}
