@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if refDir != "" {
+		os.RemoveAll(refDir)
+	}
 	os.Exit(code)
 }
 
@@ -54,8 +57,9 @@ func crosscheckBin(t testing.TB) string {
 	return binPath
 }
 
-// writeUsersFile writes testUsers() as a users file.
-func writeUsersFile(t testing.TB, dir string) string {
+// writeUsersFile writes testUsers() as a users file; extra is appended
+// (more list entries of users, then top-level keys).
+func writeUsersFile(t testing.TB, dir string, extra ...string) string {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("session_ttl: 1h\nusers:\n")
@@ -74,6 +78,9 @@ func writeUsersFile(t testing.TB, dir string) string {
 		if u.TokenSHA256 != "" {
 			fmt.Fprintf(&b, "    token_sha256: %s\n", q(u.TokenSHA256))
 		}
+	}
+	for _, x := range extra {
+		b.WriteString(x)
 	}
 	p := filepath.Join(dir, "users.yaml")
 	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {

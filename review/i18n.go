@@ -168,6 +168,20 @@ var messages = map[string][2]string{
 	"reviewer":            {"核查人员", "reviewer"},
 	"analyst":             {"分析人员", "analyst"},
 	"platform":            {"平台运维", "platform"},
+	"check":               {"申请时核验", "Applicant check"},
+	"check_hint":          {"受理补贴申请时，按身份证号码、姓名、项目和期间与参照库比对；每次核验均记入审计日志。", "When taking an application, check the applicant's ID number, name, program and period against the reference store; every check is audited."},
+	"check_submit":        {"核验", "Check"},
+	"check_unavailable":   {"申请时核验不可用：服务未配置参照库，或您的角色无此权限", "Applicant check unavailable: no reference store, or your role may not check"},
+	"check_too_many":      {"核验过于频繁，请稍后再试", "Too many checks: try again shortly"},
+	"check_failed":        {"核验失败，请稍后再试或联系管理员", "The check failed: try again or ask the administrator"},
+	"check_clear":         {"未发现问题", "No problems found"},
+	"check_clear_hint":    {"按现有参照数据，该申请人申请此项目未触发任何比对规则。", "With the reference data held, this applicant raises no rule for this program."},
+	"check_found":         {"发现疑点，请核实后再受理", "Problems found: check them before accepting the application"},
+	"check_known":         {"在户籍登记中", "In the registry"},
+	"check_unknown":       {"不在户籍登记中", "Not in the registry"},
+	"id_status":           {"证件号状态", "ID status"},
+	"choose":              {"请选择", "Choose"},
+	"period_hint":         {"年-月，如2024-05", "YYYY-MM, e.g. 2024-05"},
 }
 
 // T translates a message key.

@@ -156,6 +156,9 @@ var sentences = map[string][2]string{
 	"rules.change":      {"%[1]s 启用规则集 %[2]s", "%[1]s brought rule set %[2]s into use"},
 	"exception.add":     {"%[1]s 登记例外 #%[2]s", "%[1]s registered exception #%[2]s"},
 	"exception.revoke":  {"%[1]s 撤销例外 #%[2]s", "%[1]s revoked exception #%[2]s"},
+	"check":             {"%[1]s 核验申请人 %[2]s：项目 %[3]s，期间 %[4]s，疑点 %[5]s 条", "%[1]s checked applicant %[2]s: program %[3]s, period %[4]s, %[5]s hits"},
+	"check.raw":         {"%[1]s 核验申请人 %[2]s 并查看完整证件号：项目 %[3]s，期间 %[4]s，疑点 %[5]s 条", "%[1]s checked applicant %[2]s with full ID numbers: program %[3]s, period %[4]s, %[5]s hits"},
+	"screen.roll":       {"%[1]s 比对发放名册 %[2]s：%[3]s 笔发放，停发 %[4]s 笔", "%[1]s screened roll %[2]s: %[3]s payments, %[4]s to stop"},
 	"generic":           {"%[1]s：%[2]s %[3]s", "%[1]s: %[2]s %[3]s"},
 }
 
@@ -284,6 +287,10 @@ func auditSentence(lang string, a casestore.AuditEntry, name people) string {
 		return sentence(lang, key, actor, a.ObjectID, num(d["rows"]))
 	case "view.queue", "view.sheet":
 		return sentence(lang, key, actor, a.ObjectID, num(d["total"]))
+	case "check", "check.raw":
+		return sentence(lang, key, actor, a.ObjectID, fmt.Sprint(d["program"]), fmt.Sprint(d["period"]), num(d["hits"]))
+	case "screen.roll":
+		return sentence(lang, key, actor, a.ObjectID, num(d["payments"]), num(d["stops"]))
 	case "run.import":
 		return sentence(lang, key, actor, a.ObjectID, num(d["hits"]), num(d["new_cases"]), num(d["merged_cases"]))
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/crosscheck/crosscheck/casestore"
 )
@@ -48,8 +49,18 @@ type Config struct {
 	ExportLimit int
 	// MaxUpload caps an uploaded hits file (default 1 GiB).
 	MaxUpload int64
-	// TempDir holds uploaded hits files while they are imported.
+	// TempDir holds uploaded hits files while they are imported, and rolls
+	// while they are screened.
 	TempDir string
+	// Screener answers POST /api/v1/check, POST /api/v1/screen and the
+	// /check form (nil: those answer 404). serve opens it on --ref-store.
+	Screener Screener
+	// Programs are the catalogue's programs: the form's choice, and the
+	// check refuses others (empty: the screener decides).
+	Programs []ProgramOption
+	// ScreenDir keeps the run folder of each roll screened through the API
+	// ("" : a temporary folder, removed after the answer).
+	ScreenDir string
 }
 
 // Server is the review web server.
@@ -63,6 +74,8 @@ type Server struct {
 	m     *metrics
 
 	facetCache facetCache
+	limits     checkLimiters
+	checkSlots chan struct{}
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -109,7 +122,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	tuneGC(cfg.Log)
 	s := &Server{cfg: cfg, store: cfg.Store, users: cfg.Users, log: cfg.Log, mux: http.NewServeMux(),
-		sessions: map[string]*session{}, failures: map[string]*failure{}, stopRefresh: make(chan struct{})}
+		sessions: map[string]*session{}, failures: map[string]*failure{}, stopRefresh: make(chan struct{}),
+		limits: checkLimiters{m: map[string]*rate.Limiter{}}, checkSlots: make(chan struct{}, max(1, cfg.Users.CheckConcurrency))}
 	var err error
 	if s.tmpl, err = parseTemplates(); err != nil {
 		return nil, err
@@ -184,6 +198,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /params", s.ui(s.paramsPage))
 	s.mux.HandleFunc("POST /params", s.ui(s.paramsSubmit))
 	s.mux.HandleFunc("GET /audit", s.ui(s.auditPage))
+	s.mux.HandleFunc("GET /check", s.ui(s.checkPage))
+	s.mux.HandleFunc("POST /check", s.ui(s.checkPage))
 
 	// JSON API
 	s.mux.HandleFunc("POST /api/v1/session", s.apiLogin)
@@ -206,6 +222,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/audit", s.api(s.apiAudit))
 	s.mux.HandleFunc("GET /api/v1/runs", s.api(s.apiRuns))
 	s.mux.HandleFunc("POST /api/v1/runs", s.api(s.apiImport))
+	// Screening against the reference store (--ref-store): the platform,
+	// reviewers and admins check applicants; the platform and admins screen rolls.
+	s.mux.HandleFunc("POST /api/v1/check", s.apiFor(s.apiCheck, true))
+	s.mux.HandleFunc("POST /api/v1/screen", s.apiFor(s.apiScreen, true))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -380,7 +400,7 @@ func (s *Server) checkCSRF(r *http.Request, ss *session) bool {
 }
 
 // errPlatform answers the platform role outside its grant.
-const errPlatform = "the platform role reaches only /api/v1/me, /api/v1/stoplist, /api/v1/outcomes, /api/v1/rules/stats and /api/v1/params"
+const errPlatform = "the platform role reaches only /api/v1/me, /api/v1/stoplist, /api/v1/outcomes, /api/v1/rules/stats, /api/v1/params, /api/v1/check and /api/v1/screen"
 
 // ui wraps a page handler: a session is required (else redirect to login)
 // and unsafe methods need the session's CSRF token. The platform role has
@@ -556,6 +576,7 @@ type metrics struct {
 	views   *prometheus.CounterVec
 	logins  *prometheus.CounterVec
 	imports prometheus.Counter
+	checks  *prometheus.CounterVec
 }
 
 // caseCollector reports cases by status, department and age on scrape.
@@ -584,10 +605,12 @@ func newMetrics(reg prometheus.Registerer, st *casestore.Store) (*metrics, error
 			Help: "Sign-in attempts by result (ok, failed, locked)."}, []string{"result"}),
 		imports: prometheus.NewCounter(prometheus.CounterOpts{Name: "crosscheck_review_imports_total",
 			Help: "Runs imported through the API."}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crosscheck_review_checks_total",
+			Help: "Applicants checked against the reference store, by way (api, form)."}, []string{"via"}),
 	}
 	cc := caseCollector{store: st, desc: prometheus.NewDesc("crosscheck_review_cases",
 		"Cases by status, department and age since raised (0-3d, 4-10d, 11-30d, 31d+).", []string{"status", "department", "age"}, nil)}
-	for _, c := range []prometheus.Collector{m.latency, m.actions, m.views, m.logins, m.imports, cc} {
+	for _, c := range []prometheus.Collector{m.latency, m.actions, m.views, m.logins, m.imports, m.checks, cc} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -79,13 +79,16 @@ type page struct {
 	Error   string
 	Flash   string
 	IsAdmin bool
-	D       any
+	// CanCheck shows the link to the applicant check (/check).
+	CanCheck bool
+	D        any
 }
 
 func (s *Server) pageOf(r *http.Request, rc *reqCtx, d any, errMsg string) page {
 	p := page{Lang: langOf(r), Path: r.URL.RequestURI(), D: d, Error: errMsg}
 	if rc != nil {
 		p.User, p.IsAdmin = rc.user, rc.user.Role == casestore.RoleAdmin
+		p.CanCheck = s.cfg.Screener != nil && rc.user.CanCheck()
 		if rc.sess != nil {
 			p.CSRF = rc.sess.csrf
 		}

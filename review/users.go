@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,24 @@ type User struct {
 	TokenSHA256 string `mapstructure:"token_sha256"`
 	// Disabled users cannot sign in.
 	Disabled bool `mapstructure:"disabled"`
+	// CheckRate and CheckBurst override the file's limits of
+	// POST /api/v1/check and the /check form for this user (0: the file's).
+	CheckRate  float64 `mapstructure:"check_rate"`
+	CheckBurst int     `mapstructure:"check_burst"`
+}
+
+// CanCheck reports whether the user may screen an applicant (POST
+// /api/v1/check, the /check form): the platform, reviewers (the clerks of a
+// department) and admins. Analysts work on cases and rules, not on
+// applications.
+func (u *User) CanCheck() bool {
+	return u.Role == casestore.RoleAdmin || u.Role == casestore.RoleReviewer || u.Role == casestore.RolePlatform
+}
+
+// CanScreen reports whether the user may screen a payment roll (POST
+// /api/v1/screen): the platform and admins.
+func (u *User) CanScreen() bool {
+	return u.Role == casestore.RoleAdmin || u.Role == casestore.RolePlatform
 }
 
 // Scope is the user's case scope.
@@ -63,8 +82,21 @@ type Users struct {
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
 	// MetricsAccess says who may read /metrics: "open" (default: anyone
 	// who reaches the server) or "signed_in" (a session or a bearer token).
-	MetricsAccess string  `mapstructure:"metrics_access"`
-	Users         []*User `mapstructure:"users"`
+	MetricsAccess string `mapstructure:"metrics_access"`
+	// CheckRate is how many applicant checks a user or token may make per
+	// second, sustained (default 5); CheckBurst how many at once (default 20).
+	// Beyond them the check answers 429 with Retry-After.
+	CheckRate  float64 `mapstructure:"check_rate"`
+	CheckBurst int     `mapstructure:"check_burst"`
+	// AuditRawIDs writes the full ID number of each checked applicant into
+	// the audit log (default false: masked).
+	AuditRawIDs bool `mapstructure:"audit_raw_ids"`
+	// CheckConcurrency is how many applicant checks run at once; the others
+	// wait their turn, first come first served (default: the number of CPUs).
+	CheckConcurrency int `mapstructure:"check_concurrency"`
+	// MaxRollMB caps a roll sent to POST /api/v1/screen (default 200 MiB).
+	MaxRollMB int     `mapstructure:"max_roll_mb"`
+	Users     []*User `mapstructure:"users"`
 
 	byName  map[string]*User
 	byToken map[string]*User
@@ -109,6 +141,21 @@ func (u *Users) init() error {
 	if u.SessionTTL == 0 {
 		u.SessionTTL = 8 * time.Hour
 	}
+	if u.CheckRate == 0 {
+		u.CheckRate = 5
+	}
+	if u.CheckBurst == 0 {
+		u.CheckBurst = 20
+	}
+	if u.MaxRollMB == 0 {
+		u.MaxRollMB = 200
+	}
+	if u.CheckConcurrency == 0 {
+		u.CheckConcurrency = runtime.NumCPU()
+	}
+	if u.CheckRate < 0 || u.CheckBurst < 0 || u.MaxRollMB < 0 || u.CheckConcurrency < 0 {
+		return errors.New("check_rate, check_burst, check_concurrency and max_roll_mb must not be negative")
+	}
 	switch u.MetricsAccess {
 	case "":
 		u.MetricsAccess = MetricsOpen
@@ -149,6 +196,9 @@ func (u *Users) init() error {
 				return fmt.Errorf("%s: token_sha256 is not 64 hex digits", where)
 			}
 			u.byToken[strings.ToLower(x.TokenSHA256)] = x
+		}
+		if x.CheckRate < 0 || x.CheckBurst < 0 {
+			return fmt.Errorf("%s: check_rate and check_burst must not be negative", where)
 		}
 		if x.Name == "" {
 			x.Name = x.Username

@@ -123,5 +123,6 @@ size); --svg PATH writes the chart there too (docs/img/bench-sizes.svg in the do
 	c.Flags().StringVar(&o.ProfileDir, "profile", "", "write CPU and allocation profiles per stage into this folder")
 	c.Flags().StringVar(&sizes, "sizes", "", "comma-separated numbers of persons to run one after the other (instead of --persons)")
 	c.Flags().StringVar(&svg, "svg", "", "with --sizes: also write the chart to this file")
+	c.AddCommand(newBenchCheck())
 	return c
 }

@@ -20,7 +20,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crosscheck/crosscheck/casestore"
+	"github.com/crosscheck/crosscheck/engine"
+	"github.com/crosscheck/crosscheck/job"
 	"github.com/crosscheck/crosscheck/review"
+	"github.com/crosscheck/crosscheck/screen"
 )
 
 type storeFlags struct {
@@ -63,7 +66,7 @@ func storeOpenError(path string, err error) error {
 
 func newServe() *cobra.Command {
 	var sf storeFlags
-	var users, addr, certFile, keyFile string
+	var users, addr, certFile, keyFile, refStore, screenDir string
 	var cookieSecure, quiet bool
 	var refresh time.Duration
 	c := &cobra.Command{
@@ -73,10 +76,14 @@ func newServe() *cobra.Command {
 API under /api/v1 (docs/api.md), /metrics (Prometheus; open unless the users file says
 metrics_access: signed_in) and /healthz. Users and roles come from the
 users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
-"crosscheck serve hash-password". Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
+"crosscheck serve hash-password". With --ref-store (a reference store made by "crosscheck store
+refresh", opened read-only) it also serves the applicant check (the /check form and POST
+/api/v1/check) and roll screening (POST /api/v1/screen). Serve over HTTPS (--tls-cert/--tls-key, or behind a proxy with
 --cookie-secure) anywhere but on a loopback address.`,
 		Example: `  crosscheck cases import --hits out/demo/hits.parquet --store cases.duckdb
-  crosscheck serve --store cases.duckdb --users users.yaml --addr 127.0.0.1:8080`,
+  crosscheck serve --store cases.duckdb --users users.yaml --addr 127.0.0.1:8080
+  crosscheck store refresh --config examples/henan-sample/job.yaml --store ref.duckdb
+  crosscheck serve --store cases.duckdb --users users.yaml --ref-store ref.duckdb`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -90,10 +97,26 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 				return err
 			}
 			defer st.Close()
+			var scr *screen.Screener
+			if refStore != "" {
+				// Read-only: several servers may share one reference store;
+				// "crosscheck store refresh" is its only writer.
+				if scr, err = screen.Open(ctx, refStore, screen.Options{Log: log, Threads: sf.threads, MemoryLimit: sf.memoryLimit}); err != nil {
+					return fmt.Errorf("--ref-store %s: %w", refStore, err)
+				}
+				defer scr.Close()
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			srv, err := review.New(review.Config{Store: st, Users: u, Registry: reg, Log: log,
-				CookieSecure: cookieSecure || certFile != "", RefreshEvery: refresh})
+			cfg := review.Config{Store: st, Users: u, Registry: reg, Log: log,
+				CookieSecure: cookieSecure || certFile != "", RefreshEvery: refresh, ScreenDir: screenDir}
+			if scr != nil {
+				cfg.Screener = scr
+				if cfg.Programs, err = refPrograms(ctx, refStore); err != nil {
+					return fmt.Errorf("--ref-store %s: %w", refStore, err)
+				}
+			}
+			srv, err := review.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -106,6 +129,9 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"
+			}
+			if scr != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "reference store %s: POST /api/v1/check, POST /api/v1/screen and /check are on\n", refStore)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %d cases on %s://%s\n", st.Count(), scheme, ln.Addr())
 			errc := make(chan error, 1)
@@ -129,6 +155,8 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 	sf.add(c)
 	c.Flags().StringVar(&users, "users", "", "users file (YAML)")
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	c.Flags().StringVar(&refStore, "ref-store", "", "reference store (crosscheck store refresh), opened read-only, for the applicant check and roll screening (docs/api.md)")
+	c.Flags().StringVar(&screenDir, "screen-dir", "", "keep the run folder of each roll screened through POST /api/v1/screen here (default: removed after the answer)")
 	c.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate file (PEM)")
 	c.Flags().StringVar(&keyFile, "tls-key", "", "TLS key file (PEM)")
 	c.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark cookies Secure (when a proxy terminates TLS)")
@@ -137,6 +165,46 @@ users file (docs/review.md); passwords are bcrypt or argon2id hashes made with
 	_ = c.MarkFlagRequired("users")
 	c.AddCommand(newHashPassword(), newToken())
 	return c
+}
+
+// refPrograms reads the program catalogue of a reference store, for the
+// clerk form's choice and the check's input validation. screen.Screener
+// does not list its programs (yet), so this reads the store's
+// program_catalogue table, read-only.
+func refPrograms(ctx context.Context, path string) ([]review.ProgramOption, error) {
+	s, err := openRef(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	rows, err := s.DB.QueryContext(ctx, "SELECT program_code, coalesce(name, program_code) FROM ref.program_catalogue ORDER BY program_code")
+	if err != nil {
+		return nil, fmt.Errorf("program catalogue: %w", err)
+	}
+	defer rows.Close()
+	var out []review.ProgramOption
+	for rows.Next() {
+		var p review.ProgramOption
+		if err := rows.Scan(&p.Code, &p.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// openRef opens an in-memory DuckDB session with a reference store
+// attached read-only as "ref".
+func openRef(ctx context.Context, path string) (*engine.Session, error) {
+	s, err := engine.Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Exec(ctx, "ATTACH "+engine.Lit(path)+" AS ref (READ_ONLY)"); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func newHashPassword() *cobra.Command {
