@@ -316,6 +316,12 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 // without ID number then reaches the rules, marked as such. Payments keep
 // an unresolved ID unresolved, so invalid_id still reports it.
 func (s *Session) applyLinks(ctx context.Context, roles []dataset.Role) error {
+	return s.applyLinksWhere(ctx, roles, "")
+}
+
+// applyLinksWhere is applyLinks on the rows of each table that also meet
+// the SQL condition where ($t stands for the table; "" for every row).
+func (s *Session) applyLinksWhere(ctx context.Context, roles []dataset.Role, where string) error {
 	for _, r := range roles {
 		if !hasPersonKey(r) {
 			continue
@@ -324,15 +330,18 @@ func (s *Session) applyLinks(ctx context.Context, roles []dataset.Role) error {
 		// Rows keyed by their ID number got their method at load (and in
 		// repairIDs); only the rows whose values change are updated, which
 		// at 10M records is a few hundred thousand instead of all.
-		set, changed := "", ""
+		set, changed, cond := "", "", ""
+		if where != "" {
+			cond = " AND (" + strings.ReplaceAll(where, "$t", t) + ")"
+		}
 		if r.Name != "payment" && r.Name != "person" {
 			set = ", person_key = coalesce(" + t + ".person_key, CASE WHEN pl.method = 'probabilistic' THEN pl.person_key END)"
 			changed = " OR (" + t + ".person_key IS NULL AND pl.method = 'probabilistic')"
 		}
 		q := fmt.Sprintf(`UPDATE %[1]s SET link_method = pl.method, link_probability = pl.match_probability%[3]s
 			FROM person_link pl WHERE pl.table_name = %[2]s AND pl._rid = %[1]s._rid
-				AND (%[1]s.link_method IS DISTINCT FROM pl.method OR %[1]s.link_probability IS DISTINCT FROM pl.match_probability%[4]s)`,
-			t, Lit(Table(r)), set, changed)
+				AND (%[1]s.link_method IS DISTINCT FROM pl.method OR %[1]s.link_probability IS DISTINCT FROM pl.match_probability%[4]s)%[5]s`,
+			t, Lit(Table(r)), set, changed, cond)
 		if err := s.Exec(ctx, q); err != nil {
 			return err
 		}

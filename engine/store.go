@@ -305,6 +305,16 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
 	}
+	// Incremental linkage: the registry did not change (a registry change
+	// makes the refresh full) and the previous store has a saved model, so
+	// the copied records keep their links and only the loaded records are
+	// linked, with that model (identity.LinkRecords).
+	relinkLoaded := false
+	if !full {
+		if relinkLoaded, err = sess.prevHasModel(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var kept []string
 	if !full {
 		// The _rid of a loaded source is what a full load gives it (its
@@ -324,7 +334,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 				kept = append(kept, p.src.Name)
 			}
 		}
-		if err := sess.copyKept(ctx, roles, kept, StoreQuarantineDir(path), qdir); err != nil {
+		if err := sess.copyKept(ctx, roles, kept, !relinkLoaded, StoreQuarantineDir(path), qdir); err != nil {
 			return nil, fmt.Errorf("store: copy the unchanged sources: %w", err)
 		}
 	}
@@ -346,22 +356,40 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
 		return nil, err
 	}
-	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log})
-	if err != nil && !errors.Is(err, identity.ErrNoTables) {
-		return nil, fmt.Errorf("identity resolution: %w", err)
+	// The loaded sources' tables: the only ones re-linked, re-sorted and
+	// compared for the change log on an incremental link.
+	loadedTables := map[string]bool{}
+	for _, p := range loadPlans {
+		loadedTables[Table(p.role)] = true
 	}
-	res.Identity = sum
-	if err := sess.applyLinks(ctx, roles); err != nil {
-		return nil, fmt.Errorf("identity resolution: %w", err)
+	loadedNames := changedNames(loadPlans)
+	if relinkLoaded {
+		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, log)
+		if err != nil {
+			return nil, fmt.Errorf("identity resolution: %w", err)
+		}
+		res.Identity = sum
+		log.Info("store: identity resolved (loaded records linked with the saved model)", "seconds", time.Since(t0).Seconds())
+	} else {
+		sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, CacheRegistry: true})
+		if err != nil && !errors.Is(err, identity.ErrNoTables) {
+			return nil, fmt.Errorf("identity resolution: %w", err)
+		}
+		res.Identity = sum
+		if err := sess.applyLinks(ctx, roles); err != nil {
+			return nil, fmt.Errorf("identity resolution: %w", err)
+		}
+		log.Info("store: identity resolved (every record re-linked)", "seconds", time.Since(t0).Seconds())
 	}
-	log.Info("store: identity resolved (every record re-linked)", "seconds", time.Since(t0).Seconds())
 	if _, err := sess.buildCatalogue(ctx, j); err != nil {
 		return nil, fmt.Errorf("program catalogue: %w", err)
 	}
 	// Point lookups (screen's Check) read few row groups when the
 	// reference tables are in person_key order (DuckDB's zonemaps).
 	for _, r := range roles {
-		if !hasPersonKey(r) {
+		if !hasPersonKey(r) || (relinkLoaded && !loadedTables[Table(r)]) {
+			// A table with no loaded source was copied in the previous
+			// store's order.
 			continue
 		}
 		t := Ident(Table(r))
@@ -380,7 +408,14 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 				return nil, err
 			}
 		}
-		n, err := sess.logChanges(ctx, seq, roles)
+		var only map[string]bool
+		var onlySources []string
+		if relinkLoaded {
+			// The copied rows are the previous store's: only the loaded
+			// sources' rows can differ.
+			only, onlySources = loadedTables, loadedNames
+		}
+		n, err := sess.logChanges(ctx, seq, roles, only, onlySources)
 		if err != nil {
 			return nil, fmt.Errorf("change log: %w", err)
 		}
@@ -406,8 +441,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 	relinked := "all"
-	if !full {
-		relinked = "all (loaded: " + strings.Join(changedNames(loadPlans), ", ") + ")"
+	if relinkLoaded {
+		relinked = "loaded: " + strings.Join(loadedNames, ", ")
+	} else if !full {
+		relinked = "all (loaded: " + strings.Join(loadedNames, ", ") + ")"
 	}
 	if err := sess.Exec(ctx, fmt.Sprintf("UPDATE store_refresh SET relinked = %s WHERE seq = %d", Lit(relinked), seq)); err != nil {
 		return nil, err
@@ -523,9 +560,10 @@ func sqlList(vals []string) string {
 // copyKept copies the rows of the kept sources from the previous store
 // (attached as prev) as a load would give them before linkage: records
 // linked by probability lose that link (linkage runs again on every
-// record), ID confirmations and repairs stay (the registry they rest on
-// is unchanged). Their quarantine files come along.
-func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []string, oldQ, newQ string) error {
+// record) unless unlinkProbabilistic is false (only the loaded records
+// are linked), ID confirmations and repairs stay (the registry they rest
+// on is unchanged). Their quarantine files come along.
+func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []string, unlinkProbabilistic bool, oldQ, newQ string) error {
 	if len(kept) == 0 {
 		return nil
 	}
@@ -540,7 +578,7 @@ func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []str
 			continue
 		}
 		sel := "*"
-		if hasPersonKey(r) {
+		if hasPersonKey(r) && unlinkProbabilistic {
 			sel = `* REPLACE (CASE WHEN link_method = 'probabilistic' THEN NULL ELSE person_key END AS person_key,
 				CASE WHEN link_method = 'probabilistic' THEN NULL ELSE link_method END AS link_method)`
 		}
@@ -585,12 +623,23 @@ func openStoreRead(ctx context.Context, path string) (*sql.DB, error) {
 // (attached as prev). Rows are compared without _rid and _row, so a row
 // moved within its file is no change. It returns the number of distinct
 // persons changed.
-func (s *Session) logChanges(ctx context.Context, seq int64, roles []dataset.Role) (int64, error) {
+//
+// When only is set, the tables not in it are not compared (they are the
+// previous store's rows, copied) and the rows compared are those of the
+// sources named in onlySources.
+func (s *Session) logChanges(ctx context.Context, seq int64, roles []dataset.Role, only map[string]bool, onlySources []string) (int64, error) {
 	for _, r := range roles {
 		if !hasPersonKey(r) {
 			continue
 		}
 		t := Table(r)
+		if only != nil && !only[t] {
+			continue
+		}
+		where := ""
+		if only != nil {
+			where = " WHERE list_contains(" + sqlList(onlySources) + ", _source)"
+		}
 		sameLayout, err := s.sameColumns(ctx, t)
 		if err != nil {
 			return 0, err
@@ -604,10 +653,10 @@ func (s *Session) logChanges(ctx context.Context, seq int64, roles []dataset.Rol
 		cols := "* EXCLUDE (_rid, _row)"
 		q := fmt.Sprintf(`INSERT INTO store_change
 			SELECT %[1]d, person_key, %[2]s, sum(a), sum(r) FROM (
-				SELECT person_key, 1 AS a, 0 AS r FROM (SELECT %[3]s FROM main.%[4]s EXCEPT ALL SELECT %[3]s FROM prev.%[4]s)
+				SELECT person_key, 1 AS a, 0 AS r FROM (SELECT %[3]s FROM main.%[4]s%[5]s EXCEPT ALL SELECT %[3]s FROM prev.%[4]s%[5]s)
 				UNION ALL
-				SELECT person_key, 0, 1 FROM (SELECT %[3]s FROM prev.%[4]s EXCEPT ALL SELECT %[3]s FROM main.%[4]s))
-			WHERE person_key IS NOT NULL GROUP BY person_key ORDER BY person_key`, seq, Lit(t), cols, Ident(t))
+				SELECT person_key, 0, 1 FROM (SELECT %[3]s FROM prev.%[4]s%[5]s EXCEPT ALL SELECT %[3]s FROM main.%[4]s%[5]s))
+			WHERE person_key IS NOT NULL GROUP BY person_key ORDER BY person_key`, seq, Lit(t), cols, Ident(t), where)
 		if err := s.Exec(ctx, q); err != nil {
 			return 0, err
 		}
@@ -804,4 +853,114 @@ func ReadStoreInfo(ctx context.Context, path string) (*StoreInfo, error) {
 	}
 	rows.Close()
 	return in, rows.Err()
+}
+
+// prevHasModel reports whether the previous store (attached as prev) holds
+// the links and the saved linkage model an incremental link starts from.
+func (s *Session) prevHasModel(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'main'
+		AND table_name IN (?, ?, ?)`, identity.TableLink, identity.TableCandidate, identity.TableInfo).Scan(&n); err != nil {
+		return false, err
+	}
+	if n < 3 {
+		return false, nil
+	}
+	var has bool
+	err := s.DB.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) > 0 FROM prev.%s WHERE key = 'model'", identity.TableInfo)).Scan(&has)
+	return has, err
+}
+
+// linkLoaded links the records of the loaded sources with the previous
+// store's saved model and keeps every other link: person_link and
+// person_link_candidate are copied from prev without the rows of the
+// loaded sources (their _rid range is the source's position among the
+// job's sources, as in prev), the model, its info and the prepared
+// registry (person_link_ref) as they are; then identity.LinkRecords links
+// the loaded records of each table and their rows take their links.
+func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, log *slog.Logger) (*identity.Summary, error) {
+	var drop []string
+	byTable := map[string][]string{}
+	var tables []string
+	for _, p := range loadPlans {
+		t := Table(p.role)
+		drop = append(drop, fmt.Sprintf("(table_name = %s AND _rid >> 40 = %d)", Lit(t), indexOfPlan(plans, p.src.Name)+1))
+		if _, ok := byTable[t]; !ok {
+			tables = append(tables, t)
+		}
+		byTable[t] = append(byTable[t], p.src.Name)
+	}
+	keep := "true"
+	if len(drop) > 0 {
+		keep = "NOT (" + strings.Join(drop, " OR ") + ")"
+	}
+	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s WHERE %s", identity.TableLink, identity.TableLink, keep),
+		fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s WHERE %s", identity.TableCandidate, identity.TableCandidate, keep)}
+	for _, t := range []string{identity.TableModel, identity.TableInfo, identity.TableRef} {
+		var exists bool
+		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'main' AND table_name = ?`, t).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if exists {
+			stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s", t, t))
+		}
+	}
+	if err := s.Exec(ctx, stmts...); err != nil {
+		return nil, err
+	}
+	total := &identity.Summary{ByMethod: map[string]int64{}, ByTable: map[string]map[string]int64{}, Reused: true}
+	for _, t := range tables {
+		ok, err := s.linkableTable(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		rids := fmt.Sprintf("SELECT _rid FROM %s WHERE list_contains(%s, _source)", Ident(t), sqlList(byTable[t]))
+		sum, err := identity.LinkRecords(ctx, s.DB, identity.Config{Log: log, CacheRegistry: true}, t, rids)
+		if err != nil {
+			return nil, err
+		}
+		total.Tables = append(total.Tables, t)
+		total.Registry, total.Threshold = sum.Registry, sum.Threshold
+		total.Records += sum.Records
+		total.Ambiguous += sum.Ambiguous
+		total.Pairs += sum.Pairs
+		total.RegistryCached = sum.RegistryCached
+		for k, v := range sum.ByMethod {
+			total.ByMethod[k] += v
+		}
+		for tb, m := range sum.ByTable {
+			if total.ByTable[tb] == nil {
+				total.ByTable[tb] = map[string]int64{}
+			}
+			for k, v := range m {
+				total.ByTable[tb][k] += v
+			}
+		}
+	}
+	var loaded []string
+	for _, p := range loadPlans {
+		loaded = append(loaded, p.src.Name)
+	}
+	var lr []dataset.Role
+	for _, r := range roles {
+		if _, ok := byTable[Table(r)]; ok {
+			lr = append(lr, r)
+		}
+	}
+	if err := s.applyLinksWhere(ctx, lr, "list_contains("+sqlList(loaded)+", $t._source)"); err != nil {
+		return nil, err
+	}
+	return total, nil
+}
+
+// linkableTable reports whether table t has the columns identity links
+// records by.
+func (s *Session) linkableTable(ctx context.Context, t string) (bool, error) {
+	var n int
+	err := s.DB.QueryRowContext(ctx, `SELECT count(DISTINCT column_name) FROM duckdb_columns() WHERE database_name = current_database()
+		AND schema_name = 'main' AND table_name = ? AND column_name IN ('_rid', 'id_number', 'id_number_status', 'person_key', 'name_norm')`, t).Scan(&n)
+	return n == 5, err
 }
