@@ -852,10 +852,13 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	tr := newStepTrace()
+	defer tr.log(s.log, "check steps")
 	sess, cat, err := s.checkSession(ctx)
 	if err != nil {
 		return nil, err
 	}
+	tr.step("session")
 	ok := false
 	defer func() {
 		if ok {
@@ -904,10 +907,12 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 	if err := s.fullViews(ctx, sess); err != nil {
 		return nil, err
 	}
+	tr.step("full_views")
 	r := &Result{}
 	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, r, "", ""); err != nil {
 		return nil, err
 	}
+	tr.step("load_payment")
 	var pk, status sql.NullString
 	err = sess.DB.QueryRowContext(ctx, "SELECT person_key, id_number_status FROM payment LIMIT 1").Scan(&pk, &status)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -923,19 +928,28 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 			return nil, err
 		}
 	}
+	tr.step("person_key")
 	if subset {
 		if err := s.subsetViews(ctx, sess, pk.String); err != nil {
 			return nil, err
 		}
 	}
+	tr.step("subset_views")
 	if err := sess.prepareRules(ctx, s.j); err != nil {
 		return nil, err
 	}
-	// One statement per rule into rule_hits (the batch's per-rule limits
-	// would cost four): the caller's context bounds a check.
-	if err := rules.RunSet(ctx, sess.DB, s.comp, "rule_hits", nil); err != nil {
+	tr.step("prelude")
+	comp, err := s.applicable(ctx, sess)
+	if err != nil {
 		return nil, err
 	}
+	tr.step("applicable")
+	// One statement per rule into rule_hits (the batch's per-rule limits
+	// would cost four): the caller's context bounds a check.
+	if err := rules.RunSet(ctx, sess.DB, comp, "rule_hits", tr.ruleLog()); err != nil {
+		return nil, err
+	}
+	tr.step("rules")
 	rows, err := sess.DB.QueryContext(ctx, `SELECT rule_id, category, severity, coalesce(explanation, ''), coalesce(evidence, '[]') FROM rule_hits
 		ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, rule_id`)
 	if err != nil {
@@ -970,8 +984,43 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 		return nil, err
 	}
 	sort.SliceStable(res.Hits, func(i, k int) bool { return sevRank(res.Hits[i].Severity) > sevRank(res.Hits[k].Severity) })
+	tr.step("hits")
 	ok = true
 	return res, nil
+}
+
+// applicable are the compiled rules whose applies_to admits the program
+// of the check's payment (in screened): the others cannot hit it, their
+// SELECT keeping only payments of the programs it admits (rules.wrap), so
+// they are not run.
+func (s *Screener) applicable(ctx context.Context, sess *Session) ([]rules.Compiled, error) {
+	conds, idx := []string{}, map[string]int{}
+	for _, c := range s.comp {
+		if q := c.AppliesSQL("s.program_code"); q != "" {
+			if _, ok := idx[q]; !ok {
+				idx[q] = len(conds)
+				conds = append(conds, "EXISTS (SELECT 1 FROM screened s WHERE "+q+")")
+			}
+		}
+	}
+	if len(conds) == 0 {
+		return s.comp, nil
+	}
+	admits := make([]bool, len(conds))
+	dest := make([]any, len(conds))
+	for i := range admits {
+		dest[i] = &admits[i]
+	}
+	if err := sess.DB.QueryRowContext(ctx, "SELECT "+strings.Join(conds, ", ")).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("rules that apply: %w", err)
+	}
+	var out []rules.Compiled
+	for _, c := range s.comp {
+		if q := c.AppliesSQL("s.program_code"); q == "" || admits[idx[q]] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // fullViews points the keyed views at the whole tables.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -241,4 +242,52 @@ func appendDeaths(b *testing.B, st, file string, n int) int {
 	}
 	f.Close()
 	return k
+}
+
+// BenchmarkCheck runs Checks one after another against the reference
+// store CROSSCHECK_CHECK_STORE (default: a store refreshed from the
+// sample), applicants drawn from its registry (高龄津贴, 2024-05). With
+// CROSSCHECK_CHECK_TRACE=1 each check's step and rule times go to stderr
+// (debug log). Profile it:
+//
+//	go test -tags duckdb_arrow -run '^$' -bench '^BenchmarkCheck$' -benchtime 50x -cpuprofile /tmp/check.prof ./screen/
+func BenchmarkCheck(b *testing.B) {
+	ctx := context.Background()
+	st := os.Getenv("CROSSCHECK_CHECK_STORE")
+	if st == "" {
+		j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = filepath.Join(b.TempDir(), "ref.duckdb")
+		if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	opt := screen.Options{}
+	if os.Getenv("CROSSCHECK_CHECK_TRACE") != "" {
+		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := screen.Open(ctx, st, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	apps := applicants(b, st, 200)
+	// the first check opens the pooled session
+	if _, err := s.Check(ctx, apps[0]); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c0 := time.Now()
+		if _, err := s.Check(ctx, apps[i%len(apps)]); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(c0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+	b.Logf("%d checks one at a time: p50 %s, p99 %s", len(lat), lat[len(lat)/2], lat[len(lat)*99/100])
 }
