@@ -743,7 +743,8 @@ func writeStopList(dir string, stops []StopEntry, raw, rawCells, maskNames bool)
 }
 
 // checkSession takes an idle Check session or opens one: the store
-// attached, the catalogue built, the sentinel rows copied, the sandbox on.
+// attached, the catalogue built, the sentinel rows copied, the tables of
+// each check's rows created, the sandbox on.
 func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, error) {
 	select {
 	case sess := <-s.pool:
@@ -772,6 +773,10 @@ func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, erro
 		}
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM refstore.main.%s WHERE _rid IN (%s)",
 			Ident("_sentinel_"+t), Ident(t), strings.Join(l, ", ")))
+	}
+	// each check's rows of the keyed tables (subsetViews)
+	for t := range s.keyed {
+		stmts = append(stmts, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM refstore.main.%s LIMIT 0", Ident("_subset_"+t), Ident(t)))
 	}
 	if err := sess.Exec(ctx, stmts...); err != nil {
 		sess.Close()
@@ -1033,7 +1038,8 @@ func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
 }
 
 // subsetViews points the keyed views at the rows of the applicant's
-// persons (see Check) and the sentinel rows.
+// persons (see Check) and the sentinel rows, copied into the session's
+// _subset_ tables.
 func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) error {
 	keys := map[string]bool{}
 	if key != "" {
@@ -1069,6 +1075,8 @@ func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) e
 	if len(lits) > 0 {
 		in = "(" + strings.Join(lits, ", ") + ")"
 	}
+	// The rows are copied into the session's tables (emptied first), read
+	// once per table instead of once per rule that reads the table.
 	var stmts []string
 	for t, idCols := range s.keyed {
 		var conds []string
@@ -1076,11 +1084,13 @@ func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) e
 			conds = append(conds, fmt.Sprintf("%s IN %s", Ident(c), in))
 		}
 		match := "(" + strings.Join(conds, " OR ") + ")"
-		q := fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s WHERE %s", Ident(t), Ident(t), match)
+		sub := Ident("_subset_" + t)
+		q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
 		if _, ok := s.sentinels[t]; ok {
 			q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
 		}
-		stmts = append(stmts, q)
+		stmts = append(stmts, "DELETE FROM temp."+sub, q,
+			fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
 	}
 	return sess.Exec(ctx, stmts...)
 }
