@@ -292,8 +292,8 @@ func BenchmarkCheck(b *testing.B) {
 	b.StopTimer()
 	cpu := processCPU() - cpu0
 	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
-	b.Logf("%d checks one at a time: p50 %s, p99 %s; process CPU %s per check", len(lat), lat[len(lat)/2], lat[len(lat)*99/100],
-		(cpu / time.Duration(len(lat))).Round(time.Millisecond))
+	b.Logf("%d checks one at a time: p50 %s, p99 %s; process CPU %s per check; peak RSS %d MiB", len(lat), lat[len(lat)/2], lat[len(lat)*99/100],
+		(cpu / time.Duration(len(lat))).Round(time.Millisecond), engine.PeakRSS()>>20)
 }
 
 // processCPU is the process's user and system CPU time (Linux; 0 elsewhere),
