@@ -45,6 +45,18 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 		parts = append(parts, fmt.Sprintf(`SELECT DISTINCT %d AS tbl, id_number, name_norm FROM %s
 			WHERE id_number_status = 'invalid' AND length(id_number) = 18 AND name_norm IS NOT NULL`, i, t))
 	}
+	// Without an invalid ID there is nothing to repair: the registry is
+	// not read (a Check's one payment, a roll of valid IDs).
+	var bad bool
+	if err := s.DB.QueryRowContext(ctx, "SELECT EXISTS ("+strings.Join(parts, " UNION ALL ")+")").Scan(&bad); err != nil {
+		return nil, err
+	}
+	if !bad {
+		if err := s.Exec(ctx, `CREATE OR REPLACE TABLE id_repair_candidate (id_number VARCHAR, name_norm VARCHAR, candidate VARCHAR)`); err != nil {
+			return nil, err
+		}
+		return map[string]int64{}, nil
+	}
 	// c: the candidate key; the transposition test runs only on pairs
 	// with two differing characters. tbl: the tables that hold the ID.
 	q := fmt.Sprintf(`WITH bad AS (SELECT id_number, name_norm, array_to_string(list(DISTINCT tbl), ',') AS tbl FROM (%s) GROUP BY ALL),

@@ -743,7 +743,8 @@ func writeStopList(dir string, stops []StopEntry, raw, rawCells, maskNames bool)
 }
 
 // checkSession takes an idle Check session or opens one: the store
-// attached, the catalogue built, the sentinel rows copied, the sandbox on.
+// attached, the catalogue built, the sentinel rows copied, the tables of
+// each check's rows created, the sandbox on.
 func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, error) {
 	select {
 	case sess := <-s.pool:
@@ -772,6 +773,10 @@ func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, erro
 		}
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM refstore.main.%s WHERE _rid IN (%s)",
 			Ident("_sentinel_"+t), Ident(t), strings.Join(l, ", ")))
+	}
+	// each check's rows of the keyed tables (subsetViews)
+	for t := range s.keyed {
+		stmts = append(stmts, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM refstore.main.%s LIMIT 0", Ident("_subset_"+t), Ident(t)))
 	}
 	if err := sess.Exec(ctx, stmts...); err != nil {
 		sess.Close()
@@ -852,10 +857,13 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	tr := newStepTrace()
+	defer tr.log(s.log, "check steps")
 	sess, cat, err := s.checkSession(ctx)
 	if err != nil {
 		return nil, err
 	}
+	tr.step("session")
 	ok := false
 	defer func() {
 		if ok {
@@ -904,10 +912,12 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 	if err := s.fullViews(ctx, sess); err != nil {
 		return nil, err
 	}
+	tr.step("full_views")
 	r := &Result{}
 	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, r, "", ""); err != nil {
 		return nil, err
 	}
+	tr.step("load_payment")
 	var pk, status sql.NullString
 	err = sess.DB.QueryRowContext(ctx, "SELECT person_key, id_number_status FROM payment LIMIT 1").Scan(&pk, &status)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -923,19 +933,28 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 			return nil, err
 		}
 	}
+	tr.step("person_key")
 	if subset {
 		if err := s.subsetViews(ctx, sess, pk.String); err != nil {
 			return nil, err
 		}
 	}
+	tr.step("subset_views")
 	if err := sess.prepareRules(ctx, s.j); err != nil {
 		return nil, err
 	}
-	// One statement per rule into rule_hits (the batch's per-rule limits
-	// would cost four): the caller's context bounds a check.
-	if err := rules.RunSet(ctx, sess.DB, s.comp, "rule_hits", nil); err != nil {
+	tr.step("prelude")
+	comp, err := s.applicable(ctx, sess)
+	if err != nil {
 		return nil, err
 	}
+	tr.step("applicable")
+	// One statement per rule into rule_hits (the batch's per-rule limits
+	// would cost four): the caller's context bounds a check.
+	if err := rules.RunSet(ctx, sess.DB, comp, "rule_hits", tr.ruleLog()); err != nil {
+		return nil, err
+	}
+	tr.step("rules")
 	rows, err := sess.DB.QueryContext(ctx, `SELECT rule_id, category, severity, coalesce(explanation, ''), coalesce(evidence, '[]') FROM rule_hits
 		ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, rule_id`)
 	if err != nil {
@@ -970,8 +989,43 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 		return nil, err
 	}
 	sort.SliceStable(res.Hits, func(i, k int) bool { return sevRank(res.Hits[i].Severity) > sevRank(res.Hits[k].Severity) })
+	tr.step("hits")
 	ok = true
 	return res, nil
+}
+
+// applicable are the compiled rules whose applies_to admits the program
+// of the check's payment (in screened): the others cannot hit it, their
+// SELECT keeping only payments of the programs it admits (rules.wrap), so
+// they are not run.
+func (s *Screener) applicable(ctx context.Context, sess *Session) ([]rules.Compiled, error) {
+	conds, idx := []string{}, map[string]int{}
+	for _, c := range s.comp {
+		if q := c.AppliesSQL("s.program_code"); q != "" {
+			if _, ok := idx[q]; !ok {
+				idx[q] = len(conds)
+				conds = append(conds, "EXISTS (SELECT 1 FROM screened s WHERE "+q+")")
+			}
+		}
+	}
+	if len(conds) == 0 {
+		return s.comp, nil
+	}
+	admits := make([]bool, len(conds))
+	dest := make([]any, len(conds))
+	for i := range admits {
+		dest[i] = &admits[i]
+	}
+	if err := sess.DB.QueryRowContext(ctx, "SELECT "+strings.Join(conds, ", ")).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("rules that apply: %w", err)
+	}
+	var out []rules.Compiled
+	for _, c := range s.comp {
+		if q := c.AppliesSQL("s.program_code"); q == "" || admits[idx[q]] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // fullViews points the keyed views at the whole tables.
@@ -984,7 +1038,8 @@ func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
 }
 
 // subsetViews points the keyed views at the rows of the applicant's
-// persons (see Check) and the sentinel rows.
+// persons (see Check) and the sentinel rows, copied into the session's
+// _subset_ tables.
 func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) error {
 	keys := map[string]bool{}
 	if key != "" {
@@ -1020,6 +1075,8 @@ func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) e
 	if len(lits) > 0 {
 		in = "(" + strings.Join(lits, ", ") + ")"
 	}
+	// The rows are copied into the session's tables (emptied first), read
+	// once per table instead of once per rule that reads the table.
 	var stmts []string
 	for t, idCols := range s.keyed {
 		var conds []string
@@ -1027,11 +1084,13 @@ func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) e
 			conds = append(conds, fmt.Sprintf("%s IN %s", Ident(c), in))
 		}
 		match := "(" + strings.Join(conds, " OR ") + ")"
-		q := fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s WHERE %s", Ident(t), Ident(t), match)
+		sub := Ident("_subset_" + t)
+		q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
 		if _, ok := s.sentinels[t]; ok {
 			q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
 		}
-		stmts = append(stmts, q)
+		stmts = append(stmts, "DELETE FROM temp."+sub, q,
+			fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
 	}
 	return sess.Exec(ctx, stmts...)
 }

@@ -360,6 +360,11 @@ func wrap(r *Rule, body string, s bodyShape, fields []string, applies AppliesTo)
 		sev, r.explain.sql("h"), evidence, fj, body, join, where)
 }
 
+// AppliesSQL is the SQL condition on the program code expression col
+// that holds for the programs the rule may hit ("" when it may hit every
+// program): the restriction wrap puts around the rule's SELECT.
+func (c Compiled) AppliesSQL(col string) string { return appliesCond(c.AppliesTo, col) }
+
 // appliesCond returns the SQL condition on the program code expression col
 // that holds for the programs applies selects, or "" when it selects all.
 func appliesCond(applies AppliesTo, col string) string {

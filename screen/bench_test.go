@@ -5,10 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,4 +243,74 @@ func appendDeaths(b *testing.B, st, file string, n int) int {
 	}
 	f.Close()
 	return k
+}
+
+// BenchmarkCheck runs Checks one after another against the reference
+// store CROSSCHECK_CHECK_STORE (default: a store refreshed from the
+// sample), applicants drawn from its registry (高龄津贴, 2024-05). With
+// CROSSCHECK_CHECK_TRACE=1 each check's step and rule times go to stderr
+// (debug log). Profile it:
+//
+//	go test -tags duckdb_arrow -run '^$' -bench '^BenchmarkCheck$' -benchtime 50x -cpuprofile /tmp/check.prof ./screen/
+func BenchmarkCheck(b *testing.B) {
+	ctx := context.Background()
+	st := os.Getenv("CROSSCHECK_CHECK_STORE")
+	if st == "" {
+		j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = filepath.Join(b.TempDir(), "ref.duckdb")
+		if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	opt := screen.Options{}
+	if os.Getenv("CROSSCHECK_CHECK_TRACE") != "" {
+		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := screen.Open(ctx, st, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	apps := applicants(b, st, 200)
+	// the first check opens the pooled session
+	if _, err := s.Check(ctx, apps[0]); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	cpu0 := processCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c0 := time.Now()
+		if _, err := s.Check(ctx, apps[i%len(apps)]); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(c0))
+	}
+	b.StopTimer()
+	cpu := processCPU() - cpu0
+	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+	b.Logf("%d checks one at a time: p50 %s, p99 %s; process CPU %s per check; peak RSS %d MiB", len(lat), lat[len(lat)/2], lat[len(lat)*99/100],
+		(cpu / time.Duration(len(lat))).Round(time.Millisecond), engine.PeakRSS()>>20)
+}
+
+// processCPU is the process's user and system CPU time (Linux; 0 elsewhere),
+// all threads (DuckDB's included), in clock ticks of 10 ms.
+func processCPU() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// the fields after the command name in parentheses: utime and stime
+	// are the 12th and 13th
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * 10 * time.Millisecond
 }
