@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,7 +98,7 @@ func hashInputs(ctx context.Context, plans []planned) ([]fileHash, error) {
 		for _, h := range hdrs {
 			fh := fileHash{source: p.src.Name, role: p.role.Name, path: h.Path}
 			if st, err := os.Stat(h.Path); err == nil && st.Mode().IsRegular() {
-				sum, err := sha256File(h.Path)
+				sum, err := rundir.HashFile(h.Path)
 				if err != nil {
 					return nil, err
 				}
@@ -116,19 +114,6 @@ func hashInputs(ctx context.Context, plans []planned) ([]fileHash, error) {
 		return out[a].path < out[b].path
 	})
 	return out, nil
-}
-
-func sha256File(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // RefreshStore brings the store at path up to date with the job's

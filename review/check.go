@@ -7,8 +7,6 @@ package review
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +29,7 @@ import (
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/rules"
+	"github.com/crosscheck/crosscheck/rundir"
 	"github.com/crosscheck/crosscheck/screen"
 )
 
@@ -527,7 +526,7 @@ func (s *Server) apiScreen(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	// whole, as it sent them; an admin gets them masked unless ?raw=1.
 	raw := rc.user.Role == casestore.RolePlatform || q.Get("raw") == "1"
 	in.RawIDs = raw
-	sum, err := fileSHA256(path)
+	sum, err := rundir.HashFile(path)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -574,17 +573,4 @@ func (s *Server) apiScreen(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	writeJSON(w, http.StatusOK, rollJSON{RunID: res.RunID, File: name, Payments: res.Payments, Hits: res.Hits,
 		ElapsedMS: res.Elapsed.Milliseconds(), Stops: stops})
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

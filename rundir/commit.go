@@ -143,7 +143,7 @@ func rollForward(dir string, rec *commitRecord) error {
 			return err
 		}
 		Step("manifest moved")
-	} else if sum, err := hashFile(manifest); err != nil || sum != rec.ManifestSHA256 {
+	} else if sum, err := HashFile(manifest); err != nil || sum != rec.ManifestSHA256 {
 		return fmt.Errorf("%w: the new manifest.json is neither in %s nor in place", errUnrecoverable, rec.Tmp)
 	}
 	// The new run is in place: clean up.

@@ -160,7 +160,7 @@ func verify(dir string) (*Info, error) {
 			return nil, fmt.Errorf("%w: %s 大小为 %d 字节，manifest.json 记录为 %d / %s has %d bytes, manifest.json says %d: the file was cut or changed after the run",
 				ErrIncomplete, o.File, st.Size(), o.Bytes, o.File, st.Size(), o.Bytes)
 		}
-		sum, err := hashFile(p)
+		sum, err := HashFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrIncomplete, err)
 		}
@@ -207,7 +207,9 @@ func checkName(name string) error {
 	return nil
 }
 
-func hashFile(p string) (string, error) {
+// HashFile is the hex SHA-256 of a file's contents: how run folders,
+// the reference store's manifest and uploaded rolls name a file's version.
+func HashFile(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
@@ -243,7 +245,7 @@ func List(dir string) ([]Output, error) {
 		if err != nil {
 			return err
 		}
-		sum, err := hashFile(p)
+		sum, err := HashFile(p)
 		if err != nil {
 			return err
 		}
