@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -269,7 +270,7 @@ func (s *Screener) readKeyed(ctx context.Context, db *sql.DB) error {
 	rows.Close()
 	for _, t := range s.tables {
 		cs := cols[t]
-		if !slicesContains(cs, "person_key") || !slicesContains(cs, "_rid") || !slicesContains(cs, "_source") ||
+		if !slices.Contains(cs, "person_key") || !slices.Contains(cs, "_rid") || !slices.Contains(cs, "_source") ||
 			strings.HasPrefix(t, "person_link") {
 			continue
 		}
@@ -277,7 +278,7 @@ func (s *Screener) readKeyed(ctx context.Context, db *sql.DB) error {
 		for _, c := range cs {
 			// other ID numbers of a record (a spouse's): checked by their
 			// status column, as the loader writes it
-			if c != "id_number" && slicesContains(cs, c+"_status") && strings.HasSuffix(c, "id_number") {
+			if c != "id_number" && slices.Contains(cs, c+"_status") && strings.HasSuffix(c, "id_number") {
 				idCols = append(idCols, c)
 			}
 		}
@@ -297,15 +298,6 @@ func (s *Screener) readKeyed(ctx context.Context, db *sql.DB) error {
 		r.Close()
 	}
 	return nil
-}
-
-func slicesContains(ss []string, v string) bool {
-	for _, s := range ss {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // session opens an in-memory DuckDB with the store attached read-only and
@@ -509,11 +501,11 @@ func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) 
 	q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE changed_keys AS
 		WITH c AS (SELECT DISTINCT person_key FROM refstore.main.store_change WHERE seq > %d AND person_key IS NOT NULL)
 		SELECT person_key FROM c`, since)
-	if slicesContains(s.tables, "person") {
+	if slices.Contains(s.tables, "person") {
 		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
 			WHERE a.person_key IN (SELECT person_key FROM c) AND b.person_key IS NOT NULL`
 	}
-	if _, ok := s.keyed["marriage"]; ok && slicesContains(s.keyed["marriage"], "spouse_id_number") {
+	if _, ok := s.keyed["marriage"]; ok && slices.Contains(s.keyed["marriage"], "spouse_id_number") {
 		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM c) AND spouse_id_number IS NOT NULL
 			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM c) AND person_key IS NOT NULL`
 	}

@@ -372,12 +372,12 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	// Point lookups (screen's Check) read few row groups when the
 	// reference tables are in person_key order (DuckDB's zonemaps).
 	for _, r := range roles {
-		if !hasPersonKey(r) || (relinkLoaded && !loadedTables[Table(r)]) {
+		if !hasPersonKey(r) || (relinkLoaded && !loadedTables[schema.Table(r)]) {
 			// A table with no loaded source was copied in the previous
 			// store's order.
 			continue
 		}
-		t := Ident(Table(r))
+		t := Ident(schema.Table(r))
 		if err := sess.Exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS SELECT * FROM %s ORDER BY person_key NULLS LAST, _rid`, t, t)); err != nil {
 			return nil, err
 		}
@@ -554,9 +554,9 @@ func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []str
 	}
 	in := sqlList(kept)
 	for _, r := range roles {
-		t := Ident(Table(r))
+		t := Ident(schema.Table(r))
 		var exists bool
-		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND table_name = ?`, Table(r)).Scan(&exists); err != nil {
+		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND table_name = ?`, schema.Table(r)).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {
@@ -617,7 +617,7 @@ func (s *Session) logChanges(ctx context.Context, seq int64, roles []dataset.Rol
 		if !hasPersonKey(r) {
 			continue
 		}
-		t := Table(r)
+		t := schema.Table(r)
 		if only != nil && !only[t] {
 			continue
 		}
@@ -931,7 +931,7 @@ func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, l
 	}
 	var lr []dataset.Role
 	for _, r := range roles {
-		if _, ok := byTable[Table(r)]; ok {
+		if _, ok := byTable[schema.Table(r)]; ok {
 			lr = append(lr, r)
 		}
 	}
