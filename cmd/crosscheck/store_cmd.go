@@ -100,6 +100,23 @@ func printRefresh(w io.Writer, res *store.Result, lang string) {
 		fmt.Fprintf(w, "参照库 %s：第 %d 次更新，%d 个数据源，%d 行，%d 个文件（%d 个未变），变化人员：%s，用时 %.1f 秒\n",
 			res.Store, res.Seq, len(res.Sources), rows, res.FilesLoaded, res.FilesKept, changed, res.Elapsed.Seconds())
 	}
+	for _, p := range res.Pulls {
+		fmt.Fprintln(w, "  "+pullLine(p, lang))
+	}
+}
+
+// pullLine says what a refresh pulled from a database source by watermark.
+func pullLine(p engine.WatermarkPull, lang string) string {
+	if lang == "en" {
+		if !p.Appended {
+			return fmt.Sprintf("%s: pulled whole, %d rows, watermark %s", p.Source, p.Rows, p.Reached)
+		}
+		return fmt.Sprintf("%s: %d new rows after watermark %s (%d older rows replaced), watermark now %s", p.Source, p.Rows, p.Since, p.Replaced, p.Reached)
+	}
+	if !p.Appended {
+		return fmt.Sprintf("%s：全量拉取 %d 行，水位 %s", p.Source, p.Rows, p.Reached)
+	}
+	return fmt.Sprintf("%s：水位 %s 之后新增 %d 行（替换旧行 %d 行），水位更新为 %s", p.Source, p.Since, p.Rows, p.Replaced, p.Reached)
 }
 
 func newStoreInfo() *cobra.Command {
@@ -130,7 +147,12 @@ func newStoreInfo() *cobra.Command {
 			for _, f := range in.Files {
 				fmt.Fprintf(w, "  %-12s %-10s %s  sha256 %s  accepted %d  quarantined %d\n", f.Source, f.Role, f.Path, f.SHA256, f.RowsAccepted, f.RowsQuarantined)
 			}
-			if len(in.Marks) > 0 {
+			if len(in.Pulls) > 0 {
+				fmt.Fprintln(w, "\nwatermarks (database sources, last refresh):")
+				for _, p := range in.Pulls {
+					fmt.Fprintln(w, "  "+pullLine(p, "en"))
+				}
+			} else if len(in.Marks) > 0 {
 				fmt.Fprintln(w, "\nwatermarks:")
 				for s, m := range in.Marks {
 					fmt.Fprintf(w, "  %s  %s\n", s, m)
