@@ -24,9 +24,10 @@ func newStore() *cobra.Command {
 		Use:   "store",
 		Short: "The reference store: every source but the payment rolls, kept between screenings (docs/store.md)",
 		Example: `  crosscheck store refresh --config examples/henan-sample/job.yaml --store out/ref.duckdb
-  crosscheck store info --store out/ref.duckdb`,
+  crosscheck store info --store out/ref.duckdb
+  crosscheck store watch --config job.yaml --store ref.duckdb --dir /srv/exchange/drop --cases cases.duckdb`,
 	}
-	c.AddCommand(newStoreRefresh(), newStoreInfo())
+	c.AddCommand(newStoreRefresh(), newStoreInfo(), newStoreWatch())
 	return c
 }
 
