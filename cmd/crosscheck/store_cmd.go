@@ -43,6 +43,11 @@ sources, it loads them, repairs ID numbers, links persons, rebuilds the program 
 records what changed per person (the change log that screen --changed reads). When nothing
 changed it leaves the store as it is.
 
+A database source with a watermark_column is pulled from the watermark the store recorded: only
+its rows changed since are read, added to the stored ones (with watermark_key, a pulled row
+replaces the stored rows with the same key) and linked; the summary says how many came.
+--force pulls everything again.
+
 The new store is built beside the file (STORE.next) and renamed into place: a refresh that
 fails or is killed leaves the previous store, which screeners keep reading meanwhile. One
 refresh at a time (STORE.lock). Rejected rows go to STORE.quarantine/SOURCE.csv.`,
@@ -68,7 +73,7 @@ refresh at a time (STORE.lock). Rejected rows go to STORE.quarantine/SOURCE.csv.
 	}
 	c.Flags().StringVarP(&cfg, "config", "c", "", "job file (YAML)")
 	c.Flags().StringVar(&path, "store", "", "the store file (created by the first refresh)")
-	c.Flags().BoolVar(&force, "force", false, "rebuild even when no source changed")
+	c.Flags().BoolVar(&force, "force", false, "rebuild even when no source changed; database sources are pulled whole again")
 	c.Flags().StringVar(&lang, "lang", "", "language of the summary: zh or en (default: CROSSCHECK_LANG, else zh)")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every stage (INFO lines on stderr)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
