@@ -267,11 +267,42 @@ func testWatermark(t *testing.T, mustExec func(*testing.T, string, ...any), conn
 	if out := refresh(); !strings.Contains(out, "no reference source changed") {
 		t.Errorf("refresh without new rows:\n%s", out)
 	}
-	// --force pulls everything again.
+	// --force pulls everything again, and the death table is the one the
+	// incremental refreshes built (but for _rid and _row).
+	incremental := storeRows(t, st, "death")
 	r = runCLI(t, dir, 5*time.Minute, "store", "refresh", "--config", "job.yaml", "--store", st, "--lang", "en", "--force")
 	if want := fmt.Sprintf("huohua: pulled whole, %d rows", len(recs)-1+2); r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("refresh --force: exit %d, want %q in\n%s\n%s", r.code, want, r.stdout, tail(r.stderr, 10))
 	}
+	full := storeRows(t, st, "death")
+	if len(full) != len(recs)-1+2 || strings.Join(full, "\n") != strings.Join(incremental, "\n") {
+		t.Errorf("death table after the watermark pulls (%d rows) differs from the full pull (%d rows):\n%s\n---\n%s",
+			len(incremental), len(full), strings.Join(incremental, "\n"), strings.Join(full, "\n"))
+	}
+}
+
+// storeRows reads a store table's rows (without _rid and _row) as sorted text.
+func storeRows(t *testing.T, store, table string) []string {
+	t.Helper()
+	db, err := sql.Open("duckdb", store+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT CAST(d AS VARCHAR) AS r FROM (SELECT * EXCLUDE (_rid, _row) FROM " + table + ") d ORDER BY r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // personsWithCases are the person keys of the case store's cases.
