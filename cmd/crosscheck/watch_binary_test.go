@@ -193,3 +193,55 @@ func TestStoreWatchBinary(t *testing.T) {
 		t.Error("ref.duckdb.next left behind")
 	}
 }
+
+// TestStoreWatchStopMidCycle: SIGTERM while the first cycle builds the
+// store abandons it: exit 0, no STORE.next left, and either no store (the
+// refresh was abandoned) or a complete one (it had finished).
+func TestStoreWatchStopMidCycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a store")
+	}
+	dir := copySample(t)
+	cmd := exec.Command(cliBin, "store", "watch", "--config", "job.yaml", "--store", "ref.duckdb", "--dir", "data",
+		"--interval", "200ms", "--lang", "en")
+	cmd.Dir = dir
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // two polls, then the refresh runs
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("watch after SIGTERM: %v\n%s\n%s", err, stdout.String(), tail(stderr.String(), 20))
+		}
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("watch still running 2 minutes after SIGTERM\n%s", stdout.String())
+	}
+	out := stdout.String()
+	t.Logf("watch printed:\n%s", out)
+	if !strings.HasSuffix(strings.TrimSpace(out), "stopped") {
+		t.Errorf("no \"stopped\" at the end:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ref.duckdb.next")); err == nil {
+		t.Error("ref.duckdb.next left behind")
+	}
+	_, err := os.Stat(filepath.Join(dir, "ref.duckdb"))
+	switch {
+	case strings.Contains(out, "cycle 1 abandoned") && err == nil:
+		t.Error("the refresh was abandoned but a store was written")
+	case strings.Contains(out, "cycle 1:") && err != nil:
+		t.Error("cycle 1 finished but no store")
+	case err == nil:
+		if r := runCLI(t, dir, time.Minute, "store", "info", "--store", "ref.duckdb"); r.code != 0 {
+			t.Errorf("the store left is not readable: %s", r.stderr)
+		}
+	}
+}
