@@ -171,6 +171,9 @@ type watcher struct {
 	log                          *slog.Logger
 	folder                       *dropFolder
 	cycle                        int
+	// pending: the last cycle's screening failed; it is retried at each
+	// poll until it succeeds.
+	pending bool
 }
 
 func (w *watcher) say(en, zh string, args ...any) {
@@ -191,6 +194,8 @@ func (w *watcher) run(ctx context.Context, interval time.Duration) error {
 			w.say("cannot read the drop folder: %v", "无法读取接收目录：%v", err)
 		} else if len(files) > 0 {
 			w.runCycle(ctx, files)
+		} else if w.pending {
+			w.retryScreen(ctx)
 		}
 		if ctx.Err() != nil {
 			w.say("stopped", "已停止")
@@ -287,14 +292,28 @@ func (w *watcher) runCycle(ctx context.Context, files []string) {
 		return
 	}
 	if err != nil {
-		w.say("cycle %d: files %s; refresh %d: %d rows loaded, persons changed %s; screening FAILED: %v (retried next cycle)",
-			"第 %d 轮：文件 %s；参照库第 %d 次更新：载入 %d 行，变化人员 %s；比对失败：%v（下一轮重试）",
+		w.pending = true
+		w.say("cycle %d: files %s; refresh %d: %d rows loaded, persons changed %s; screening FAILED: %v (retried at each poll)",
+			"第 %d 轮：文件 %s；参照库第 %d 次更新：载入 %d 行，变化人员 %s；比对失败：%v（每次检查时重试）",
 			w.cycle, strings.Join(names, ", "), res.Seq, rows, changed, err)
 		return
 	}
+	w.pending = false
 	w.say("cycle %d: files %s; refresh %d: %d rows loaded, persons changed %s; %s (%.1f s)",
 		"第 %d 轮：文件 %s；参照库第 %d 次更新：载入 %d 行，变化人员 %s；%s（用时 %.1f 秒）",
 		w.cycle, strings.Join(names, ", "), res.Seq, rows, changed, screened, time.Since(t0).Seconds())
+}
+
+// retryScreen retries a failed screening (e.g. the case store was held by
+// the review server); it says so only when it succeeds.
+func (w *watcher) retryScreen(ctx context.Context) {
+	t0 := time.Now()
+	screened, err := w.screenChanged(ctx)
+	if err != nil || ctx.Err() != nil {
+		return
+	}
+	w.pending = false
+	w.say("cycle %d: screening retried: %s (%.1f s)", "第 %d 轮：比对重试成功：%s（用时 %.1f 秒）", w.cycle, screened, time.Since(t0).Seconds())
 }
 
 // reject moves the files of a failed cycle to DIR/rejected with the

@@ -2,17 +2,21 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/crosscheck/crosscheck/casestore"
 )
 
 // TestStoreWatchBinary: store watch on a drop folder that the job's
@@ -20,7 +24,8 @@ import (
 // sample's cases; a death file dropped (written under a .tmp name, then
 // renamed) raises exactly its person's cases; a bad file is reported, set
 // aside in rejected/ and the watcher keeps going (the next good file is
-// taken); SIGTERM stops it with exit 0.
+// taken); a screening that fails because the case store is held is
+// retried until it succeeds; SIGTERM stops it with exit 0.
 func TestStoreWatchBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds stores in a loop")
@@ -118,12 +123,12 @@ func TestStoreWatchBinary(t *testing.T) {
 	var ids, names []string
 	withCase := personsWithCases(t, cases)
 	for _, r := range roll[1:] {
-		if r[1] == "gaoling" && r[2] == "202405" && !strings.Contains(string(orig), r[3]) && !withCase[r[3]] && len(ids) < 2 && (len(ids) == 0 || ids[0] != r[3]) {
+		if r[1] == "gaoling" && r[2] == "202405" && !strings.Contains(string(orig), r[3]) && !withCase[r[3]] && len(ids) < 3 && !slices.Contains(ids, r[3]) {
 			ids, names = append(ids, r[3]), append(names, r[4])
 		}
 	}
-	if len(ids) != 2 {
-		t.Fatal("no two payees to kill")
+	if len(ids) != 3 {
+		t.Fatal("no three payees to kill")
 	}
 	programs := func(id string) int {
 		p := map[string]bool{}
@@ -177,6 +182,25 @@ func TestStoreWatchBinary(t *testing.T) {
 	l = waitFor("cycle 4")
 	if want := fmt.Sprintf("cases: %d new, 0 withdrawn", programs(ids[1])); !strings.Contains(l, want) {
 		t.Fatalf("fourth cycle (after the bad file): want %q in\n%s", want, l)
+	}
+
+	// The case store held by another process (as by the review server):
+	// the screening fails, is retried at each poll, and succeeds once the
+	// store is free.
+	held, err := casestore.Open(context.Background(), cases, casestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropDeath("火化-第4批.csv", 2)
+	l = waitFor("cycle 5")
+	if !strings.Contains(l, "screening FAILED") {
+		held.Close()
+		t.Fatalf("fifth cycle (case store held): %s", l)
+	}
+	held.Close()
+	l = waitFor("screening retried")
+	if want := fmt.Sprintf("cases: %d new, 0 withdrawn", programs(ids[2])); !strings.Contains(l, want) {
+		t.Fatalf("retried screening: want %q in\n%s", want, l)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
