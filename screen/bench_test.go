@@ -175,7 +175,7 @@ func headLines(b *testing.B, from, to string, n int) int {
 	return lines
 }
 
-func openStore(b *testing.B, st string) *sql.DB {
+func openStore(b testing.TB, st string) *sql.DB {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		b.Fatal(err)
@@ -187,11 +187,17 @@ func openStore(b *testing.B, st string) *sql.DB {
 }
 
 // applicants are n living persons of the registry applying for 高龄津贴 in 2024-05.
-func applicants(b *testing.B, st string, n int) []screen.Applicant {
+func applicants(b testing.TB, st string, n int) []screen.Applicant {
+	return applicantsOrdered(b, st, n, "hash(_rid)")
+}
+
+// applicantsOrdered are the first n living persons of the registry in
+// order, applying for 高龄津贴 in 2024-05.
+func applicantsOrdered(b testing.TB, st string, n int, order string) []screen.Applicant {
 	db := openStore(b, st)
 	defer db.Close()
 	rows, err := db.Query(fmt.Sprintf(`SELECT id_number, name FROM s.person WHERE person_key IS NOT NULL
-		ORDER BY hash(_rid) LIMIT %d`, n))
+		ORDER BY %s LIMIT %d`, order, n))
 	if err != nil {
 		b.Fatal(err)
 	}
