@@ -60,7 +60,11 @@ type checkQueue struct {
 	once sync.Once
 	reqs chan *checkReq
 	quit chan struct{}
-	wg   sync.WaitGroup
+	// stopped is closed once the workers have stopped and the checks
+	// still queued were answered
+	stopped chan struct{}
+	wg      sync.WaitGroup
+	stop    sync.Once
 	// checks answered by the workers and the batches that answered them
 	checks, batches atomic.Int64
 }
@@ -81,6 +85,7 @@ func (s *Screener) enqueue(ctx context.Context, a Applicant) (*CheckResult, erro
 	q.once.Do(func() {
 		q.reqs = make(chan *checkReq, 4*maxCheckBatch)
 		q.quit = make(chan struct{})
+		q.stopped = make(chan struct{})
 		for i := 0; i < checkWorkers(); i++ {
 			q.wg.Add(1)
 			go s.checkWorker()
@@ -92,28 +97,46 @@ func (s *Screener) enqueue(ctx context.Context, a Applicant) (*CheckResult, erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-q.quit:
-		return nil, errors.New("check: the screener is closed")
+		return nil, errClosed
 	}
 	select {
 	case ans := <-r.done:
 		return ans.res, ans.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-q.stopped:
+		select {
+		case ans := <-r.done:
+			return ans.res, ans.err
+		default:
+			return nil, errClosed
+		}
 	}
 }
 
-// stopQueue stops the workers (Close).
+var errClosed = errors.New("check: the screener is closed")
+
+// stopQueue stops the workers once their batches are done and answers
+// the checks still queued (Close).
 func (s *Screener) stopQueue() {
 	q := &s.queue
-	started := false
 	q.once.Do(func() {})
-	if q.quit != nil {
-		started = true
+	if q.quit == nil {
+		return
+	}
+	q.stop.Do(func() {
 		close(q.quit)
-	}
-	if started {
 		q.wg.Wait()
-	}
+		for {
+			select {
+			case r := <-q.reqs:
+				r.done <- checkAns{err: errClosed}
+			default:
+				close(q.stopped)
+				return
+			}
+		}
+	})
 }
 
 // checkWorker takes the Checks waiting (up to maxCheckBatch) and screens
@@ -378,12 +401,6 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 		return nil, nil, err
 	}
 	tr.step("person_key")
-	if subset {
-		if err := s.subsetKeys(ctx, sess, keys); err != nil {
-			return nil, nil, err
-		}
-	}
-	tr.step("subset_views")
 	if err := sess.prepareRules(ctx, s.j); err != nil {
 		return nil, nil, err
 	}
@@ -393,6 +410,12 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 		return nil, nil, err
 	}
 	tr.step("applicable")
+	if subset {
+		if err := s.subsetKeys(ctx, sess, keys, comp); err != nil {
+			return nil, nil, err
+		}
+	}
+	tr.step("subset_views")
 	// One statement per rule into rule_hits (the batch's per-rule limits
 	// would cost four): the callers' contexts bound a check.
 	if err := rules.RunSet(ctx, sess.DB, comp, "rule_hits", tr.ruleLog()); err != nil {

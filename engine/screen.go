@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -912,8 +913,8 @@ func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
 
 // subsetKeys points the keyed views at the rows of the given persons (see
 // Check and personGroups) and the sentinel rows, copied into the
-// session's _subset_ tables.
-func (s *Screener) subsetKeys(ctx context.Context, sess *Session, keys []string) error {
+// session's _subset_ tables; only the tables the rules comp name.
+func (s *Screener) subsetKeys(ctx context.Context, sess *Session, keys []string, comp []rules.Compiled) error {
 	lits := make([]string, 0, len(keys))
 	seen := map[string]bool{}
 	for _, k := range keys {
@@ -937,14 +938,30 @@ func (s *Screener) subsetKeys(ctx context.Context, sess *Session, keys []string)
 		}
 		match := "(" + strings.Join(conds, " OR ") + ")"
 		sub := Ident("_subset_" + t)
-		q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
-		if _, ok := s.sentinels[t]; ok {
-			q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
+		stmts = append(stmts, "DELETE FROM temp."+sub)
+		// a table no rule to run names stays empty
+		if readsTable(comp, t) {
+			q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
+			if _, ok := s.sentinels[t]; ok {
+				q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
+			}
+			stmts = append(stmts, q)
 		}
-		stmts = append(stmts, "DELETE FROM temp."+sub, q,
-			fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
 	}
 	return sess.Exec(ctx, stmts...)
+}
+
+// readsTable reports whether the SQL of one of comp names table t (as a
+// whole word: a table name also used as a column or alias counts too).
+func readsTable(comp []rules.Compiled, t string) bool {
+	re := regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_])"?` + regexp.QuoteMeta(t) + `"?($|[^A-Za-z0-9_])`)
+	for _, c := range comp {
+		if re.MatchString(c.SQL) {
+			return true
+		}
+	}
+	return false
 }
 
 func sevRank(s string) int {
