@@ -203,16 +203,16 @@ func (s *Screener) runBatch(rs []*checkReq) []*checkReq {
 	// the batch runs while any of its callers waits
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var left sync.WaitGroup
-	left.Add(len(rs))
+	var waiting atomic.Int64
+	waiting.Store(int64(len(rs)))
 	for _, r := range rs {
-		stop := context.AfterFunc(r.ctx, left.Done)
+		stop := context.AfterFunc(r.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
 		defer stop()
 	}
-	go func() {
-		left.Wait()
-		cancel()
-	}()
 	apps := make([]Applicant, len(rs))
 	for i, r := range rs {
 		apps[i] = r.a
