@@ -2,12 +2,14 @@ package screen_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
@@ -191,4 +193,36 @@ func TestHenanCheckBatched(t *testing.T) {
 	if c != int64(len(all)) || b >= c/2 {
 		t.Errorf("%d concurrent checks answered in %d batches: want %d checks, batched (fewer than %d batches)", c, b, len(all), c/2)
 	}
+
+	// a caller gone before its check is screened gets its context's error
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Check(gone, apps[0]); !errors.Is(err, context.Canceled) {
+		t.Errorf("check of a caller gone: %v, want context.Canceled", err)
+	}
+	// Close while checks run and wait: every caller gets an answer
+	answered := make(chan error, len(all))
+	for _, a := range all {
+		go func() {
+			_, err := s.Check(ctx, a)
+			answered <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(2 * time.Minute)
+	closed := 0
+	for range all {
+		select {
+		case err := <-answered:
+			if err != nil {
+				closed++
+			}
+		case <-timeout:
+			t.Fatal("checks still waiting 2 min after Close")
+		}
+	}
+	t.Logf("Close: %d of %d checks answered with an error", closed, len(all))
 }
