@@ -23,8 +23,10 @@ import (
 // empty). It reports per rule the seconds, the hits, the peak size of the
 // spill folder and the peak RSS while the rule ran; with
 // CROSSCHECK_RULES_EXPLAIN=DIR it also writes each rule's EXPLAIN ANALYZE
-// there. It is skipped unless CROSSCHECK_RULES_DB and CROSSCHECK_RULES_JOB
-// (the province's job.yaml) are set:
+// there; with CROSSCHECK_RULES_FILE=1 the tables are copied into a
+// database file (compressed storage) instead of memory. It is skipped
+// unless CROSSCHECK_RULES_DB and CROSSCHECK_RULES_JOB (the province's
+// job.yaml) are set:
 //
 //	crosscheck bench --persons 1000000 --dir /tmp/p1m --reuse --database /tmp/p1m.duckdb
 //	CROSSCHECK_RULES_DB=/tmp/p1m.duckdb CROSSCHECK_RULES_JOB=/tmp/p1m/job.yaml CROSSCHECK_RULES_MEM=800MB \
@@ -44,6 +46,11 @@ func BenchmarkRuleStage(b *testing.B) {
 	}
 	spill := b.TempDir()
 	j.Engine.Database, j.Engine.TempDirectory = ":memory:", spill
+	if os.Getenv("CROSSCHECK_RULES_FILE") != "" {
+		// The tables in a database file (compressed, buffer-managed)
+		// instead of memory.
+		j.Engine.Database = filepath.Join(b.TempDir(), "rules.duckdb")
+	}
 	comp, err := compileRules(ctx, j)
 	if err != nil {
 		b.Fatal(err)
@@ -58,6 +65,9 @@ func BenchmarkRuleStage(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := s.prepareRules(ctx, j); err != nil {
+			b.Fatal(err)
+		}
+		if err := logOrigSizes(ctx, b, s); err != nil {
 			b.Fatal(err)
 		}
 		if explain != "" {
@@ -129,6 +139,38 @@ func copyTables(ctx context.Context, s *Session, file string) error {
 	}
 	_, err = s.DB.ExecContext(ctx, "DETACH src")
 	return err
+}
+
+// logOrigSizes logs, per table or view with an _orig column (the source
+// row as JSON, read for evidence), its rows and the bytes of _orig. The
+// screened view repeats payment's.
+func logOrigSizes(ctx context.Context, b *testing.B, s *Session) error {
+	rows, err := s.DB.QueryContext(ctx, `SELECT table_name FROM duckdb_columns() WHERE column_name = '_orig'
+		AND database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	var sb strings.Builder
+	var all int64
+	for _, n := range names {
+		var cnt, bytes int64
+		if err := s.DB.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*), coalesce(sum(strlen(_orig::VARCHAR)), 0) FROM %s", Ident(n))).Scan(&cnt, &bytes); err != nil {
+			return err
+		}
+		all += bytes
+		fmt.Fprintf(&sb, "%s %d rows, _orig %d MiB; ", n, cnt, bytes>>20)
+	}
+	b.Logf("_orig: %d MiB in all: %s", all>>20, sb.String())
+	return nil
 }
 
 // explainRules writes each rule's EXPLAIN ANALYZE into dir (the shared
