@@ -496,8 +496,20 @@ func (s *Session) countDuplicates(ctx context.Context, roles []dataset.Role, sta
 }
 
 // prepareRules creates the helper macros rules use and the screened
-// table (schema.Prelude) for the job's sources and periods.
+// view (schema.Prelude) for the job's sources and periods. A database
+// file written by an older version holds screened as a table, which the
+// view cannot replace: it is dropped first.
 func (s *Session) prepareRules(ctx context.Context, j *job.Job) error {
+	var old int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()
+		AND schema_name = current_schema() AND table_name = `+Lit(schema.Screened)).Scan(&old); err != nil {
+		return err
+	}
+	if old > 0 {
+		if err := s.Exec(ctx, "DROP TABLE "+Ident(schema.Screened)); err != nil {
+			return err
+		}
+	}
 	personal := personalColumns(j)
 	srcs := make([]schema.Source, len(j.Sources))
 	for i, src := range j.Sources {
