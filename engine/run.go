@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -296,11 +298,37 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
 		return fail(err)
 	}
-	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, Threshold: j.Identity.ThresholdValue})
+	icfg := identity.Config{Log: log, Threshold: j.Identity.ThresholdValue}
+	modelFile := j.Resolve(j.Identity.Model)
+	if modelFile != "" {
+		sv, err := identity.ReadModelFile(modelFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			log.Info("identity: no model file yet: the model is trained and written there", "file", modelFile)
+		case err != nil:
+			return fail(fmt.Errorf("identity.model: %w", err))
+		default:
+			icfg.Saved = sv
+		}
+	}
+	sum, err := identity.Link(ctx, sess.DB, icfg)
 	if err != nil {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
 	p.Identity = sum
+	if modelFile != "" && sum.Trained {
+		// A new or retrained model: keep it for the next run.
+		sv, err := identity.LoadModel(ctx, sess.DB)
+		if err == nil {
+			err = identity.WriteModelFile(modelFile, sv)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("identity.model: %w", err))
+		}
+		log.Info("identity: model written", "file", modelFile, "retrain", strings.Join(sum.Retrain, "; "))
+	} else if modelFile != "" {
+		log.Info("identity: model reused", "file", modelFile, "reused", sum.Reused)
+	}
 	t1 := time.Now()
 	if err := sess.applyLinks(ctx, roles); err != nil {
 		return fail(fmt.Errorf("identity resolution: %w", err))
