@@ -59,9 +59,12 @@ type RefreshResult struct {
 	// ChangedPersons counts the persons in the change log of this refresh
 	// (-1: every person, the first refresh).
 	ChangedPersons int64
-	Identity       *identity.Summary
-	Elapsed        time.Duration
-	PeakRSS        int64
+	// InPlace: the next version was a copy of the previous store changed
+	// in place (an incremental refresh with a saved model), not rebuilt.
+	InPlace  bool
+	Identity *identity.Summary
+	Elapsed  time.Duration
+	PeakRSS  int64
 }
 
 // referenceJob is j without its payment sources: what a store holds.
@@ -233,7 +236,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 
-	// The next version is built beside the store and renamed into place.
+	// The next version is built beside the store and renamed into place:
+	// on an incremental refresh with a saved model, from a copy of the
+	// store changed in place (store_inplace.go).
 	tmp := path + ".next"
 	for _, p := range []string{tmp, tmp + ".wal"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -243,6 +248,21 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	qdir := StoreQuarantineDir(path) + ".next"
 	if err := os.RemoveAll(qdir); err != nil {
 		return nil, err
+	}
+	inPlace := false
+	if !full {
+		if inPlace, err = canRefreshInPlace(ctx, path); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+	}
+	res.InPlace = inPlace
+	if inPlace {
+		t0 := time.Now()
+		if err := copyFile(path, tmp); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("store: copy %s: %w", path, err)
+		}
+		log.Info("store: previous store copied", "seconds", time.Since(t0).Seconds())
 	}
 	ej := rj.Engine
 	ej.Database = tmp
@@ -260,7 +280,12 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}()
 	roles := referenceRoles(rj)
-	if err := sess.createTables(ctx, roles); err != nil {
+	if inPlace {
+		err = sess.clearLoaded(ctx, roles, changedNames(loadPlans))
+	} else {
+		err = sess.createTables(ctx, roles)
+	}
+	if err != nil {
 		return nil, err
 	}
 	workers := j.Engine.Threads
@@ -299,6 +324,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		if relinkLoaded, err = sess.prevHasModel(ctx); err != nil {
 			return nil, err
 		}
+		if inPlace && !relinkLoaded {
+			return nil, fmt.Errorf("store %s: the saved linkage model disappeared during the refresh", path)
+		}
 	}
 	var kept []string
 	if !full {
@@ -319,7 +347,13 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 				kept = append(kept, p.src.Name)
 			}
 		}
-		if err := sess.copyKept(ctx, roles, kept, !relinkLoaded, StoreQuarantineDir(path), qdir); err != nil {
+		if inPlace {
+			// the kept rows are in the copied store
+			err = copyQuarantine(kept, StoreQuarantineDir(path), qdir)
+		} else {
+			err = sess.copyKept(ctx, roles, kept, !relinkLoaded, StoreQuarantineDir(path), qdir)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("store: copy the unchanged sources: %w", err)
 		}
 	}
@@ -349,7 +383,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	loadedNames := changedNames(loadPlans)
 	if relinkLoaded {
-		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, log)
+		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, inPlace, log)
 		if err != nil {
 			return nil, fmt.Errorf("identity resolution: %w", err)
 		}
@@ -389,6 +423,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	if hasPrev {
 		for _, t := range schema.StoreTables[1:] { // all but store_job
+			if inPlace {
+				break // the copied store holds its history
+			}
 			if err := sess.Exec(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT * FROM prev.%s", t, t)); err != nil {
 				return nil, err
 			}
@@ -571,22 +608,7 @@ func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []str
 			return err
 		}
 	}
-	for _, k := range kept {
-		b, err := os.ReadFile(filepath.Join(oldQ, k+".csv"))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(newQ, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(newQ, k+".csv"), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return copyQuarantine(kept, oldQ, newQ)
 }
 
 // openStoreRead opens an in-memory DuckDB with the store attached
@@ -863,7 +885,11 @@ func (s *Session) prevHasModel(ctx context.Context) (bool, error) {
 // job's sources, as in prev), the model, its info and the prepared
 // registry (person_link_ref) as they are; then identity.LinkRecords links
 // the loaded records of each table and their rows take their links.
-func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, log *slog.Logger) (*identity.Summary, error) {
+//
+// inPlace: the session's database is a copy of the previous store, whose
+// links and model are already there; only the loaded sources' links are
+// deleted.
+func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, inPlace bool, log *slog.Logger) (*identity.Summary, error) {
 	var drop []string
 	byTable := map[string][]string{}
 	var tables []string
@@ -881,7 +907,13 @@ func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, l
 	}
 	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s WHERE %s", identity.TableLink, identity.TableLink, keep),
 		fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s WHERE %s", identity.TableCandidate, identity.TableCandidate, keep)}
-	for _, t := range []string{identity.TableModel, identity.TableInfo, identity.TableRef} {
+	copied := []string{identity.TableModel, identity.TableInfo, identity.TableRef}
+	if inPlace {
+		stmts = []string{fmt.Sprintf("DELETE FROM %s WHERE NOT (%s)", identity.TableLink, keep),
+			fmt.Sprintf("DELETE FROM %s WHERE NOT (%s)", identity.TableCandidate, keep)}
+		copied = nil
+	}
+	for _, t := range copied {
 		var exists bool
 		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'main' AND table_name = ?`, t).Scan(&exists); err != nil {
 			return nil, err
