@@ -59,8 +59,12 @@ func (s *Session) repairIDs(ctx context.Context, roles []dataset.Role) (map[stri
 	}
 	// c: the candidate key; the transposition test runs only on pairs
 	// with two differing characters. tbl: the tables that hold the ID.
+	// reg keeps only the registry's rows under the names of the invalid
+	// IDs (a semi-join) before DISTINCT, instead of aggregating the whole
+	// registry for a roll with a few invalid IDs.
 	q := fmt.Sprintf(`WITH bad AS (SELECT id_number, name_norm, array_to_string(list(DISTINCT tbl), ',') AS tbl FROM (%s) GROUP BY ALL),
-		reg AS (SELECT DISTINCT person_key, name_norm FROM person WHERE person_key IS NOT NULL AND length(person_key) = 18),
+		reg AS (SELECT DISTINCT person_key, name_norm FROM person WHERE person_key IS NOT NULL AND length(person_key) = 18
+			AND name_norm IN (SELECT name_norm FROM bad)),
 		pair AS (
 			SELECT b.id_number, b.name_norm, r.person_key AS c FROM bad b
 			JOIN reg r ON r.name_norm = b.name_norm AND left(r.person_key, 8) = left(b.id_number, 8)

@@ -468,6 +468,9 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		}
 		rr.Persons = persons
 	}
+	if err := s.payeeViews(ctx, sess); err != nil {
+		return nil, err
+	}
 	stage("load", t0)
 	p.beforeCommit = func(ctx context.Context) error {
 		stops, err := sess.stopList(ctx, s.j, s.byID)

@@ -61,7 +61,10 @@ type RefreshResult struct {
 	ChangedPersons int64
 	// Pulls says, per source with a watermark_column loaded, from which
 	// watermark it was pulled and how many rows came (store_watermark.go).
-	Pulls    []WatermarkPull
+	Pulls []WatermarkPull
+	// InPlace: the next version was a copy of the previous store changed
+	// in place (an incremental refresh with a saved model), not rebuilt.
+	InPlace  bool
 	Identity *identity.Summary
 	Elapsed  time.Duration
 	PeakRSS  int64
@@ -242,7 +245,11 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		return nil, err
 	}
 
-	// The next version is built beside the store and renamed into place.
+	// The next version is built beside the store and renamed into place:
+	// on an incremental refresh with a saved model, from a copy of the
+	// store changed in place (store_inplace.go). A refresh that appends
+	// rows pulled by watermark rebuilds the next version (appendPrevious
+	// copies the source's previous rows).
 	tmp := path + ".next"
 	for _, p := range []string{tmp, tmp + ".wal"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -252,6 +259,21 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	qdir := StoreQuarantineDir(path) + ".next"
 	if err := os.RemoveAll(qdir); err != nil {
 		return nil, err
+	}
+	inPlace := false
+	if !full && len(appends) == 0 {
+		if inPlace, err = canRefreshInPlace(ctx, path); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+	}
+	res.InPlace = inPlace
+	if inPlace {
+		t0 := time.Now()
+		if err := copyFile(path, tmp); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("store: copy %s: %w", path, err)
+		}
+		log.Info("store: previous store copied", "seconds", time.Since(t0).Seconds())
 	}
 	ej := rj.Engine
 	ej.Database = tmp
@@ -269,7 +291,12 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}()
 	roles := referenceRoles(rj)
-	if err := sess.createTables(ctx, roles); err != nil {
+	if inPlace {
+		err = sess.clearLoaded(ctx, roles, changedNames(loadPlans))
+	} else {
+		err = sess.createTables(ctx, roles)
+	}
+	if err != nil {
 		return nil, err
 	}
 	workers := j.Engine.Threads
@@ -313,6 +340,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		if relinkLoaded, err = sess.prevHasModel(ctx); err != nil {
 			return nil, err
 		}
+		if inPlace && !relinkLoaded {
+			return nil, fmt.Errorf("store %s: the saved linkage model disappeared during the refresh", path)
+		}
 	}
 	var kept []string
 	if !full {
@@ -333,7 +363,13 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 				kept = append(kept, p.src.Name)
 			}
 		}
-		if err := sess.copyKept(ctx, roles, kept, !relinkLoaded, StoreQuarantineDir(path), qdir); err != nil {
+		if inPlace {
+			// the kept rows are in the copied store
+			err = copyQuarantine(kept, StoreQuarantineDir(path), qdir)
+		} else {
+			err = sess.copyKept(ctx, roles, kept, !relinkLoaded, StoreQuarantineDir(path), qdir)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("store: copy the unchanged sources: %w", err)
 		}
 		if err := sess.appendPrevious(ctx, plans, loadPlans, appends, !relinkLoaded, StoreQuarantineDir(path), qdir); err != nil {
@@ -366,7 +402,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	loadedNames := changedNames(loadPlans)
 	if relinkLoaded {
-		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, appends, log)
+		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, appends, inPlace, log)
 		if err != nil {
 			return nil, fmt.Errorf("identity resolution: %w", err)
 		}
@@ -406,6 +442,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	if hasPrev {
 		for _, t := range schema.StoreTables[1:] { // all but store_job
+			if inPlace {
+				break // the copied store holds its history
+			}
 			if err := sess.Exec(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT * FROM prev.%s", t, t)); err != nil {
 				return nil, err
 			}
@@ -591,22 +630,7 @@ func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []str
 			return err
 		}
 	}
-	for _, k := range kept {
-		b, err := os.ReadFile(filepath.Join(oldQ, k+".csv"))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(newQ, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(newQ, k+".csv"), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return copyQuarantine(kept, oldQ, newQ)
 }
 
 // openStoreRead opens an in-memory DuckDB with the store attached
@@ -886,7 +910,11 @@ func (s *Session) prevHasModel(ctx context.Context) (bool, error) {
 // job's sources, as in prev), the model, its info and the prepared
 // registry (person_link_ref) as they are; then identity.LinkRecords links
 // the loaded records of each table and their rows take their links.
-func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, appends map[string]*appendPull, log *slog.Logger) (*identity.Summary, error) {
+//
+// inPlace: the session's database is a copy of the previous store, whose
+// links and model are already there; only the loaded sources' links are
+// deleted.
+func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, appends map[string]*appendPull, inPlace bool, log *slog.Logger) (*identity.Summary, error) {
 	var drop []string
 	byTable := map[string][]string{} // table → conditions on the rows to link
 	var tables []string
@@ -905,7 +933,13 @@ func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, l
 	}
 	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s WHERE %s", identity.TableLink, identity.TableLink, keep),
 		fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM prev.%s WHERE %s", identity.TableCandidate, identity.TableCandidate, keep)}
-	for _, t := range []string{identity.TableModel, identity.TableInfo, identity.TableRef} {
+	copied := []string{identity.TableModel, identity.TableInfo, identity.TableRef}
+	if inPlace {
+		stmts = []string{fmt.Sprintf("DELETE FROM %s WHERE NOT (%s)", identity.TableLink, keep),
+			fmt.Sprintf("DELETE FROM %s WHERE NOT (%s)", identity.TableCandidate, keep)}
+		copied = nil
+	}
+	for _, t := range copied {
 		var exists bool
 		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'main' AND table_name = ?`, t).Scan(&exists); err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,15 +25,20 @@ import (
 )
 
 // BenchmarkStoreScreen measures, on a generated province of
-// CROSSCHECK_BENCH_PERSONS persons (default 100,000; in
-// CROSSCHECK_BENCH_DIR when set, reused), the first store refresh, the
-// screen of a 50,000-payment roll (the first rows of the 民政 roll of
-// 2024-05, all of them when it is shorter), a refresh after a 20,000-row
-// death extract with screen --changed of the job's rolls, and Check
-// latency with 50 concurrent callers. Figures go to the log (-v); run:
+// CROSSCHECK_BENCH_PERSONS persons (default 100,000; generated into
+// CROSSCHECK_BENCH_DIR when set and reused by later runs), the first
+// store refresh, the screen of a 50,000-payment roll (the first rows of
+// the 民政 roll of 2024-05, all of them when it is shorter), a refresh
+// after a 20,000-row death extract with screen --changed of the job's
+// rolls, and Check latency with 50 concurrent callers
+// (CROSSCHECK_BENCH_CHECKS checks, default 200; 0 skips them). It ends
+// with one table: each step's seconds and the peak RSS of the process
+// during that step (the high-water mark is reset before each step,
+// Linux). Figures go to the log (-v); run:
 //
-//	CROSSCHECK_BENCH_PERSONS=1000000 go test -tags duckdb_arrow -run '^$' -bench StoreScreen -benchtime 1x -v ./screen/
+//	CROSSCHECK_BENCH_PERSONS=1000000 CROSSCHECK_BENCH_DIR=/tmp/bench1m go test -tags duckdb_arrow -run '^$' -bench StoreScreen -benchtime 1x -v ./screen/
 func BenchmarkStoreScreen(b *testing.B) {
+	var tab stepTable
 	ctx := context.Background()
 	n := 100000
 	if v := os.Getenv("CROSSCHECK_BENCH_PERSONS"); v != "" {
@@ -58,11 +64,12 @@ func BenchmarkStoreScreen(b *testing.B) {
 	}
 	work := b.TempDir()
 	st := filepath.Join(work, "ref.duckdb")
-	t0 := time.Now()
+	t0 := tab.start()
 	r, err := store.Refresh(ctx, j, st, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	tab.step(fmt.Sprintf("first refresh (%d persons)", n), t0)
 	b.Logf("first refresh: %.1fs (peak RSS so far %d MiB)", time.Since(t0).Seconds(), engine.PeakRSS()>>20)
 	_ = r
 
@@ -75,17 +82,27 @@ func BenchmarkStoreScreen(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t0 = time.Now()
+		t0 = tab.start()
 		rr, err := s.Roll(ctx, screen.RollInput{Path: roll}, filepath.Join(work, fmt.Sprintf("screen%d", i)))
 		if err != nil {
 			b.Fatal(err)
 		}
+		tab.step(fmt.Sprintf("screen of a %d-payment roll (%d hits, %d stops)", rows, rr.Hits, len(rr.Stops)), t0)
 		b.Logf("screen of a %d-payment roll: %.2fs, %d hits, %d stops", rows, time.Since(t0).Seconds(), rr.Hits, len(rr.Stops))
 	}
 	b.StopTimer()
 
 	// Check latency, 50 concurrent callers, 200 checks of registered persons of the roll.
-	apps := applicants(b, st, 200)
+	nChecks := 200
+	if v := os.Getenv("CROSSCHECK_BENCH_CHECKS"); v != "" {
+		if nChecks, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var apps []screen.Applicant
+	if nChecks > 0 {
+		apps = applicants(b, st, nChecks)
+	}
 	lat := make([]time.Duration, len(apps))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -117,12 +134,14 @@ func BenchmarkStoreScreen(b *testing.B) {
 
 	// A 20,000-row death extract appended to the cremation file, refresh + screen --changed.
 	deathRows := appendDeaths(b, st, filepath.Join(dir, "minzheng", "huohua_jilu.csv"), 20000)
-	t0 = time.Now()
+	t0 = tab.start()
 	r2, err := store.Refresh(ctx, j, st, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tr := time.Since(t0)
+	tab.step(fmt.Sprintf("refresh after a %d-row death extract (%d persons changed)", deathRows, r2.ChangedPersons), t0)
+	t1 := tab.start()
 	s2, err := screen.Open(ctx, st, screen.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -132,11 +151,54 @@ func BenchmarkStoreScreen(b *testing.B) {
 		b.Fatal(err)
 	}
 	s2.Close()
+	tab.step(fmt.Sprintf("screen --changed of the job's rolls (%d payments, %d hits)", rr.Payments, rr.Hits), t1)
+	tab.rows = append(tab.rows, stepRow{name: "refresh + screen --changed", sec: time.Since(t0).Seconds()})
 	b.Logf("refresh after a %d-row death extract: %.1fs (%d files loaded, %d persons changed); screen --changed: %.1fs (%d payments, %d hits); total %.1fs",
 		deathRows, tr.Seconds(), r2.FilesLoaded, r2.ChangedPersons, rr.Elapsed.Seconds(), rr.Payments, rr.Hits, time.Since(t0).Seconds())
 	b.Logf("peak RSS %d MiB", engine.PeakRSS()>>20)
 	// The cremation file is restored for a reused CROSSCHECK_BENCH_DIR.
 	restoreDeaths(b)
+	b.Logf("store %d persons, GOMAXPROCS %d:\n%s", n, runtime.GOMAXPROCS(0), tab.String())
+}
+
+// stepTable collects the benchmark's steps: seconds and the peak RSS of
+// the process during the step.
+type stepTable struct {
+	rows []stepRow
+	cpu0 time.Duration
+}
+
+type stepRow struct {
+	name string
+	sec  float64
+	cpu  time.Duration // the process's CPU time (all threads) during the step
+	rss  int64         // bytes; 0: not measured
+}
+
+// start resets the process's RSS high-water mark (Linux: clear_refs 5)
+// and returns the step's start.
+func (t *stepTable) start() time.Time {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	t.cpu0 = processCPU()
+	return time.Now()
+}
+
+func (t *stepTable) step(name string, t0 time.Time) {
+	t.rows = append(t.rows, stepRow{name: name, sec: time.Since(t0).Seconds(), cpu: processCPU() - t.cpu0, rss: engine.PeakRSS()})
+}
+
+func (t *stepTable) String() string {
+	var b strings.Builder
+	b.WriteString("| step | seconds | CPU seconds (all threads) | peak RSS during the step |\n|---|---:|---:|---:|\n")
+	for _, r := range t.rows {
+		rss, cpu := "", ""
+		if r.rss > 0 {
+			rss = fmt.Sprintf("%d MiB", r.rss>>20)
+			cpu = fmt.Sprintf("%.2f", r.cpu.Seconds())
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %s | %s |\n", r.name, r.sec, cpu, rss)
+	}
+	return b.String()
 }
 
 var restore func()

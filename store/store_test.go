@@ -76,6 +76,9 @@ func TestIncrementalRefreshEqualsFull(t *testing.T) {
 	if r2.Seq != 2 || r2.FilesLoaded != 1 || r2.FilesKept != r1.FilesLoaded-1 {
 		t.Errorf("incremental refresh: seq %d, %d files loaded, %d kept; want 2, 1, %d", r2.Seq, r2.FilesLoaded, r2.FilesKept, r1.FilesLoaded-1)
 	}
+	if r1.InPlace || !r2.InPlace {
+		t.Errorf("in place: first refresh %v, incremental %v; want false, true (a copy of the store changed in place)", r1.InPlace, r2.InPlace)
+	}
 	full := filepath.Join(dir, "full.duckdb")
 	if _, err := store.Refresh(ctx, j, full, store.Options{}); err != nil {
 		t.Fatal(err)
@@ -125,6 +128,14 @@ func TestIncrementalRefreshEqualsFull(t *testing.T) {
 	}
 	if relinked != "loaded: huohua" {
 		t.Errorf("store_refresh.relinked = %q, want the cremation source only", relinked)
+	}
+	// The history of the copied store is kept: both refreshes, their files.
+	var refreshes, files1 int64
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM a.store_refresh), (SELECT count(*) FROM a.store_file WHERE seq = 1)`).Scan(&refreshes, &files1); err != nil {
+		t.Fatal(err)
+	}
+	if refreshes != 2 || files1 != int64(r1.FilesLoaded) {
+		t.Errorf("manifest after the in-place refresh: %d refreshes, %d files of refresh 1; want 2, %d", refreshes, files1, r1.FilesLoaded)
 	}
 	// The change log names exactly the persons of the new death records,
 	// as the store built from scratch links them.
