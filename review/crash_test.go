@@ -74,7 +74,12 @@ func TestKillNineAtRandomMoments(t *testing.T) {
 		fmt.Sscan(v, &kills)
 	}
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d, %d kills", seed, kills)
+	if v := os.Getenv("CROSSCHECK_CRASH_SEED"); v != "" {
+		if _, err := fmt.Sscan(v, &seed); err != nil {
+			t.Fatalf("CROSSCHECK_CRASH_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("seed %d, %d kills (CROSSCHECK_CRASH_SEED=%d CROSSCHECK_CRASH_KILLS=%d repeat the run)", seed, kills, seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 14))
 
 	dir := t.TempDir()
