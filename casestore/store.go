@@ -122,7 +122,8 @@ type Store struct {
 
 // Open opens (creating if needed) the store at path, migrates its schema to
 // the current version and loads the queue index. path ":memory:" gives a
-// throw-away store.
+// throw-away store. A new store is created whole or not at all (see
+// create.go): a process killed while creating it leaves no file at path.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	q := url.Values{}
 	if o.Threads > 0 {
@@ -132,12 +133,19 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.MemoryLimit != "" {
 		q.Set("memory_limit", o.MemoryLimit)
 	}
-	dsn := path
-	if path == ":memory:" {
-		dsn = ""
-	}
+	query := ""
 	if len(q) > 0 {
-		dsn += "?" + q.Encode()
+		query = "?" + q.Encode()
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	dsn := path + query
+	if path == ":memory:" {
+		dsn = query
+	} else if err := createIfMissing(ctx, path, query, now()); err != nil {
+		return nil, err
 	}
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
@@ -148,12 +156,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path, log: o.Log, now: o.Now}
+	s := &Store{db: db, path: path, log: o.Log, now: now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	rc := o.ReadConcurrency
 	if rc <= 0 {
