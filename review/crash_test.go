@@ -228,14 +228,21 @@ func workload(t *testing.T, rng *rand.Rand, st *crashStore, url string, body []b
 		work <- id
 	}
 	close(work)
+	// The clients log in before the clock of the kill starts: a login
+	// still running when the server is killed is no case for the test
+	// (and its t.Fatal in a client goroutine cannot stop the test).
+	clients := make([]*client, 5)
+	for i := range clients {
+		clients[i] = login(t, url, "admin")
+		clients[i].hc.Timeout = 10 * time.Second
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := login(t, url, "admin")
-			c.hc.Timeout = 10 * time.Second
+			c := clients[w]
 			for id := range work {
 				m := st.cases[id]
 				i := caseIndex(id)
@@ -280,8 +287,7 @@ func workload(t *testing.T, rng *rand.Rand, st *crashStore, url string, body []b
 	wg.Add(1)
 	go func() { // a reader: every acknowledged view must have its audit entry
 		defer wg.Done()
-		c := login(t, url, "admin")
-		c.hc.Timeout = 10 * time.Second
+		c := clients[4]
 		all := make([]string, 0, len(st.cases))
 		for id := range st.cases {
 			all = append(all, id)
