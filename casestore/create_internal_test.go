@@ -3,6 +3,7 @@ package casestore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -143,9 +144,13 @@ func TestExistingFileNeverReplaced(t *testing.T) {
 		if err := os.WriteFile(path, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if s, err := Open(context.Background(), path, Options{}); err == nil {
+		s, err := Open(context.Background(), path, Options{})
+		if err == nil {
 			s.Close()
 			t.Fatalf("a file of %d bytes opened as a store", len(content))
+		}
+		if !errors.Is(err, ErrNotAStore) {
+			t.Errorf("a file of %d bytes: %v, want ErrNotAStore", len(content), err)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(b, content) {

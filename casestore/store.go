@@ -50,6 +50,10 @@ var (
 	// store's write-ahead log (<store>.wal): the store is not in use, but
 	// the changes since its last checkpoint cannot be read back.
 	ErrDamagedWAL = errors.New("the store's write-ahead log cannot be replayed")
+	// ErrNotAStore is returned by Open when a file exists at the store's
+	// path but DuckDB cannot read it as a database (no valid header). Open
+	// never replaces nor deletes it.
+	ErrNotAStore = errors.New("the file is not a case store")
 )
 
 var lockPIDRE = regexp.MustCompile(`PID (\d+)`)
@@ -68,6 +72,8 @@ func openError(path string, err error) error {
 		return fmt.Errorf("open store %s: %w (%s)", path, ErrLocked, msg)
 	case strings.Contains(msg, "replaying WAL"):
 		return fmt.Errorf("open store %s: %w (%s)", path, ErrDamagedWAL, msg)
+	case strings.Contains(msg, "not a valid DuckDB database file") || strings.Contains(msg, "Could not read enough bytes from file"):
+		return fmt.Errorf("open store %s: %w (%s)", path, ErrNotAStore, msg)
 	}
 	return fmt.Errorf("open store %s: %w", path, err)
 }

@@ -148,3 +148,24 @@ func waitForFile(p *proc, dir string, timeout time.Duration) string {
 	}
 	return ""
 }
+
+// TestStoreFileNotAStoreThroughBinary: a file at the store's path that is
+// not a DuckDB database (as an older crosscheck left when killed while
+// creating the store) is refused with advice, and left as it is.
+func TestStoreFileNotAStoreThroughBinary(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "cases.duckdb")
+	for _, size := range []int{0, 4096} {
+		if err := os.WriteFile(store, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := run(t, "cases", "info", "--store", store)
+		if code == 0 || !strings.Contains(errs, fmt.Sprintf("is not a case store (%d bytes)", size)) ||
+			!strings.Contains(errs, "不是案件库") || !strings.Contains(errs, "move it aside") {
+			t.Fatalf("a %d-byte file: exit %d\n%s", size, code, errs)
+		}
+		if st, err := os.Stat(store); err != nil || st.Size() != int64(size) {
+			t.Fatalf("the %d-byte file changed: %v %v", size, st, err)
+		}
+	}
+}
