@@ -27,6 +27,8 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crosscheck/crosscheck/duckfile"
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -128,8 +130,9 @@ type Store struct {
 
 // Open opens (creating if needed) the store at path, migrates its schema to
 // the current version and loads the queue index. path ":memory:" gives a
-// throw-away store. A new store is created whole or not at all (see
-// create.go): a process killed while creating it leaves no file at path.
+// throw-away store. A new store is created whole or not at all
+// (duckfile.Create): a process killed while creating it leaves no file at
+// path.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	q := url.Values{}
 	if o.Threads > 0 {
@@ -150,8 +153,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	dsn := path + query
 	if path == ":memory:" {
 		dsn = query
-	} else if err := createIfMissing(ctx, path, query, now()); err != nil {
-		return nil, err
+	} else if _, err := duckfile.Create(ctx, path, query, func(ctx context.Context, db *sql.DB) error {
+		return migrate(ctx, db, now())
+	}); err != nil {
+		return nil, fmt.Errorf("case store: %w", err)
 	}
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {

@@ -1,4 +1,16 @@
-package casestore
+// Package duckfile creates DuckDB database files whole or not at all.
+//
+// DuckDB creates a database file and only then writes its header, so a
+// process killed in between leaves a file that DuckDB refuses for good
+// ("exists, but it is not a valid DuckDB database file"). Create makes the
+// database under a temporary name in the same directory,
+// PATH.creating-<pid>-<n>, runs the caller's initialisation (a schema),
+// closes it cleanly (checkpointed, no write-ahead log left) and hard-links
+// it into place: os.Link fails when PATH exists, so a file at PATH is never
+// replaced, and of two processes creating the same database one wins and
+// the other uses the winner's. Creation files of dead processes are
+// removed by the next Create of the same path.
+package duckfile
 
 import (
 	"context"
@@ -11,21 +23,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
-
-// A new store is never created in place: DuckDB creates its file and only
-// then writes the file's header, so a process killed in between left a
-// file that DuckDB refuses for good ("exists, but it is not a valid DuckDB
-// database file"). Instead the store is created and migrated under a
-// temporary name in the same directory, PATH.creating-<pid>-<n>, closed
-// cleanly (checkpointed, no write-ahead log left) and hard-linked into
-// place: os.Link fails when PATH exists, so a file at PATH is never
-// overwritten and of two processes creating the same store one wins and the
-// other opens the winner's. Creation files of dead processes are removed
-// by the next Open.
 
 const creatingInfix = ".creating-"
 
@@ -35,45 +35,52 @@ var creatingSeq atomic.Int64
 // temporary name and before it is linked into place (tests).
 var testHookBeforeLink func()
 
-// createIfMissing creates the store at path, with its schema, when there
-// is no file at path. query is the DSN's "?…" part ("" for none).
-func createIfMissing(ctx context.Context, path, query string, now time.Time) error {
+// Create creates the database at path when there is no file there, with
+// init run on it (nil: an empty database), and returns whether it did. A
+// file at path is left alone. query is the DSN's "?…" part ("" for none).
+func Create(ctx context.Context, path, query string, init func(context.Context, *sql.DB) error) (bool, error) {
 	removeStaleCreating(path)
 	if _, err := os.Lstat(path); err == nil {
-		return nil
+		return false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("open store %s: %w", path, err)
+		return false, fmt.Errorf("create %s: %w", path, err)
 	}
 	tmp := fmt.Sprintf("%s%s%d-%d", path, creatingInfix, os.Getpid(), creatingSeq.Add(1))
 	defer removeCreating(tmp)
-	if err := createAt(ctx, tmp, query, now); err != nil {
-		return fmt.Errorf("create store %s: %w", path, err)
+	if err := createAt(ctx, tmp, query, init); err != nil {
+		return false, fmt.Errorf("create %s: %w", path, err)
 	}
 	if testHookBeforeLink != nil {
 		testHookBeforeLink()
 	}
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil // another process created it first: open theirs
+			return false, nil // another process created it first: use theirs
 		}
-		return fmt.Errorf("create store %s: %w", path, err)
+		return false, fmt.Errorf("create %s: %w", path, err)
 	}
 	// The link is the commit; make it durable before anyone relies on it.
 	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("create store %s: %w", path, err)
+		return false, fmt.Errorf("create %s: %w", path, err)
 	}
-	return nil
+	return true, nil
 }
 
-// createAt creates and migrates a new database at tmp and closes it
+// WAL is the write-ahead log DuckDB keeps beside a database file.
+func WAL(path string) string { return path + ".wal" }
+
+// createAt creates a new database at tmp, runs init on it and closes it
 // cleanly: its whole content is in the file, none in a write-ahead log.
-func createAt(ctx context.Context, tmp, query string, now time.Time) error {
+func createAt(ctx context.Context, tmp, query string, init func(context.Context, *sql.DB) error) error {
 	c, err := duckdb.NewConnector(tmp+query, nil)
 	if err != nil {
 		return err
 	}
 	db := sql.OpenDB(c)
-	err = migrate(ctx, db, now)
+	err = db.PingContext(ctx)
+	if err == nil && init != nil {
+		err = init(ctx, db)
+	}
 	if err == nil {
 		_, err = db.ExecContext(ctx, "CHECKPOINT")
 	}
@@ -83,8 +90,8 @@ func createAt(ctx context.Context, tmp, query string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(WALPath(tmp)); err == nil {
-		return fmt.Errorf("%s left behind after a clean close", WALPath(tmp))
+	if _, err := os.Lstat(WAL(tmp)); err == nil {
+		return fmt.Errorf("%s left behind after a clean close", WAL(tmp))
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
@@ -97,7 +104,7 @@ func createAt(ctx context.Context, tmp, query string, now time.Time) error {
 // removeCreating removes a creation file and what DuckDB keeps beside it.
 func removeCreating(tmp string) {
 	os.Remove(tmp)
-	os.Remove(WALPath(tmp))
+	os.Remove(WAL(tmp))
 	os.RemoveAll(tmp + ".tmp")
 }
 
@@ -129,4 +136,13 @@ func removeStaleCreating(path string) {
 		}
 		os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }

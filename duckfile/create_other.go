@@ -1,6 +1,6 @@
 //go:build !unix
 
-package casestore
+package duckfile
 
 // processAlive cannot tell outside Unix: every creation file is kept.
 func processAlive(pid int) bool { return true }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package casestore
+package duckfile
 
 import (
 	"errors"
