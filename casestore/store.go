@@ -27,6 +27,8 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/crosscheck/crosscheck/duckfile"
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -50,6 +52,10 @@ var (
 	// store's write-ahead log (<store>.wal): the store is not in use, but
 	// the changes since its last checkpoint cannot be read back.
 	ErrDamagedWAL = errors.New("the store's write-ahead log cannot be replayed")
+	// ErrNotAStore is returned by Open when a file exists at the store's
+	// path but DuckDB cannot read it as a database (no valid header). Open
+	// never replaces nor deletes it.
+	ErrNotAStore = errors.New("the file is not a case store")
 )
 
 var lockPIDRE = regexp.MustCompile(`PID (\d+)`)
@@ -68,6 +74,8 @@ func openError(path string, err error) error {
 		return fmt.Errorf("open store %s: %w (%s)", path, ErrLocked, msg)
 	case strings.Contains(msg, "replaying WAL"):
 		return fmt.Errorf("open store %s: %w (%s)", path, ErrDamagedWAL, msg)
+	case strings.Contains(msg, "not a valid DuckDB database file") || strings.Contains(msg, "Could not read enough bytes from file"):
+		return fmt.Errorf("open store %s: %w (%s)", path, ErrNotAStore, msg)
 	}
 	return fmt.Errorf("open store %s: %w", path, err)
 }
@@ -122,7 +130,9 @@ type Store struct {
 
 // Open opens (creating if needed) the store at path, migrates its schema to
 // the current version and loads the queue index. path ":memory:" gives a
-// throw-away store.
+// throw-away store. A new store is created whole or not at all
+// (duckfile.Create): a process killed while creating it leaves no file at
+// path.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	q := url.Values{}
 	if o.Threads > 0 {
@@ -132,12 +142,21 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.MemoryLimit != "" {
 		q.Set("memory_limit", o.MemoryLimit)
 	}
-	dsn := path
-	if path == ":memory:" {
-		dsn = ""
-	}
+	query := ""
 	if len(q) > 0 {
-		dsn += "?" + q.Encode()
+		query = "?" + q.Encode()
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	dsn := path + query
+	if path == ":memory:" {
+		dsn = query
+	} else if _, err := duckfile.Create(ctx, path, query, func(ctx context.Context, db *sql.DB) error {
+		return migrate(ctx, db, now())
+	}); err != nil {
+		return nil, fmt.Errorf("case store: %w", err)
 	}
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
@@ -148,12 +167,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path, log: o.Log, now: o.Now}
+	s := &Store{db: db, path: path, log: o.Log, now: now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	rc := o.ReadConcurrency
 	if rc <= 0 {

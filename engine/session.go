@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/crosscheck/crosscheck/duckfile"
 	"github.com/crosscheck/crosscheck/job"
 )
 
@@ -64,6 +65,13 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 	dsn := path
 	if len(q) > 0 {
 		dsn += "?" + q.Encode()
+	}
+	if path != "" {
+		// A new file is created whole: a run killed while DuckDB writes
+		// its header would otherwise leave a file no later run can open.
+		if _, err := duckfile.Create(ctx, path, "", nil); err != nil {
+			return nil, fmt.Errorf("open database %q: %w", e.Database, err)
+		}
 	}
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {

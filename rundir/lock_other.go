@@ -2,18 +2,17 @@
 
 package rundir
 
-import (
-	"os"
-	"path/filepath"
-)
+import "os"
 
-// acquire creates the lock file as the folder's marker. Outside Unix there
-// is no flock: concurrent runs into one folder are not detected.
-func acquire(dir string) (*os.File, error) {
-	return os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o644)
+// LockFile creates the lock file. Outside Unix there is no flock:
+// concurrent holders are not detected.
+func LockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
-
-func release(f *os.File) { f.Close() }
 
 // lockShortly has no lock to take outside Unix.
 func lockShortly(dir string) (func(), error) { return func() {}, nil }

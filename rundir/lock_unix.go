@@ -12,33 +12,34 @@ import (
 	"time"
 )
 
-// acquire takes an exclusive flock on the folder's lock file and writes
-// this process's id into it. The kernel releases a flock when its process
-// dies, SIGKILL included, so a killed run leaves no stale lock.
-func acquire(dir string) (*os.File, error) {
-	p := filepath.Join(dir, LockName)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+// LockFile takes an exclusive flock on the file at path (created if
+// missing) without waiting, and writes this process's id into it; unlock
+// releases it (the file stays). The kernel releases a flock when its
+// process dies, SIGKILL included, so a killed process leaves no stale
+// lock. When another process holds the lock the error is a *HeldError
+// naming it. Outside Unix there is no flock: nothing is detected.
+func LockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", p, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(p)
+		b, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			who := strings.TrimSpace(string(b))
 			if who == "" {
 				who = "pid unknown"
 			}
-			return nil, fmt.Errorf("%w: 另一个 crosscheck 运行（%s）正在写入 %s，请等它结束或换一个 --out / another crosscheck run (%s) is writing to %s: wait for it to finish or choose another --out",
-				ErrLocked, who, dir, who, dir)
+			return nil, &HeldError{Path: path, Holder: who}
 		}
-		return nil, fmt.Errorf("lock %s: %w", p, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	host, _ := os.Hostname()
 	if err := f.Truncate(0); err == nil {
 		fmt.Fprintf(f, "pid %d on %s, started %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
 	}
-	return f, nil
+	return func() { release(f) }, nil
 }
 
 func release(f *os.File) {

@@ -32,7 +32,7 @@ type Run struct {
 	Dir string
 	// Tmp is the run's temporary folder inside Dir.
 	Tmp       string
-	lock      *os.File
+	lock      func() // releases the folder's lock
 	committed bool
 }
 
@@ -204,7 +204,7 @@ func (r *Run) Close() error {
 		err = os.RemoveAll(r.Tmp)
 	}
 	if r.lock != nil {
-		release(r.lock)
+		r.lock()
 		r.lock = nil
 	}
 	return err

@@ -60,6 +60,14 @@ func storeOpenError(path string, err error) error {
 			"Keep a copy of %s, %s and %s.audit-journal, then run\n  crosscheck cases recover --store %s\n"+
 			"It moves %s aside and opens the store as of its last checkpoint; audit entries of views still in the audit journal come back, "+
 			"review actions taken after the checkpoint must be taken again", err, wal, path, wal, path, path, wal)
+	case errors.Is(err, casestore.ErrNotAStore):
+		size := "?"
+		if st, e := os.Stat(path); e == nil {
+			size = fmt.Sprint(st.Size())
+		}
+		return fmt.Errorf("%w\n%s 不是案件库（%s 字节），crosscheck 不会改动或删除它。若它是空文件或只有几 KiB，那是旧版 crosscheck 在创建案件库时被终止留下的，其中没有数据：将它移走后重新运行即可创建案件库。\n"+
+			"%s is not a case store (%s bytes); crosscheck never changes or deletes it. If it is empty or a few KiB, an older crosscheck was killed while creating the store "+
+			"and it holds nothing: move it aside and run the command again to create the store", err, path, size, path, size)
 	}
 	return err
 }

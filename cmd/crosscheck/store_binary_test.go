@@ -137,6 +137,14 @@ func TestStoreScreenBinary(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "no reference source changed") {
 		t.Fatalf("second store refresh: exit %d\n%s\n%s", r.code, r.stdout, tail(r.stderr, 20))
 	}
+	// The first refresh changed every person: said in words, not as -1.
+	for lang, want := range map[string]string{"zh": "第 1 次  ", "en": "  1  "} {
+		r = runCLI(t, dir, time.Minute, "store", "info", "--store", st, "--lang", lang)
+		phrase := map[string]string{"zh": "变化人员：全部（首次建库）", "en": "persons changed: all (first refresh)"}[lang]
+		if r.code != 0 || !strings.Contains(r.stdout, phrase) || !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, " -1\n") || strings.Contains(r.stdout, "：-1") {
+			t.Errorf("store info --lang %s: exit %d, want %q\n%s\n%s", lang, r.code, phrase, r.stdout, tail(r.stderr, 20))
+		}
+	}
 	info := storeInfo(t, dir, st)
 	if got, want := infoSHA(info, "民政火化记录.csv"), fileSHA(t, filepath.Join(dir, "data", "民政火化记录.csv")); got != want {
 		t.Errorf("store info: death file sha256 %q, want %q", got, want)

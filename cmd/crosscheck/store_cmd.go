@@ -95,10 +95,7 @@ func printRefresh(w io.Writer, res *store.Result, lang string) {
 	for _, s := range res.Sources {
 		rows += s.RowsAccepted
 	}
-	changed := fmt.Sprint(res.ChangedPersons)
-	if res.ChangedPersons < 0 {
-		changed = map[string]string{"en": "all (first refresh)", "zh": "全部（首次建库）"}[lang]
-	}
+	changed := changedPersons(res.ChangedPersons, lang)
 	if lang == "en" {
 		fmt.Fprintf(w, "store %s: refresh %d, %d sources, %d rows, %d files (%d unchanged), persons changed: %s, %.1f s\n",
 			res.Store, res.Seq, len(res.Sources), rows, res.FilesLoaded, res.FilesKept, changed, res.Elapsed.Seconds())
@@ -125,15 +122,34 @@ func pullLine(p engine.WatermarkPull, lang string) string {
 	return fmt.Sprintf("%s：水位 %s 之后新增 %d 行（替换旧行 %d 行），水位更新为 %s", p.Source, p.Since, p.Rows, p.Replaced, p.Reached)
 }
 
+// changedPersons says how many persons a refresh changed; the first
+// refresh, which has no earlier store to compare with (-1 in the
+// manifest), changed them all.
+func changedPersons(n int64, lang string) string {
+	if n < 0 {
+		if lang == "en" {
+			return "all (first refresh)"
+		}
+		return "全部（首次建库）"
+	}
+	return fmt.Sprint(n)
+}
+
 func newStoreInfo() *cobra.Command {
-	var path string
+	var path, lang string
 	var asJSON bool
 	c := &cobra.Command{
-		Use:     "info",
-		Short:   "Print the store's manifest: refreshes, files with their SHA-256 and rows, watermarks, tables",
-		Example: `  crosscheck store info --store out/ref.duckdb --json`,
-		Args:    cobra.NoArgs,
+		Use:   "info",
+		Short: "Print the store's manifest: refreshes, files with their SHA-256 and rows, watermarks, tables",
+		Example: `  crosscheck store info --store out/ref.duckdb
+  crosscheck store info --store out/ref.duckdb --lang en
+  crosscheck store info --store out/ref.duckdb --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			lg, err := engine.SummaryLang(lang)
+			if err != nil {
+				return fmt.Errorf("--lang: %w", err)
+			}
 			in, err := store.ReadInfo(cmd.Context(), path)
 			if err != nil {
 				return err
@@ -144,27 +160,41 @@ func newStoreInfo() *cobra.Command {
 				_, err := fmt.Fprintln(w, string(b))
 				return err
 			}
-			fmt.Fprintf(w, "store %s, refresh %d, job %s\n\nrefreshes:\n", in.Path, in.Seq, in.JobFile)
-			for _, r := range in.Refreshes {
-				fmt.Fprintf(w, "  %d  %s  %.1fs  rows %d  files %d (kept %d)  persons changed %d\n", r.Seq, r.Started.Format("2006-01-02 15:04:05"),
-					r.Finished.Sub(r.Started).Seconds(), r.Rows, r.FilesLoaded, r.FilesKept, r.ChangedPersons)
+			en := lg == "en"
+			if en {
+				fmt.Fprintf(w, "store %s, refresh %d, job %s\n\nrefreshes:\n", in.Path, in.Seq, in.JobFile)
+			} else {
+				fmt.Fprintf(w, "参照库 %s，第 %d 次更新，任务 %s\n\n更新记录：\n", in.Path, in.Seq, in.JobFile)
 			}
-			fmt.Fprintln(w, "\nfiles:")
+			for _, r := range in.Refreshes {
+				if en {
+					fmt.Fprintf(w, "  %d  %s  %.1fs  rows %d  files %d (kept %d)  persons changed: %s\n", r.Seq, r.Started.Format("2006-01-02 15:04:05"),
+						r.Finished.Sub(r.Started).Seconds(), r.Rows, r.FilesLoaded, r.FilesKept, changedPersons(r.ChangedPersons, lg))
+				} else {
+					fmt.Fprintf(w, "  第 %d 次  %s  %.1f 秒  %d 行  %d 个文件（%d 个未变）  变化人员：%s\n", r.Seq, r.Started.Format("2006-01-02 15:04:05"),
+						r.Finished.Sub(r.Started).Seconds(), r.Rows, r.FilesLoaded, r.FilesKept, changedPersons(r.ChangedPersons, lg))
+				}
+			}
+			fmt.Fprintln(w, map[bool]string{true: "\nfiles:", false: "\n文件："}[en])
 			for _, f := range in.Files {
-				fmt.Fprintf(w, "  %-12s %-10s %s  sha256 %s  accepted %d  quarantined %d\n", f.Source, f.Role, f.Path, f.SHA256, f.RowsAccepted, f.RowsQuarantined)
+				if en {
+					fmt.Fprintf(w, "  %-12s %-10s %s  sha256 %s  accepted %d  quarantined %d\n", f.Source, f.Role, f.Path, f.SHA256, f.RowsAccepted, f.RowsQuarantined)
+				} else {
+					fmt.Fprintf(w, "  %-12s %-10s %s  sha256 %s  接收 %d  隔离 %d\n", f.Source, f.Role, f.Path, f.SHA256, f.RowsAccepted, f.RowsQuarantined)
+				}
 			}
 			if len(in.Pulls) > 0 {
-				fmt.Fprintln(w, "\nwatermarks (database sources, last refresh):")
+				fmt.Fprintln(w, map[bool]string{true: "\nwatermarks (database sources, last refresh):", false: "\n水位（数据库数据源，最近一次更新）："}[en])
 				for _, p := range in.Pulls {
-					fmt.Fprintln(w, "  "+pullLine(p, "en"))
+					fmt.Fprintln(w, "  "+pullLine(p, lg))
 				}
 			} else if len(in.Marks) > 0 {
-				fmt.Fprintln(w, "\nwatermarks:")
+				fmt.Fprintln(w, map[bool]string{true: "\nwatermarks:", false: "\n水位："}[en])
 				for s, m := range in.Marks {
 					fmt.Fprintf(w, "  %s  %s\n", s, m)
 				}
 			}
-			fmt.Fprintln(w, "\ntables (estimated rows):")
+			fmt.Fprintln(w, map[bool]string{true: "\ntables (estimated rows):", false: "\n表（估计行数）："}[en])
 			names := make([]string, 0, len(in.Tables))
 			for t := range in.Tables {
 				names = append(names, t)
@@ -177,7 +207,8 @@ func newStoreInfo() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&path, "store", "", "the store file")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON (changed_persons is -1 for the first refresh: all persons)")
+	c.Flags().StringVar(&lang, "lang", "", "language of the text: zh or en (default: CROSSCHECK_LANG, else zh)")
 	_ = c.MarkFlagRequired("store")
 	return c
 }
