@@ -263,7 +263,9 @@ func (w *watcher) runCycle(ctx context.Context, files []string) {
 		}
 	}
 	res, err := store.Refresh(ctx, j, w.store, store.Options{Log: w.log})
-	if ctx.Err() != nil {
+	// A stop that comes after the refresh renamed the new version into
+	// place does not undo it: only a refresh that failed was abandoned.
+	if err != nil && ctx.Err() != nil {
 		w.say("cycle %d abandoned (stopping): files %s; the store is as before", "第 %d 轮已放弃（正在停止）：文件 %s；参照库保持原状", w.cycle, strings.Join(names, ", "))
 		return
 	}
