@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -47,9 +49,14 @@ type Options struct {
 	// or identity resolution): for benchmarks of the load stage.
 	LoadOnly bool
 	// StageDone, when set, is called at the end of each stage (check,
-	// load, identity, rules, cases, write) with its name, after its wall
-	// time is taken: the benchmark writes per-stage profiles there.
+	// load, identity, store, load_rolls, rules, cases, write) with its
+	// name, after its wall time is taken: the benchmark writes per-stage
+	// profiles there.
 	StageDone func(stage string)
+	// Store, when set, is where Run keeps the reference store it builds
+	// (a full refresh; see docs/store.md); "" = a store in a temporary
+	// working folder, removed after the run.
+	Store string
 }
 
 // Timing is the wall time of one stage.
@@ -349,14 +356,198 @@ func (s *Session) applyLinksWhere(ctx context.Context, roles []dataset.Role, whe
 	return nil
 }
 
-// Run executes a job end to end and writes its results.
+// Run executes a job end to end and writes its results: the store
+// refresh of the job's reference sources (every source but the payment
+// rolls; into opt.Store, else into a store in a temporary working
+// folder), then the screening of every payment roll of the job against
+// that store, by the code of `crosscheck screen` (Screener.Roll). The run
+// folder is the one a batch run has always written (no stop-list).
 func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
-	p, err := Prepare(ctx, j, opt)
+	started := time.Now()
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := opt.Registry
+	if reg == nil {
+		reg = connectors.Default
+	}
+	out := opt.OutDir
+	if out == "" {
+		out = j.Resolve(j.Output.Dir)
+	}
+	// A wrong output folder is refused before anything else, without
+	// creating it; the job and its rules are checked before the folder is
+	// opened.
+	if err := rundir.Check(out, rundir.Options{Force: opt.Force}); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if _, err := compileRules(ctx, j); err != nil {
+		return nil, err
+	}
+	if _, err := plan(ctx, j, reg); err != nil {
+		return nil, err
+	}
+	check := time.Since(t0).Seconds()
+	state, err := loadState(StatePath(j))
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	return p.Screen(ctx)
+	// Every file of the run goes to a temporary folder inside the output
+	// folder and is moved into place when the run succeeded
+	// (docs/outputs.md); a second run into the folder is refused.
+	run, err := rundir.Open(out, rundir.Options{Force: opt.Force})
+	if err != nil {
+		return nil, err
+	}
+	defer run.Close()
+	storePath := opt.Store
+	if storePath == "" {
+		work, err := os.MkdirTemp(j.Engine.TempDirectory, "crosscheck-run-")
+		if err != nil {
+			return nil, fmt.Errorf("run: working folder: %w", err)
+		}
+		defer os.RemoveAll(work)
+		storePath = filepath.Join(work, "ref.duckdb")
+	}
+	ref, err := RefreshStore(ctx, j, storePath, RefreshOptions{Registry: reg, Log: log, Progress: opt.Progress, Force: true,
+		Watermarks: state.Watermarks, StageDone: opt.StageDone,
+		Rejected: func(qdir string, err error) error {
+			if at := keepRejected(run, qdir); at != "" {
+				err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
+			}
+			return err
+		}})
+	if err != nil {
+		return nil, err
+	}
+	b := &batchRun{run: run, j: j, started: started, state: state, ref: ref, storeQ: StoreQuarantineDir(ref.Store),
+		incs: map[string]connectors.Incremental{}, stageDone: opt.StageDone}
+	b.timings = append([]Timing{{Stage: "check", Seconds: check}}, ref.Timings...)
+	if len(b.timings) > 1 && b.timings[1].Stage == "check" {
+		// the refresh's own check (rules, plans, file hashes) is part of the run's
+		b.timings[0].Seconds += b.timings[1].Seconds
+		b.timings = append(b.timings[:1], b.timings[2:]...)
+	}
+	for name, w := range ref.Watermarks {
+		b.incs[name] = pulled(w)
+	}
+	s, err := openScreener(ctx, ref.Store, ScreenOptions{Log: log, Registry: reg, RawCells: opt.RawCells}, j)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	rr, err := s.Roll(ctx, RollInput{JobRolls: true, RawIDs: opt.RawIDs, batch: b}, out)
+	if err != nil {
+		return nil, err
+	}
+	return rr.Result, nil
+}
+
+// batchRun is what Run gives the screening of its rolls (Screener.Roll):
+// the output folder it opened, the run state, and the refresh's counts,
+// linkage summary, timings and quarantine files, so that the run folder
+// is the one a batch run writes.
+type batchRun struct {
+	run       *rundir.Run
+	j         *job.Job
+	started   time.Time
+	state     *State
+	ref       *RefreshResult
+	storeQ    string // the store's quarantine folder
+	incs      map[string]connectors.Incremental
+	timings   []Timing
+	stageDone func(string)
+}
+
+// pulled is the watermark a reference source's pull reached in the
+// refresh (connectors.Incremental for the run state).
+type pulled string
+
+func (pulled) SetWatermark(string) {}
+func (w pulled) Watermark() string { return string(w) }
+
+// setWatermarks makes the incremental payment sources pull after the run
+// state's watermark.
+func (b *batchRun) setWatermarks(plans []planned) {
+	for _, pl := range plans {
+		if inc, ok := incremental(pl); ok {
+			inc.SetWatermark(b.state.Watermarks[pl.src.Name])
+			b.incs[pl.src.Name] = inc
+		}
+	}
+}
+
+// prepare makes p, a screening of the job's rolls, the batch run's: its
+// start, the refresh's timings and linkage, the run state, no store
+// sequence in the run id.
+func (b *batchRun) prepare(p *Prepared) {
+	res := p.Result
+	res.Started = b.started
+	res.Timings = append([]Timing(nil), b.timings...)
+	p.stage = func(name string, t0 time.Time) {
+		debug.FreeOSMemory() // see Prepare
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+		if b.stageDone != nil {
+			b.stageDone(name)
+		}
+	}
+	p.state, p.incs, p.noState, p.runSalt = b.state, b.incs, false, ""
+	p.Identity = b.ref.Identity
+}
+
+// loaded, after the rolls are loaded, gives the run every source's counts
+// in the job's order and the reference sources' quarantine files.
+func (b *batchRun) loaded(p *Prepared) error {
+	by := map[string]*mapping.Stats{}
+	for _, st := range b.ref.Sources {
+		by[st.Source] = st
+	}
+	for _, st := range p.Result.Sources {
+		by[st.Source] = st
+	}
+	var all []*mapping.Stats
+	for _, src := range b.j.Sources {
+		if st := by[src.Name]; st != nil {
+			all = append(all, st)
+		}
+	}
+	p.Result.Sources = all
+	files, err := os.ReadDir(b.storeQ)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	qdir := filepath.Join(p.out, "quarantine")
+	if err := os.MkdirAll(qdir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(b.storeQ, f.Name()), filepath.Join(qdir, f.Name())); err != nil {
+			return fmt.Errorf("quarantine file: %w", err)
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Screen runs the rules on a prepared job and writes the results.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -42,6 +43,18 @@ type RefreshOptions struct {
 	Progress io.Writer
 	// Force rebuilds even when no input changed.
 	Force bool
+	// Watermarks, per source with a watermark_column, make its pull start
+	// after that value (the batch run's state); RefreshResult.Watermarks
+	// has where they ended.
+	Watermarks map[string]string
+	// Rejected, when set, is called with the quarantine folder of a
+	// refresh stopped by the quarantine guard before the folder is removed,
+	// and returns the error to report (the batch run keeps the rows in its
+	// output folder).
+	Rejected func(qdir string, err error) error
+	// StageDone, when set, is called at the end of each stage (check,
+	// load, identity, store) after its wall time is taken.
+	StageDone func(stage string)
 }
 
 // RefreshResult summarises a refresh.
@@ -62,6 +75,11 @@ type RefreshResult struct {
 	Identity       *identity.Summary
 	Elapsed        time.Duration
 	PeakRSS        int64
+	// Watermarks: per source with a watermark_column, the watermark its
+	// pull reached.
+	Watermarks map[string]string
+	// Timings are the wall times of the refresh's stages.
+	Timings []Timing
 }
 
 // referenceJob is j without its payment sources: what a store holds.
@@ -142,6 +160,15 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	defer unlock()
 
+	res := &RefreshResult{Store: path, Watermarks: map[string]string{}}
+	stage := func(name string, t0 time.Time) {
+		debug.FreeOSMemory() // see Prepare
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+		if opt.StageDone != nil {
+			opt.StageDone(name)
+		}
+	}
+	t0 := time.Now()
 	rj := referenceJob(j)
 	if _, err := compileRules(ctx, j); err != nil {
 		return nil, err
@@ -150,11 +177,15 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range plans {
+		if inc, ok := incremental(p); ok {
+			inc.SetWatermark(opt.Watermarks[p.src.Name])
+		}
+	}
 	hashes, err := hashInputs(ctx, plans)
 	if err != nil {
 		return nil, err
 	}
-	res := &RefreshResult{Store: path}
 
 	// The previous store, if any: its sequence and file hashes.
 	var prevSeq int64
@@ -267,7 +298,8 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	t0 := time.Now()
+	stage("check", t0)
+	t0 = time.Now()
 	stats, err := sess.loadSources(ctx, loadPlans, qdir, j.Output.RawIDs, workers, log, opt.Progress)
 	if err != nil {
 		return nil, err
@@ -283,6 +315,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	res.FilesKept = len(hashes) - res.FilesLoaded
 	warnQuarantine(log, stats)
 	if err := checkQuarantine(rj, stats); err != nil {
+		if opt.Rejected != nil {
+			err = opt.Rejected(qdir, err)
+		}
 		return nil, err
 	}
 	if hasPrev {
@@ -328,8 +363,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	for _, p := range plans {
 		if inc, ok := incremental(p); ok {
 			marks = append(marks, [2]string{p.src.Name, inc.Watermark()})
+			res.Watermarks[p.src.Name] = inc.Watermark()
 		}
 	}
+	stage("load", t0)
 
 	t0 = time.Now()
 	if _, err := sess.confirmExcelIDs(ctx, roles); err != nil {
@@ -369,6 +406,8 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if _, err := sess.buildCatalogue(ctx, j); err != nil {
 		return nil, fmt.Errorf("program catalogue: %w", err)
 	}
+	stage("identity", t0)
+	t0 = time.Now()
 	// Point lookups (screen's Check) read few row groups when the
 	// reference tables are in person_key order (DuckDB's zonemaps).
 	for _, r := range roles {
@@ -461,6 +500,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		return nil, err
 	}
 	rundir.Step("store.renamed")
+	stage("store", t0)
 	res.Elapsed = time.Since(started)
 	res.PeakRSS = PeakRSS()
 	log.Info("store: refreshed", "store", path, "seq", seq, "seconds", res.Elapsed.Seconds())
