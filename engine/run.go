@@ -402,7 +402,13 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer run.Close()
+	// Without --store the store is built in the run's database (the job's
+	// engine.database, in memory by default) and screened there: writing
+	// it to a file and attaching it costs more than the run's other stages
+	// together (docs/store.md). The working folder holds its lock and its
+	// quarantine files.
 	storePath := opt.Store
+	var shared *Session
 	if storePath == "" {
 		work, err := os.MkdirTemp(j.Engine.TempDirectory, "crosscheck-run-")
 		if err != nil {
@@ -410,9 +416,13 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 		}
 		defer os.RemoveAll(work)
 		storePath = filepath.Join(work, "ref.duckdb")
+		if shared, err = Open(ctx, j.Engine); err != nil {
+			return nil, err
+		}
+		defer shared.Close()
 	}
 	ref, err := RefreshStore(ctx, j, storePath, RefreshOptions{Registry: reg, Log: log, Progress: opt.Progress, Force: true,
-		Watermarks: state.Watermarks, StageDone: opt.StageDone,
+		Watermarks: state.Watermarks, StageDone: opt.StageDone, session: shared,
 		Rejected: func(qdir string, err error) error {
 			if at := keepRejected(run, qdir); at != "" {
 				err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
@@ -433,7 +443,14 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	for name, w := range ref.Watermarks {
 		b.incs[name] = pulled(w)
 	}
-	s, err := openScreener(ctx, ref.Store, ScreenOptions{Log: log, Registry: reg, RawCells: opt.RawCells}, j)
+	sopt := ScreenOptions{Log: log, Registry: reg, RawCells: opt.RawCells}
+	var s *Screener
+	if shared != nil {
+		s = &Screener{j: j, shared: shared, opt: sopt, log: log, reg: reg}
+		err = s.compile(ctx)
+	} else {
+		s, err = openScreener(ctx, ref.Store, sopt, j)
+	}
 	if err != nil {
 		return nil, err
 	}

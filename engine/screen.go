@@ -65,6 +65,9 @@ type Screener struct {
 	// instances): a Check beyond it waits for a slot.
 	pool  chan *Session
 	slots chan struct{}
+	// shared, in the batch run (Run), is the database the store was
+	// refreshed into: rolls are screened in it, against its tables.
+	shared *Session
 }
 
 // RollInput names the roll to screen.
@@ -328,6 +331,9 @@ func (s *Screener) session(ctx context.Context) (*Session, error) {
 // sessionThreads is session with DuckDB's threads set (0: the options',
 // else the job's).
 func (s *Screener) sessionThreads(ctx context.Context, threads int) (*Session, error) {
+	if s.shared != nil {
+		return s.shared, nil
+	}
 	e := job.Engine{Database: ":memory:", MemoryLimit: s.opt.MemoryLimit, Threads: threads, TempDirectory: s.j.Engine.TempDirectory}
 	if e.MemoryLimit == "" {
 		e.MemoryLimit = s.j.Engine.MemoryLimit

@@ -55,6 +55,10 @@ type RefreshOptions struct {
 	// StageDone, when set, is called at the end of each stage (check,
 	// load, identity, store) after its wall time is taken.
 	StageDone func(stage string)
+	// session, set by Run only, is the batch run's in-memory database:
+	// the store is built in it for the run's screening, not written to
+	// the file (path only names the lock and the quarantine folder).
+	session *Session
 }
 
 // RefreshResult summarises a refresh.
@@ -277,14 +281,18 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	ej := rj.Engine
 	ej.Database = tmp
-	sess, err := Open(ctx, ej)
-	if err != nil {
-		return nil, err
+	sess := opt.session
+	if sess == nil {
+		if sess, err = Open(ctx, ej); err != nil {
+			return nil, err
+		}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			sess.Close()
+			if opt.session == nil {
+				sess.Close()
+			}
 			os.Remove(tmp)
 			os.Remove(tmp + ".wal")
 			os.RemoveAll(qdir)
@@ -393,7 +401,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		res.Identity = sum
 		log.Info("store: identity resolved (loaded records linked with the saved model)", "seconds", time.Since(t0).Seconds())
 	} else {
-		sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, CacheRegistry: true})
+		sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, Threshold: j.Identity.ThresholdValue, CacheRegistry: opt.session == nil})
 		if err != nil && !errors.Is(err, identity.ErrNoTables) {
 			return nil, fmt.Errorf("identity resolution: %w", err)
 		}
@@ -411,6 +419,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	// Point lookups (screen's Check) read few row groups when the
 	// reference tables are in person_key order (DuckDB's zonemaps).
 	for _, r := range roles {
+		if opt.session != nil {
+			break // no point lookups in the batch run's database
+		}
 		if !hasPersonKey(r) || (relinkLoaded && !loadedTables[schema.Table(r)]) {
 			// A table with no loaded source was copied in the previous
 			// store's order.
@@ -472,6 +483,22 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	if err := sess.Exec(ctx, fmt.Sprintf("UPDATE store_refresh SET relinked = %s WHERE seq = %d", Lit(relinked), seq)); err != nil {
 		return nil, err
+	}
+	if opt.session != nil {
+		// The batch run's database: the store stays in it, unwritten.
+		ok = true
+		oldQ := StoreQuarantineDir(path)
+		if err := os.RemoveAll(oldQ); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(qdir); err == nil {
+			if err := os.Rename(qdir, oldQ); err != nil {
+				return nil, err
+			}
+		}
+		stage("store", t0)
+		res.Elapsed = time.Since(started)
+		return res, nil
 	}
 	rundir.Step("store.built")
 	if err := sess.Close(); err != nil {
