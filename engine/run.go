@@ -443,7 +443,7 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	for name, w := range ref.Watermarks {
 		b.incs[name] = pulled(w)
 	}
-	sopt := ScreenOptions{Log: log, Registry: reg, RawCells: opt.RawCells}
+	sopt := ScreenOptions{Log: log, Registry: reg, RawCells: opt.RawCells, Progress: opt.Progress}
 	var s *Screener
 	if shared != nil {
 		s = &Screener{j: j, shared: shared, opt: sopt, log: log, reg: reg}

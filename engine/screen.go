@@ -38,6 +38,8 @@ type ScreenOptions struct {
 	Registry    *connectors.Registry
 	// RawCells writes the CSV cells verbatim (no formula neutralisation).
 	RawCells bool
+	// Progress, when set (a terminal), gets a progress bar per roll.
+	Progress io.Writer
 }
 
 // Screener screens payment rolls and applicants against a reference
@@ -590,7 +592,7 @@ func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []plan
 	if workers <= 0 {
 		workers = 2
 	}
-	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, nil)
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, s.opt.Progress)
 	if err != nil {
 		return err
 	}
