@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -303,9 +304,9 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
 		return fail(err)
 	}
-	sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, Threshold: j.Identity.ThresholdValue})
+	sum, err := linkPersons(ctx, sess, j, identity.Config{Log: log}, log)
 	if err != nil {
-		return fail(fmt.Errorf("identity resolution: %w", err))
+		return fail(err)
 	}
 	p.Identity = sum
 	t1 := time.Now()
@@ -315,6 +316,44 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	log.Info("identity: links applied to the tables", "seconds", time.Since(t1).Seconds())
 	stage("identity", t0)
 	return p, nil
+}
+
+// linkPersons runs identity.Link with the job's threshold and, when the
+// job names identity.model, the model kept in that file (written back when
+// the run trained one): the linkage of a batch run (Prepare, and Run's
+// refresh).
+func linkPersons(ctx context.Context, sess *Session, j *job.Job, icfg identity.Config, log *slog.Logger) (*identity.Summary, error) {
+	icfg.Threshold = j.Identity.ThresholdValue
+	modelFile := j.Resolve(j.Identity.Model)
+	if modelFile != "" {
+		sv, err := identity.ReadModelFile(modelFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			log.Info("identity: no model file yet: the model is trained and written there", "file", modelFile)
+		case err != nil:
+			return nil, fmt.Errorf("identity.model: %w", err)
+		default:
+			icfg.Saved = sv
+		}
+	}
+	sum, err := identity.Link(ctx, sess.DB, icfg)
+	if err != nil {
+		return sum, fmt.Errorf("identity resolution: %w", err)
+	}
+	if modelFile != "" && sum.Trained {
+		// A new or retrained model: keep it for the next run.
+		sv, err := identity.LoadModel(ctx, sess.DB)
+		if err == nil {
+			err = identity.WriteModelFile(modelFile, sv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("identity.model: %w", err)
+		}
+		log.Info("identity: model written", "file", modelFile, "retrain", strings.Join(sum.Retrain, "; "))
+	} else if modelFile != "" {
+		log.Info("identity: model reused", "file", modelFile, "reused", sum.Reused)
+	}
+	return sum, nil
 }
 
 // applyLinks copies each record's link method and probability into its
@@ -421,7 +460,7 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 		}
 		defer shared.Close()
 	}
-	ref, err := RefreshStore(ctx, j, storePath, RefreshOptions{Registry: reg, Log: log, Progress: opt.Progress, Force: true,
+	ref, err := RefreshStore(ctx, j, storePath, RefreshOptions{Registry: reg, Log: log, Progress: opt.Progress, Force: true, batch: true,
 		Watermarks: state.Watermarks, StageDone: opt.StageDone, session: shared,
 		Rejected: func(qdir string, err error) error {
 			if at := keepRejected(run, qdir); at != "" {
@@ -704,8 +743,20 @@ func (s *Session) countDuplicates(ctx context.Context, roles []dataset.Role, sta
 }
 
 // prepareRules creates the helper macros rules use and the screened
-// table (schema.Prelude) for the job's sources and periods.
+// view (schema.Prelude) for the job's sources and periods. A database
+// file written by an older version holds screened as a table, which the
+// view cannot replace: it is dropped first.
 func (s *Session) prepareRules(ctx context.Context, j *job.Job) error {
+	var old int
+	if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()
+		AND schema_name = current_schema() AND table_name = `+Lit(schema.Screened)).Scan(&old); err != nil {
+		return err
+	}
+	if old > 0 {
+		if err := s.Exec(ctx, "DROP TABLE "+Ident(schema.Screened)); err != nil {
+			return err
+		}
+	}
 	personal := personalColumns(j)
 	srcs := make([]schema.Source, len(j.Sources))
 	for i, src := range j.Sources {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -67,6 +68,7 @@ type Screener struct {
 	// instances): a Check beyond it waits for a slot.
 	pool  chan *Session
 	slots chan struct{}
+	queue checkQueue
 	// shared, in the batch run (Run), is the database the store was
 	// refreshed into: rolls are screened in it, against its tables.
 	shared *Session
@@ -260,6 +262,7 @@ func (s *Screener) Seq() int64 { return s.seq }
 // Close closes the idle Check sessions and removes the screener's
 // temporary files.
 func (s *Screener) Close() error {
+	s.stopQueue()
 	for {
 		select {
 		case sess := <-s.pool:
@@ -894,147 +897,26 @@ func (s *Screener) check(ctx context.Context, a Applicant, subset bool) (*CheckR
 	if a.Program == "" || a.Period == "" || a.IDNumber == "" {
 		return nil, fmt.Errorf("check: ID number, program and period are required")
 	}
+	for _, f := range []string{a.IDNumber, a.Name, a.Program, a.Period} {
+		if strings.ContainsAny(f, "\r\n") {
+			return nil, fmt.Errorf("check: a line break in the applicant's data")
+		}
+	}
+	if subset {
+		// screened in a batch with the checks waiting (check_batch.go)
+		return s.enqueue(ctx, a)
+	}
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	tr := newStepTrace()
-	defer tr.log(s.log, "check steps")
-	sess, cat, err := s.checkSession(ctx)
+	ans, _, err := s.checkBatch(ctx, []Applicant{a}, false)
 	if err != nil {
 		return nil, err
 	}
-	tr.step("session")
-	ok := false
-	defer func() {
-		if ok {
-			s.release(sess)
-		} else {
-			sess.Close()
-		}
-	}()
-	prog, found := cat.Lookup(a.Program)
-	if !found {
-		ok = true
-		return nil, fmt.Errorf("%w: %q", ErrUnknownProgram, a.Program)
-	}
-	res := &CheckResult{}
-	if prog.StandardAmount != nil {
-		res.Amount = *prog.StandardAmount
-	}
-	// The synthetic payment goes through the payment mapping like a roll's
-	// row: a one-row CSV of canonical column names.
-	dir, err := os.MkdirTemp(s.tmp, "check-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	cols := []string{"payment_id", "program_code", "period", "id_number", "name", "amount"}
-	vals := []string{"check", a.Program, a.Period, a.IDNumber, a.Name, fmt.Sprint(res.Amount)}
-	var b strings.Builder
-	cw := csv.NewWriter(&b)
-	cw.Write(cols)
-	cw.Write(vals)
-	cw.Flush()
-	path := filepath.Join(dir, "applicant.csv")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return nil, err
-	}
-	src := job.Source{Name: "check", Role: "payment", Title: "申请核验", Connector: "csv", Path: path, Columns: map[string]job.Mapping{}}
-	for _, c := range cols {
-		src.Columns[c] = job.Mapping{Column: c}
-	}
-	pay, _ := dataset.Lookup("payment")
-	conn, err := s.reg.Build("csv", src.Name, path, nil)
-	if err != nil {
-		return nil, err
-	}
-	// repair and confirmation read the whole registry
-	if err := s.fullViews(ctx, sess); err != nil {
-		return nil, err
-	}
-	tr.step("full_views")
-	r := &Result{}
-	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, r, "", ""); err != nil {
-		return nil, err
-	}
-	tr.step("load_payment")
-	var pk, status sql.NullString
-	err = sess.DB.QueryRowContext(ctx, "SELECT person_key, id_number_status FROM payment LIMIT 1").Scan(&pk, &status)
-	if errors.Is(err, sql.ErrNoRows) {
-		ok = true
-		return nil, fmt.Errorf("check: the applicant's data were not accepted (an ID number, a program code, the period as YYYY-MM)")
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.PersonKey, res.IDStatus = pk.String, status.String
-	if pk.Valid {
-		if err := sess.DB.QueryRowContext(ctx, "SELECT count(*) > 0 FROM person WHERE person_key = "+Lit(pk.String)).Scan(&res.Known); err != nil {
-			return nil, err
-		}
-	}
-	tr.step("person_key")
-	if subset {
-		if err := s.subsetViews(ctx, sess, pk.String); err != nil {
-			return nil, err
-		}
-	}
-	tr.step("subset_views")
-	if err := sess.prepareRules(ctx, s.j); err != nil {
-		return nil, err
-	}
-	tr.step("prelude")
-	comp, err := s.applicable(ctx, sess)
-	if err != nil {
-		return nil, err
-	}
-	tr.step("applicable")
-	// One statement per rule into rule_hits (the batch's per-rule limits
-	// would cost four): the caller's context bounds a check.
-	if err := rules.RunSet(ctx, sess.DB, comp, "rule_hits", tr.ruleLog()); err != nil {
-		return nil, err
-	}
-	tr.step("rules")
-	rows, err := sess.DB.QueryContext(ctx, `SELECT rule_id, category, severity, coalesce(explanation, ''), coalesce(evidence, '[]') FROM rule_hits
-		ORDER BY CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, rule_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	pers := personalColumns(s.j)
-	for rows.Next() {
-		var h CheckHit
-		var ev string
-		if err := rows.Scan(&h.RuleID, &h.Category, &h.Severity, &h.Explanation, &ev); err != nil {
-			return nil, err
-		}
-		if c, ok := s.byID[h.RuleID]; ok {
-			h.Title = c.Title
-			if c.Rule != nil {
-				h.TitleEN = c.Rule.TitleEn
-			}
-		}
-		if !a.RawEvidence {
-			ev = dataset.MaskEvidence(ev, pers, s.j.Output.MaskNames)
-			h.Explanation = idnumber.MaskDigitRuns(h.Explanation)
-		}
-		if !json.Valid([]byte(ev)) {
-			b, _ := json.Marshal(ev)
-			ev = string(b)
-		}
-		h.Evidence = json.RawMessage(ev)
-		res.Hits = append(res.Hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	sort.SliceStable(res.Hits, func(i, k int) bool { return sevRank(res.Hits[i].Severity) > sevRank(res.Hits[k].Severity) })
-	tr.step("hits")
-	ok = true
-	return res, nil
+	return ans[0].res, ans[0].err
 }
 
 // applicable are the compiled rules whose applies_to admits the program
@@ -1080,38 +962,17 @@ func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
 	return sess.Exec(ctx, stmts...)
 }
 
-// subsetViews points the keyed views at the rows of the applicant's
-// persons (see Check) and the sentinel rows, copied into the session's
-// _subset_ tables.
-func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) error {
-	keys := map[string]bool{}
-	if key != "" {
-		keys[key] = true
-		q := fmt.Sprintf(`SELECT DISTINCT person_key FROM refstore.main.person WHERE household_id IN (
-			SELECT household_id FROM refstore.main.person WHERE person_key = %[1]s AND household_id IS NOT NULL) AND person_key IS NOT NULL`, Lit(key))
-		if _, ok := s.keyed["marriage"]; ok {
-			q += fmt.Sprintf(` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key = %[1]s AND spouse_id_number IS NOT NULL
-				UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number = %[1]s AND person_key IS NOT NULL`, Lit(key))
+// subsetKeys points the keyed views at the rows of the given persons (see
+// Check and personGroups) and the sentinel rows, copied into the
+// session's _subset_ tables; only the tables the rules comp name.
+func (s *Screener) subsetKeys(ctx context.Context, sess *Session, keys []string, comp []rules.Compiled) error {
+	lits := make([]string, 0, len(keys))
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			lits = append(lits, Lit(k))
 		}
-		if _, ok := s.keyed["person"]; ok {
-			rows, err := sess.DB.QueryContext(ctx, q)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var k string
-				if err := rows.Scan(&k); err != nil {
-					rows.Close()
-					return err
-				}
-				keys[k] = true
-			}
-			rows.Close()
-		}
-	}
-	var lits []string
-	for k := range keys {
-		lits = append(lits, Lit(k))
 	}
 	sort.Strings(lits)
 	in := "(NULL)"
@@ -1128,14 +989,30 @@ func (s *Screener) subsetViews(ctx context.Context, sess *Session, key string) e
 		}
 		match := "(" + strings.Join(conds, " OR ") + ")"
 		sub := Ident("_subset_" + t)
-		q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
-		if _, ok := s.sentinels[t]; ok {
-			q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
+		stmts = append(stmts, "DELETE FROM temp."+sub)
+		// a table no rule to run names stays empty
+		if readsTable(comp, t) {
+			q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
+			if _, ok := s.sentinels[t]; ok {
+				q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
+			}
+			stmts = append(stmts, q)
 		}
-		stmts = append(stmts, "DELETE FROM temp."+sub, q,
-			fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
 	}
 	return sess.Exec(ctx, stmts...)
+}
+
+// readsTable reports whether the SQL of one of comp names table t (as a
+// whole word: a table name also used as a column or alias counts too).
+func readsTable(comp []rules.Compiled, t string) bool {
+	re := regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_])"?` + regexp.QuoteMeta(t) + `"?($|[^A-Za-z0-9_])`)
+	for _, c := range comp {
+		if re.MatchString(c.SQL) {
+			return true
+		}
+	}
+	return false
 }
 
 func sevRank(s string) int {

@@ -59,6 +59,9 @@ type RefreshOptions struct {
 	// the store is built in it for the run's screening, not written to
 	// the file (path only names the lock and the quarantine folder).
 	session *Session
+	// batch, set by Run only: the linkage of a batch run (the job's
+	// identity.threshold and identity.model, see linkPersons).
+	batch bool
 }
 
 // RefreshResult summarises a refresh.
@@ -76,9 +79,12 @@ type RefreshResult struct {
 	// ChangedPersons counts the persons in the change log of this refresh
 	// (-1: every person, the first refresh).
 	ChangedPersons int64
-	Identity       *identity.Summary
-	Elapsed        time.Duration
-	PeakRSS        int64
+	// Pulls says, per source with a watermark_column loaded, from which
+	// watermark it was pulled and how many rows came (store_watermark.go).
+	Pulls    []WatermarkPull
+	Identity *identity.Summary
+	Elapsed  time.Duration
+	PeakRSS  int64
 	// Watermarks: per source with a watermark_column, the watermark its
 	// pull reached.
 	Watermarks map[string]string
@@ -166,7 +172,11 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 
 	res := &RefreshResult{Store: path, Watermarks: map[string]string{}}
 	stage := func(name string, t0 time.Time) {
-		debug.FreeOSMemory() // see Prepare
+		if name != "store" {
+			// see Prepare; not after the commit, where a refresh
+			// should return at once
+			debug.FreeOSMemory()
+		}
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
 		if opt.StageDone != nil {
 			opt.StageDone(name)
@@ -268,6 +278,12 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 
+	// Database sources with a watermark recorded are pulled from it.
+	appends, err := planAppends(ctx, path, hasPrev, full, loadPlans)
+	if err != nil {
+		return nil, err
+	}
+
 	// The next version is built beside the store and renamed into place.
 	tmp := path + ".next"
 	for _, p := range []string{tmp, tmp + ".wal"} {
@@ -313,6 +329,11 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		return nil, err
 	}
 	res.Sources = stats
+	if nothingPulled(full, loadPlans, appends, stats) {
+		res.Unchanged, res.Seq, res.Elapsed = true, prevSeq, time.Since(started)
+		log.Info("store: no new row of the database sources and no file changed", "store", path, "seq", prevSeq)
+		return res, nil
+	}
 	res.FilesLoaded = 0
 	for _, h := range hashes {
 		if !full && !changedSrc[h.source] {
@@ -365,6 +386,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		if err := sess.copyKept(ctx, roles, kept, !relinkLoaded, StoreQuarantineDir(path), qdir); err != nil {
 			return nil, fmt.Errorf("store: copy the unchanged sources: %w", err)
 		}
+		if err := sess.appendPrevious(ctx, plans, loadPlans, appends, !relinkLoaded, StoreQuarantineDir(path), qdir); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	log.Info("store: sources loaded", "loaded", len(loadPlans), "kept", len(kept), "seconds", time.Since(t0).Seconds())
 	var marks [][2]string
@@ -394,16 +418,26 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	loadedNames := changedNames(loadPlans)
 	if relinkLoaded {
-		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, log)
+		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, appends, log)
 		if err != nil {
 			return nil, fmt.Errorf("identity resolution: %w", err)
 		}
 		res.Identity = sum
 		log.Info("store: identity resolved (loaded records linked with the saved model)", "seconds", time.Since(t0).Seconds())
 	} else {
-		sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, Threshold: j.Identity.ThresholdValue, CacheRegistry: opt.session == nil})
+		var sum *identity.Summary
+		icfg := identity.Config{Log: log, CacheRegistry: opt.session == nil}
+		if opt.batch {
+			// the batch run's linkage: identity.model as the job says
+			sum, err = linkPersons(ctx, sess, j, icfg, log)
+		} else {
+			sum, err = identity.Link(ctx, sess.DB, icfg)
+			if err != nil {
+				err = fmt.Errorf("identity resolution: %w", err)
+			}
+		}
 		if err != nil && !errors.Is(err, identity.ErrNoTables) {
-			return nil, fmt.Errorf("identity resolution: %w", err)
+			return nil, err
 		}
 		res.Identity = sum
 		if err := sess.applyLinks(ctx, roles); err != nil {
@@ -465,6 +499,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 	if err := sess.writeStoreManifest(ctx, j, seq, started, hashes, stats, marks, res); err != nil {
+		return nil, err
+	}
+	if res.Pulls, err = sess.recordPulls(ctx, seq, plans, loadPlans, appends, stats); err != nil {
 		return nil, err
 	}
 	if len(kept) > 0 {
@@ -775,7 +812,7 @@ func (s *Session) writeStoreManifest(ctx context.Context, j *job.Job, seq int64,
 			seq, Lit(h.source), Lit(h.role), Lit(h.path), Lit(sha), h.bytes, acc, quar))
 	}
 	for _, m := range marks {
-		stmts = append(stmts, fmt.Sprintf("INSERT INTO store_watermark VALUES (%d, %s, %s)", seq, Lit(m[0]), Lit(m[1])))
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO store_watermark (seq, source, watermark) VALUES (%d, %s, %s)", seq, Lit(m[0]), Lit(m[1])))
 	}
 	counts := map[string]int64{}
 	for _, st := range stats {
@@ -789,15 +826,17 @@ func (s *Session) writeStoreManifest(ctx context.Context, j *job.Job, seq int64,
 
 // StoreInfo is the manifest of a store.
 type StoreInfo struct {
-	Path      string             `json:"path"`
-	Seq       int64              `json:"seq"`
-	JobFile   string             `json:"job_file"`
-	Refreshes []StoreRefresh     `json:"refreshes"`
-	Files     []StoreFile        `json:"files"`
-	Marks     map[string]string  `json:"watermarks,omitempty"`
-	Tables    map[string]int64   `json:"tables"`
-	Changes   map[int64]int64    `json:"changed_persons_by_seq"`
-	Model     map[string]float64 `json:"-"`
+	Path      string            `json:"path"`
+	Seq       int64             `json:"seq"`
+	JobFile   string            `json:"job_file"`
+	Refreshes []StoreRefresh    `json:"refreshes"`
+	Files     []StoreFile       `json:"files"`
+	Marks     map[string]string `json:"watermarks,omitempty"`
+	// Pulls are the pulls of the sources with a watermark_column in the last refresh.
+	Pulls   []WatermarkPull    `json:"pulls,omitempty"`
+	Tables  map[string]int64   `json:"tables"`
+	Changes map[int64]int64    `json:"changed_persons_by_seq"`
+	Model   map[string]float64 `json:"-"`
 }
 
 // StoreRefresh is one refresh of a store.
@@ -877,6 +916,7 @@ func ReadStoreInfo(ctx context.Context, path string) (*StoreInfo, error) {
 		in.Marks[s] = w
 	}
 	rows.Close()
+	in.Pulls = readPulls(ctx, db, in.Seq)
 	rows, err = db.QueryContext(ctx, `SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = 'store' AND NOT starts_with(table_name, 'store_') ORDER BY 1`)
 	if err != nil {
 		return nil, err
@@ -930,17 +970,18 @@ func (s *Session) prevHasModel(ctx context.Context) (bool, error) {
 // job's sources, as in prev), the model, its info and the prepared
 // registry (person_link_ref) as they are; then identity.LinkRecords links
 // the loaded records of each table and their rows take their links.
-func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, log *slog.Logger) (*identity.Summary, error) {
+func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, appends map[string]*appendPull, log *slog.Logger) (*identity.Summary, error) {
 	var drop []string
-	byTable := map[string][]string{}
+	byTable := map[string][]string{} // table → conditions on the rows to link
 	var tables []string
 	for _, p := range loadPlans {
 		t := Table(p.role)
-		drop = append(drop, fmt.Sprintf("(table_name = %s AND _rid >> 40 = %d)", Lit(t), indexOfPlan(plans, p.src.Name)+1))
+		d, relink := linkDrop(t, p.src.Name, indexOfPlan(plans, p.src.Name), appends[p.src.Name])
+		drop = append(drop, d)
 		if _, ok := byTable[t]; !ok {
 			tables = append(tables, t)
 		}
-		byTable[t] = append(byTable[t], p.src.Name)
+		byTable[t] = append(byTable[t], relink)
 	}
 	keep := "true"
 	if len(drop) > 0 {
@@ -969,7 +1010,7 @@ func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, l
 		if !ok {
 			continue
 		}
-		rids := fmt.Sprintf("SELECT _rid FROM %s WHERE list_contains(%s, _source)", Ident(t), sqlList(byTable[t]))
+		rids := fmt.Sprintf("SELECT _rid FROM %s WHERE %s", Ident(t), strings.Join(byTable[t], " OR "))
 		sum, err := identity.LinkRecords(ctx, s.DB, identity.Config{Log: log, CacheRegistry: true}, t, rids)
 		if err != nil {
 			return nil, err

@@ -113,6 +113,12 @@ type Config struct {
 	// LinkRecords skips preparing the registry again while it is
 	// unchanged. Costs the table's space in the database.
 	CacheRegistry bool
+	// Saved is a model saved by an earlier Link in another database
+	// (ReadModelFile, job key identity.model). When set, it stands in for
+	// the model saved in this database (LoadModel): auto mode reuses it
+	// unless it has drifted or its definition differs, never mode uses it,
+	// always mode ignores it.
+	Saved *SavedModel
 	// Seed makes sampling reproducible.
 	Seed int64
 	// Model replaces PersonModel (its prior is re-estimated unless
@@ -453,14 +459,23 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	if sc != nil {
 		trainLimit = 0 // a scoped run never trains
 	}
-	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
-		SELECT lid AS __id, name, gender, birth_date, region_code, person_key AS id_number FROM %s
-		WHERE person_key IS NOT NULL AND tbl <> %s ORDER BY hash(lid, %d), lid LIMIT %d`, tTrain, tRec, lit(regName), cfg.Seed, trainLimit)); err != nil {
-		return nil, err
+	// The training records are the first trainLimit keyed records in a
+	// hashed order. They are materialised only when the model is trained;
+	// the drift check of a saved model takes the first few of the same
+	// order.
+	trainSQL := func(limit int64) string {
+		return fmt.Sprintf(`SELECT lid AS __id, name, gender, birth_date, region_code, person_key AS id_number FROM %s
+		WHERE person_key IS NOT NULL AND tbl <> %s ORDER BY hash(lid, %d), lid LIMIT %d`, tRec, lit(regName), cfg.Seed, limit)
 	}
-	nTrain, err := count(ctx, db, tTrain)
-	if err != nil {
-		return nil, err
+	var nTrain int64
+	if trainLimit > 0 {
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT least(count(*), %d) FROM %s WHERE person_key IS NOT NULL AND tbl <> %s",
+			trainLimit, tRec, lit(regName))).Scan(&nTrain); err != nil {
+			return nil, err
+		}
+	}
+	makeTrain := func() error {
+		return execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", tTrain, trainSQL(int64(trainLimit))))
 	}
 	canTrain := sc == nil && hasReg && nTrain > 0 && nRef > 1 && (cfg.Train == TrainAlways ||
 		cfg.Train == TrainAuto && nTrain >= int64(cfg.MinTrainRecords) && nRef >= int64(cfg.MinTrainRecords))
@@ -479,7 +494,10 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	if sc != nil {
 		saved = sc.saved
 	} else if cfg.Train != TrainAlways {
-		sv, err := LoadModel(ctx, db)
+		sv, err := cfg.Saved, error(nil)
+		if sv == nil {
+			sv, err = LoadModel(ctx, db)
+		}
 		switch {
 		case errors.Is(err, ErrNoSavedModel):
 			sum.Retrain = append(sum.Retrain, "no saved model")
@@ -499,8 +517,7 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	var uIn linkage.Input
 	if checkDrift {
 		kl, _ := linkage.USampleSizes(nTrain, nRef, uPairs, false)
-		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s ORDER BY hash(__id, %d), __id LIMIT %d",
-			tDrift, tTrain, cfg.Seed, kl)); err != nil {
+		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS %s", tDrift, trainSQL(kl))); err != nil {
 			return nil, err
 		}
 		uIn = linkage.Input{Left: tT, Right: tR, ID: "__id", TF: tR}
@@ -514,6 +531,9 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	}
 	switch {
 	case train:
+		if err := makeTrain(); err != nil {
+			return nil, err
+		}
 		namesQ += " UNION SELECT name FROM " + tTrain
 	case checkDrift:
 		namesQ += " UNION SELECT name FROM " + tDrift
@@ -556,6 +576,9 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 			sum.Retrain = append(sum.Retrain, d...)
 			train = true
 			// The training records' pinyin keys, beyond the sample's.
+			if err := makeTrain(); err != nil {
+				return nil, err
+			}
 			if _, err := LoadPinyin(ctx, db, fmt.Sprintf("SELECT name FROM %s EXCEPT SELECT name FROM %s", tTrain, tPinyin), tPinyin2); err != nil {
 				return nil, err
 			}
@@ -716,10 +739,8 @@ FROM (
     CASE WHEN r.person_key IS NULL THEN d.w1 END AS match_weight,
     CASE WHEN r.person_key IS NULL THEN d.p1 END AS match_probability,
     CASE WHEN r.person_key IS NULL THEN d.candidates END AS candidates,
-    CASE WHEN r.person_key IS NULL THEN coalesce(d.n_candidates, 0)::INTEGER END AS n_candidates,
-    r.lid
-  FROM %[2]s r LEFT JOIN %[3]s d ON d.lid = r.lid)
-ORDER BY lid`, outLink, tRec, tDecided, inRegistry),
+    CASE WHEN r.person_key IS NULL THEN coalesce(d.n_candidates, 0)::INTEGER END AS n_candidates
+  FROM %[2]s r LEFT JOIN %[3]s d ON d.lid = r.lid)`, outLink, tRec, tDecided, inRegistry),
 		fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
 SELECT r.tbl AS table_name, r.rid AS _rid, c.rank::INTEGER AS rank, c.person_key, c.match_weight, c.match_probability, %[4]s
 FROM %[2]s c JOIN %[3]s r ON r.lid = c.lid ORDER BY r.lid, c.rank`, outCand, tCand, tRec, prefixed("c.", gcols, tcols)),

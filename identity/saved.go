@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -29,22 +31,22 @@ var ErrNoSavedModel = errors.New("identity: no saved linkage model (person_link_
 type SavedModel struct {
 	// Model is the complete model: comparisons with m and u, blocking
 	// rules and prior.
-	Model *linkage.Model
+	Model *linkage.Model `json:"model"`
 	// Threshold is the match probability the saving run linked at (chosen
 	// automatically or configured); ThresholdAuto says which.
-	Threshold     float64
-	ThresholdAuto bool
+	Threshold     float64 `json:"threshold"`
+	ThresholdAuto bool    `json:"threshold_auto"`
 	// Trained reports that m and u were estimated from data (not the
 	// starting values); TrainedAt when (UTC). A reused model keeps the
 	// date of its training.
-	Trained   bool
-	TrainedAt time.Time
+	Trained   bool      `json:"trained"`
+	TrainedAt time.Time `json:"trained_at"`
 	// RegistryRecords is the size of the registry the model was trained
 	// (or last checked) against.
-	RegistryRecords int64
+	RegistryRecords int64 `json:"registry_records"`
 	// Training is the training report (per EM session: rule, pairs, λ,
 	// expected matches, weight, m); nil when not trained.
-	Training *linkage.Report
+	Training *linkage.Report `json:"training,omitempty"`
 }
 
 // Keys of person_link_info written for the saved model.
@@ -342,4 +344,69 @@ func mergeScoped(ctx context.Context, db *sql.DB, sc *scope, newLink, newCand st
 		}
 	}
 	return nil
+}
+
+// modelFileFormat names the layout of a model file (WriteModelFile).
+const modelFileFormat = "crosscheck-linkage-model/1"
+
+// modelFile is the JSON layout of a model file.
+type modelFile struct {
+	Format string `json:"format"`
+	*SavedModel
+}
+
+// WriteModelFile writes a saved model (LoadModel after a Link) to path as
+// JSON, replacing the file atomically, so that a later run in another
+// database can reuse it (Config.Saved, job key identity.model).
+func WriteModelFile(path string, s *SavedModel) error {
+	if s == nil || s.Model == nil {
+		return errors.New("identity: no model to write")
+	}
+	b, err := json.MarshalIndent(modelFile{Format: modelFileFormat, SavedModel: s}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("identity: model file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".model-*.json")
+	if err != nil {
+		return fmt.Errorf("identity: model file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("identity: model file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("identity: model file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("identity: model file: %w", err)
+	}
+	return nil
+}
+
+// ReadModelFile reads a model file written by WriteModelFile. A missing
+// file is reported with an error satisfying errors.Is(err, fs.ErrNotExist).
+func ReadModelFile(path string) (*SavedModel, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f modelFile
+	f.SavedModel = &SavedModel{}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("identity: model file %s: %w", path, err)
+	}
+	if f.Format != modelFileFormat {
+		return nil, fmt.Errorf("identity: model file %s: format %q, want %q", path, f.Format, modelFileFormat)
+	}
+	if f.Model == nil {
+		return nil, fmt.Errorf("identity: model file %s holds no model", path)
+	}
+	if err := f.Model.Validate(); err != nil {
+		return nil, fmt.Errorf("identity: model file %s: %w", path, err)
+	}
+	return f.SavedModel, nil
 }

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/crosscheck/crosscheck/identity/synth"
@@ -316,5 +319,83 @@ func TestLinkRetrainsOnDrift(t *testing.T) {
 	}
 	if s.Trained || !s.Reused || len(s.Model.Blocking) != 5 {
 		t.Fatalf("train never: trained %v reused %v rules %d", s.Trained, s.Reused, len(s.Model.Blocking))
+	}
+}
+
+// TestModelFile: a model written to a file by one database's Link is
+// reused by a Link in a fresh database of the same data (no training), and
+// links every record as the run that trained it did.
+func TestModelFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on 8,500 records")
+	}
+	ctx := context.Background()
+	pop := population{persons: 6000, payments: 2000, deaths: 500}
+	path := filepath.Join(t.TempDir(), "model.json")
+	if _, err := ReadModelFile(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	db := openDB(t)
+	pop.build(t, db, false, false)
+	first, err := Link(ctx, db, Config{})
+	if err != nil || !first.Trained {
+		t.Fatalf("first Link: %v, trained %v", err, first != nil && first.Trained)
+	}
+	saved, err := LoadModel(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteModelFile(path, saved); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadModelFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Trained || got.RegistryRecords != 6000 || got.Threshold != first.Threshold || !got.TrainedAt.Equal(saved.TrainedAt) ||
+		got.Training == nil || !SameDefinition(got.Model, PersonModel(0)) || got.Model.Prior != saved.Model.Prior {
+		t.Fatalf("read back: trained %v registry %d threshold %v training %v", got.Trained, got.RegistryRecords, got.Threshold, got.Training != nil)
+	}
+	for i, c := range got.Model.Comparisons {
+		for j, l := range c.Levels {
+			if w := saved.Model.Comparisons[i].Levels[j]; l.M != w.M || l.U != w.U {
+				t.Fatalf("%s/%s: m %v u %v read back, %v %v saved", c.Name, l.Label, l.M, l.U, w.M, w.U)
+			}
+		}
+	}
+
+	// A fresh database of the same data: the file's model, no training.
+	db2 := openDB(t)
+	pop.build(t, db2, false, false)
+	again, err := Link(ctx, db2, Config{Saved: got})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Trained || !again.Reused {
+		t.Fatalf("Link with the model file: trained %v reused %v (%v), want it reused", again.Trained, again.Reused, again.Retrain)
+	}
+	want, have := linkRows(t, db, "true"), linkRows(t, db2, "true")
+	if len(have) != len(want) {
+		t.Fatalf("%d links, want %d", len(have), len(want))
+	}
+	for rid, w := range want {
+		if g := have[rid]; g.key != w.key || g.method != w.method || math.Abs(g.p-w.p) > 1e-9 {
+			t.Fatalf("record %d: %v with the model file, %v trained", rid, g, w)
+		}
+	}
+	// The reused model keeps its training date in the new database.
+	if s, err := LoadModel(ctx, db2); err != nil || !s.TrainedAt.Equal(saved.TrainedAt) || !s.Trained {
+		t.Fatalf("saved in the new database: %v, trained %v at %v", err, s != nil && s.Trained, s)
+	}
+	// Always retrains whatever the file.
+	if s, err := Link(ctx, db2, Config{Saved: got, Train: TrainAlways}); err != nil || !s.Trained || s.Reused {
+		t.Fatalf("train always with a model file: %v, trained %v", err, s != nil && s.Trained)
+	}
+	// A damaged file is an error, not a silent retrain.
+	if err := os.WriteFile(path, []byte(`{"format":"crosscheck-linkage-model/1","model":{"comparisons":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadModelFile(path); err == nil {
+		t.Fatal("a truncated model file was read without error")
 	}
 }

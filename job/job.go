@@ -73,6 +73,12 @@ type Identity struct {
 	// ThresholdValue (0 for auto).
 	Threshold      string  `mapstructure:"threshold"`
 	ThresholdValue float64 `mapstructure:"-" json:"-"`
+	// Model is a file holding the linkage model (relative to the job
+	// file's folder; "" for none). When it exists, the run reuses the
+	// model instead of training unless the data drifted from it; when it
+	// does not exist or the run retrained, the run writes the trained
+	// model there.
+	Model string `mapstructure:"model"`
 }
 
 // Rules selects the rule set and its parameters.

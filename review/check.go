@@ -193,8 +193,9 @@ type checkJSON struct {
 // runCheck checks an applicant and audits it: the answer is given only
 // once its audit entry is durable. raw keeps ID numbers and accounts whole.
 func (s *Server) runCheck(r *http.Request, rc *reqCtx, in checkInput, raw bool, via string) (*screen.CheckResult, error) {
-	// At most check_concurrency checks at once: a check is CPU-bound, and
-	// many at once share the cores so that all of them finish late.
+	// At most check_concurrency checks at once: the screener screens the
+	// checks waiting together in batches, one batch per CPU at a time
+	// (engine/check_batch.go); this bounds the requests held open.
 	select {
 	case s.checkSlots <- struct{}{}:
 	case <-r.Context().Done():

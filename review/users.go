@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -91,8 +90,10 @@ type Users struct {
 	// AuditRawIDs writes the full ID number of each checked applicant into
 	// the audit log (default false: masked).
 	AuditRawIDs bool `mapstructure:"audit_raw_ids"`
-	// CheckConcurrency is how many applicant checks run at once; the others
-	// wait their turn, first come first served (default: the number of CPUs).
+	// CheckConcurrency is how many applicant checks are handed to the
+	// screener at once; the others wait their turn, first come first
+	// served (default 64). The screener screens the checks waiting
+	// together, in batches of up to 64, one batch per CPU at a time.
 	CheckConcurrency int `mapstructure:"check_concurrency"`
 	// MaxRollMB caps a roll sent to POST /api/v1/screen (default 200 MiB).
 	MaxRollMB int     `mapstructure:"max_roll_mb"`
@@ -151,7 +152,7 @@ func (u *Users) init() error {
 		u.MaxRollMB = 200
 	}
 	if u.CheckConcurrency == 0 {
-		u.CheckConcurrency = runtime.NumCPU()
+		u.CheckConcurrency = 64
 	}
 	if u.CheckRate < 0 || u.CheckBurst < 0 || u.MaxRollMB < 0 || u.CheckConcurrency < 0 {
 		return errors.New("check_rate, check_burst, check_concurrency and max_roll_mb must not be negative")

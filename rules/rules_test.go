@@ -142,7 +142,8 @@ func TestBadRuleFiles(t *testing.T) {
 		line   int
 		reason string
 	}{
-		{"unknown_column.yaml", 11, `Binder Error: Table "p" does not have a column named "account_colour"`},
+		// screened is a view: DuckDB calls its alias a "Values list" here.
+		{"unknown_column.yaml", 11, `"p" does not have a column named "account_colour"`},
 		{"bad_param_type.yaml", 11, "params.grace_months.default: int parameter: want a whole number, got \"three\""},
 		{"param_out_of_range.yaml", 11, "params.grace_months.default: 30 is outside 0..24"},
 		{"copy_to.yaml", 9, "only a single SELECT is allowed, not COPY"},

@@ -30,7 +30,7 @@ type Source struct {
 
 // Prelude returns the statements that prepare a loaded database for
 // rules: the helper macros src_title and src_personal over sources (in
-// the given order), ev, ym and money; the screened table (the payments of
+// the given order), ev, ym and money; the screened view (the payments of
 // periods, all when periods is empty, joined with the catalogue, which
 // must exist); and person_link when absent.
 //
@@ -77,10 +77,16 @@ func srcPersonalMacro(sources []Source) string {
 	return fmt.Sprintf(`CREATE OR REPLACE MACRO src_personal(s) AS CASE s %s ELSE json('{}') END`, strings.Join(when, " "))
 }
 
-// ScreenedSQL creates the screened table: the payments of periods (all
-// when periods is empty) with their program's name (the code when the
+// ScreenedSQL creates screened: the payments of periods (all when
+// periods is empty) with their program's name (the code when the
 // catalogue has none), department, age limits, payable_after_death,
-// ssc_required and standard_amount.
+// ssc_required and standard_amount. It is a view over payment and the
+// (small) catalogue, not a copy: a copy of every payment with its _orig
+// held a second time in memory while the rules run, and at 10M persons
+// under a 6 GiB memory_limit that made DuckDB spill the tables the rules
+// read. Each rule's scan of screened joins the catalogue again, which
+// costs next to nothing. A database that holds an older screened table
+// must drop it first (engine.prepareRules does).
 func ScreenedSQL(periods []string) string {
 	cond := "TRUE"
 	if len(periods) > 0 {
@@ -90,7 +96,7 @@ func ScreenedSQL(periods []string) string {
 		}
 		cond = "p.period IN (" + strings.Join(ps, ", ") + ")"
 	}
-	return `CREATE OR REPLACE TABLE ` + Screened + ` AS
+	return `CREATE OR REPLACE VIEW ` + Screened + ` AS
 	SELECT p.*, coalesce(c.name, p.program_code) AS program_name, c.department, c.min_age, c.max_age,
 		c.payable_after_death, c.ssc_required, c.standard_amount
 	FROM payment p LEFT JOIN ` + ProgramCatalogue + ` c USING (program_code)

@@ -3,7 +3,7 @@
 // link_probability for roles with an ID number), person_link as package
 // identity writes it, the program catalogue and its inserts, the helper
 // macros rules call (src_title, src_personal, ev, ym, money), the screened
-// table, and the SQL and columns of the hits and cases tables.
+// view, and the SQL and columns of the hits and cases tables.
 //
 // The engine, the rule checker and the rule test runner build their
 // databases from this package alone, so that a rule tested with `crosscheck

@@ -10,7 +10,8 @@ const (
 	StoreRefresh = "store_refresh"
 	// StoreFile has, per refresh, one row per source and input file.
 	StoreFile = "store_file"
-	// StoreWatermark has, per refresh, the watermark of each database source.
+	// StoreWatermark has, per refresh, the watermark of each database source
+	// with a watermark_column, where its pull started and the rows it pulled.
 	StoreWatermark = "store_watermark"
 	// StoreChange is the change log: per refresh, person and table, the rows
 	// added and removed.
@@ -33,7 +34,8 @@ func StoreDDL() []string {
 			files_loaded BIGINT, files_kept BIGINT, rows BIGINT, changed_persons BIGINT, relinked VARCHAR, counts VARCHAR)`,
 		createIfNotExists + " " + StoreFile + ` (seq BIGINT, source VARCHAR, role VARCHAR, path VARCHAR, sha256 VARCHAR, bytes BIGINT,
 			rows_accepted BIGINT, rows_quarantined BIGINT)`,
-		createIfNotExists + " " + StoreWatermark + ` (seq BIGINT, source VARCHAR, watermark VARCHAR)`,
+		createIfNotExists + " " + StoreWatermark + ` (seq BIGINT, source VARCHAR, watermark VARCHAR, since VARCHAR, rows_pulled BIGINT,
+			rows_replaced BIGINT, appended BOOLEAN)`,
 		createIfNotExists + " " + StoreChange + ` (seq BIGINT, person_key VARCHAR, table_name VARCHAR, added BIGINT, removed BIGINT)`,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,7 +176,7 @@ func headLines(b *testing.B, from, to string, n int) int {
 	return lines
 }
 
-func openStore(b *testing.B, st string) *sql.DB {
+func openStore(b testing.TB, st string) *sql.DB {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		b.Fatal(err)
@@ -187,11 +188,17 @@ func openStore(b *testing.B, st string) *sql.DB {
 }
 
 // applicants are n living persons of the registry applying for 高龄津贴 in 2024-05.
-func applicants(b *testing.B, st string, n int) []screen.Applicant {
+func applicants(b testing.TB, st string, n int) []screen.Applicant {
+	return applicantsOrdered(b, st, n, "hash(_rid)")
+}
+
+// applicantsOrdered are the first n living persons of the registry in
+// order, applying for 高龄津贴 in 2024-05.
+func applicantsOrdered(b testing.TB, st string, n int, order string) []screen.Applicant {
 	db := openStore(b, st)
 	defer db.Close()
 	rows, err := db.Query(fmt.Sprintf(`SELECT id_number, name FROM s.person WHERE person_key IS NOT NULL
-		ORDER BY hash(_rid) LIMIT %d`, n))
+		ORDER BY %s LIMIT %d`, order, n))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -313,4 +320,76 @@ func processCPU() time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	k, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+k) * 10 * time.Millisecond
+}
+
+// BenchmarkCheckConcurrent is BenchmarkCheck with 50 callers in a closed
+// loop (b.N checks in all), as 50 clients of POST /api/v1/check: the
+// checks waiting are screened together in batches. It logs p50, p99, the
+// process's CPU per check, the mean batch and peak RSS.
+//
+//	CROSSCHECK_CHECK_STORE=/tmp/ref.duckdb go test -tags duckdb_arrow -run '^$' -bench '^BenchmarkCheckConcurrent$' -benchtime 500x ./screen/
+func BenchmarkCheckConcurrent(b *testing.B) {
+	ctx := context.Background()
+	st := os.Getenv("CROSSCHECK_CHECK_STORE")
+	if st == "" {
+		j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = filepath.Join(b.TempDir(), "ref.duckdb")
+		if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	opt := screen.Options{}
+	if os.Getenv("CROSSCHECK_CHECK_TRACE") != "" {
+		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := screen.Open(ctx, st, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	apps := applicants(b, st, 1000)
+	if _, err := s.Check(ctx, apps[0]); err != nil {
+		b.Fatal(err)
+	}
+	const clients = 50
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	c0, b0 := s.BatchStats()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				t0 := time.Now()
+				if _, err := s.Check(ctx, apps[i%len(apps)]); err != nil {
+					errs <- err
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	cpu := processCPU() - cpu0
+	c1, b1 := s.BatchStats()
+	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+	b.Logf("%d checks by %d callers: p50 %s, p99 %s; process CPU %s per check; %d batches (mean %.1f checks); peak RSS %d MiB",
+		len(lat), clients, lat[len(lat)/2], lat[len(lat)*99/100], (cpu / time.Duration(len(lat))).Round(time.Millisecond),
+		b1-b0, float64(c1-c0)/float64(max(1, b1-b0)), engine.PeakRSS()>>20)
 }

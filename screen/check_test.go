@@ -2,11 +2,14 @@ package screen_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
@@ -102,4 +105,124 @@ func keys(m map[string]bool) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+// TestHenanCheckBatched: checks sent at once are screened together in
+// batches, and each applicant gets exactly the answer of a check alone
+// (the same applicant sent twice at once included: the second waits for
+// a later batch).
+func TestHenanCheckBatched(t *testing.T) {
+	ctx := context.Background()
+	j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(t.TempDir(), "ref.duckdb")
+	if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := screen.Open(ctx, st, screen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// members of the same registered households one after the other,
+	// persons drawn at random, and an ID that resolves to nobody
+	seen := map[string]bool{}
+	var apps []screen.Applicant
+	for _, a := range append(applicantsOrdered(t, st, 30, "household_id, _rid"), applicants(t, st, 30)...) {
+		if !seen[a.IDNumber] {
+			seen[a.IDNumber] = true
+			apps = append(apps, a)
+		}
+	}
+	apps = append(apps, screen.Applicant{IDNumber: "411082999999999999", Name: "无此人", Program: "gaoling", Period: "2024-05"})
+	if len(apps) < 20 {
+		t.Fatalf("only %d applicants", len(apps))
+	}
+	alone := make([]string, len(apps))
+	withHits := 0
+	for i, a := range apps {
+		res, err := s.Check(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Name, err)
+		}
+		alone[i] = fmt.Sprintf("%+v", res)
+		if len(res.Hits) > 0 {
+			withHits++
+		}
+	}
+	if withHits < 5 {
+		t.Fatalf("only %d of %d applicants with hits", withHits, len(apps))
+	}
+	c0, b0 := s.BatchStats()
+	if c0 != int64(len(apps)) || b0 != c0 {
+		t.Fatalf("checks one after another: %d checks in %d batches, want %d in %d", c0, b0, len(apps), len(apps))
+	}
+	// every applicant twice, all at once
+	all := append(append([]screen.Applicant{}, apps...), apps...)
+	got := make([]string, len(all))
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, a := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := s.Check(ctx, a)
+			errs[i] = err
+			if err == nil {
+				got[i] = fmt.Sprintf("%+v", res)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, a := range all {
+		if errs[i] != nil {
+			t.Fatalf("%s: %v", a.Name, errs[i])
+		}
+		if w := alone[i%len(apps)]; got[i] != w {
+			t.Errorf("%s %s in a batch:\n%s\nalone:\n%s", a.IDNumber, a.Name, got[i], w)
+		}
+	}
+	c1, b1 := s.BatchStats()
+	c, b := c1-c0, b1-b0
+	t.Logf("%d concurrent checks in %d batches", c, b)
+	if c != int64(len(all)) || b >= c/2 {
+		t.Errorf("%d concurrent checks answered in %d batches: want %d checks, batched (fewer than %d batches)", c, b, len(all), c/2)
+	}
+
+	// a caller gone before its check is screened gets its context's error
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Check(gone, apps[0]); !errors.Is(err, context.Canceled) {
+		t.Errorf("check of a caller gone: %v, want context.Canceled", err)
+	}
+	// Close while checks run and wait: every caller gets an answer
+	answered := make(chan error, len(all))
+	for _, a := range all {
+		go func() {
+			_, err := s.Check(ctx, a)
+			answered <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(2 * time.Minute)
+	closed := 0
+	for range all {
+		select {
+		case err := <-answered:
+			if err != nil {
+				closed++
+			}
+		case <-timeout:
+			t.Fatal("checks still waiting 2 min after Close")
+		}
+	}
+	t.Logf("Close: %d of %d checks answered with an error", closed, len(all))
 }

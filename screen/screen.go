@@ -73,9 +73,17 @@ func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*Roll
 
 // Check screens one applicant for one program and period: the hits a
 // batch run would raise for a payment of the program's standard amount to
-// this person. Safe for concurrent use by many goroutines.
+// this person. Safe for concurrent use by many goroutines: checks that
+// arrive while others are screened are screened together in one batch
+// (applicants with no person in common), each getting its own hits.
 func (s *Screener) Check(ctx context.Context, a Applicant) (*CheckResult, error) {
 	return s.e.Check(ctx, a)
+}
+
+// BatchStats are the Checks answered so far and the batches that screened
+// them.
+func (s *Screener) BatchStats() (checks, batches int64) {
+	return s.e.BatchStats()
 }
 
 // CheckWhole is Check reading the whole reference tables instead of the

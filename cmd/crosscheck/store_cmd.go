@@ -24,9 +24,10 @@ func newStore() *cobra.Command {
 		Use:   "store",
 		Short: "The reference store: every source but the payment rolls, kept between screenings (docs/store.md)",
 		Example: `  crosscheck store refresh --config examples/henan-sample/job.yaml --store out/ref.duckdb
-  crosscheck store info --store out/ref.duckdb`,
+  crosscheck store info --store out/ref.duckdb
+  crosscheck store watch --config job.yaml --store ref.duckdb --dir /srv/exchange/drop --cases cases.duckdb`,
 	}
-	c.AddCommand(newStoreRefresh(), newStoreInfo())
+	c.AddCommand(newStoreRefresh(), newStoreInfo(), newStoreWatch())
 	return c
 }
 
@@ -41,6 +42,11 @@ rolls: when a file's SHA-256 changed, a file was added or removed, or the job ha
 sources, it loads them, repairs ID numbers, links persons, rebuilds the program catalogue and
 records what changed per person (the change log that screen --changed reads). When nothing
 changed it leaves the store as it is.
+
+A database source with a watermark_column is pulled from the watermark the store recorded: only
+its rows changed since are read, added to the stored ones (with watermark_key, a pulled row
+replaces the stored rows with the same key) and linked; the summary says how many came.
+--force pulls everything again.
 
 The new store is built beside the file (STORE.next) and renamed into place: a refresh that
 fails or is killed leaves the previous store, which screeners keep reading meanwhile. One
@@ -67,7 +73,7 @@ refresh at a time (STORE.lock). Rejected rows go to STORE.quarantine/SOURCE.csv.
 	}
 	c.Flags().StringVarP(&cfg, "config", "c", "", "job file (YAML)")
 	c.Flags().StringVar(&path, "store", "", "the store file (created by the first refresh)")
-	c.Flags().BoolVar(&force, "force", false, "rebuild even when no source changed")
+	c.Flags().BoolVar(&force, "force", false, "rebuild even when no source changed; database sources are pulled whole again")
 	c.Flags().StringVar(&lang, "lang", "", "language of the summary: zh or en (default: CROSSCHECK_LANG, else zh)")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every stage (INFO lines on stderr)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
@@ -100,6 +106,23 @@ func printRefresh(w io.Writer, res *store.Result, lang string) {
 		fmt.Fprintf(w, "参照库 %s：第 %d 次更新，%d 个数据源，%d 行，%d 个文件（%d 个未变），变化人员：%s，用时 %.1f 秒\n",
 			res.Store, res.Seq, len(res.Sources), rows, res.FilesLoaded, res.FilesKept, changed, res.Elapsed.Seconds())
 	}
+	for _, p := range res.Pulls {
+		fmt.Fprintln(w, "  "+pullLine(p, lang))
+	}
+}
+
+// pullLine says what a refresh pulled from a database source by watermark.
+func pullLine(p engine.WatermarkPull, lang string) string {
+	if lang == "en" {
+		if !p.Appended {
+			return fmt.Sprintf("%s: pulled whole, %d rows, watermark %s", p.Source, p.Rows, p.Reached)
+		}
+		return fmt.Sprintf("%s: %d new rows after watermark %s (%d older rows replaced), watermark now %s", p.Source, p.Rows, p.Since, p.Replaced, p.Reached)
+	}
+	if !p.Appended {
+		return fmt.Sprintf("%s：全量拉取 %d 行，水位 %s", p.Source, p.Rows, p.Reached)
+	}
+	return fmt.Sprintf("%s：水位 %s 之后新增 %d 行（替换旧行 %d 行），水位更新为 %s", p.Source, p.Since, p.Rows, p.Replaced, p.Reached)
 }
 
 func newStoreInfo() *cobra.Command {
@@ -130,7 +153,12 @@ func newStoreInfo() *cobra.Command {
 			for _, f := range in.Files {
 				fmt.Fprintf(w, "  %-12s %-10s %s  sha256 %s  accepted %d  quarantined %d\n", f.Source, f.Role, f.Path, f.SHA256, f.RowsAccepted, f.RowsQuarantined)
 			}
-			if len(in.Marks) > 0 {
+			if len(in.Pulls) > 0 {
+				fmt.Fprintln(w, "\nwatermarks (database sources, last refresh):")
+				for _, p := range in.Pulls {
+					fmt.Fprintln(w, "  "+pullLine(p, "en"))
+				}
+			} else if len(in.Marks) > 0 {
 				fmt.Fprintln(w, "\nwatermarks:")
 				for s, m := range in.Marks {
 					fmt.Fprintf(w, "  %s  %s\n", s, m)

@@ -50,6 +50,7 @@ func init() {
 			{Name: "query", Kind: "string", Default: "", Doc: "SELECT statement to read; set table or query, not both"},
 			{Name: "watermark_column", Kind: "string", Default: "", Doc: "column whose value grows when a row changes (e.g. updated_at); enables incremental pulls and orders the rows by it"},
 			{Name: "order_by", Kind: "string", Default: "", Doc: "comma-separated columns that order the rows (after watermark_column), so that row numbers are stable between pulls"},
+			{Name: "watermark_key", Kind: "string", Default: "", Doc: "with watermark_column, for crosscheck store refresh: comma-separated canonical columns (e.g. record_id) that identify a record; a pulled row replaces the stored rows with the same key (a record updated at the source) instead of being added beside them"},
 			{Name: "fetch_rows", Kind: "int", Default: 10000, Doc: "rows fetched from the cursor at a time"},
 		},
 		New: New,
