@@ -449,7 +449,9 @@ func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	storePath := opt.Store
 	var shared *Session
 	if storePath == "" {
-		work, err := os.MkdirTemp(j.Engine.TempDirectory, "crosscheck-run-")
+		// (the system's: engine.temp_directory may not exist yet, DuckDB
+		// creates it when it spills)
+		work, err := os.MkdirTemp("", "crosscheck-run-")
 		if err != nil {
 			return nil, fmt.Errorf("run: working folder: %w", err)
 		}

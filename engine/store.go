@@ -172,9 +172,8 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 
 	res := &RefreshResult{Store: path, Watermarks: map[string]string{}}
 	stage := func(name string, t0 time.Time) {
-		if name != "store" {
-			// see Prepare; not after the commit, where a refresh
-			// should return at once
+		if opt.batch && name != "store" {
+			// the batch run's stages give the Go heap back (see Prepare)
 			debug.FreeOSMemory()
 		}
 		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
