@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -49,9 +50,14 @@ type Options struct {
 	// or identity resolution): for benchmarks of the load stage.
 	LoadOnly bool
 	// StageDone, when set, is called at the end of each stage (check,
-	// load, identity, rules, cases, write) with its name, after its wall
-	// time is taken: the benchmark writes per-stage profiles there.
+	// load, identity, store, load_rolls, rules, cases, write) with its
+	// name, after its wall time is taken: the benchmark writes per-stage
+	// profiles there.
 	StageDone func(stage string)
+	// Store, when set, is where Run keeps the reference store it builds
+	// (a full refresh; see docs/store.md); "" = a store in a temporary
+	// working folder, removed after the run.
+	Store string
 }
 
 // Timing is the wall time of one stage.
@@ -298,37 +304,11 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
 		return fail(err)
 	}
-	icfg := identity.Config{Log: log, Threshold: j.Identity.ThresholdValue}
-	modelFile := j.Resolve(j.Identity.Model)
-	if modelFile != "" {
-		sv, err := identity.ReadModelFile(modelFile)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			log.Info("identity: no model file yet: the model is trained and written there", "file", modelFile)
-		case err != nil:
-			return fail(fmt.Errorf("identity.model: %w", err))
-		default:
-			icfg.Saved = sv
-		}
-	}
-	sum, err := identity.Link(ctx, sess.DB, icfg)
+	sum, err := linkPersons(ctx, sess, j, identity.Config{Log: log}, log)
 	if err != nil {
-		return fail(fmt.Errorf("identity resolution: %w", err))
+		return fail(err)
 	}
 	p.Identity = sum
-	if modelFile != "" && sum.Trained {
-		// A new or retrained model: keep it for the next run.
-		sv, err := identity.LoadModel(ctx, sess.DB)
-		if err == nil {
-			err = identity.WriteModelFile(modelFile, sv)
-		}
-		if err != nil {
-			return fail(fmt.Errorf("identity.model: %w", err))
-		}
-		log.Info("identity: model written", "file", modelFile, "retrain", strings.Join(sum.Retrain, "; "))
-	} else if modelFile != "" {
-		log.Info("identity: model reused", "file", modelFile, "reused", sum.Reused)
-	}
 	t1 := time.Now()
 	if err := sess.applyLinks(ctx, roles); err != nil {
 		return fail(fmt.Errorf("identity resolution: %w", err))
@@ -336,6 +316,44 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	log.Info("identity: links applied to the tables", "seconds", time.Since(t1).Seconds())
 	stage("identity", t0)
 	return p, nil
+}
+
+// linkPersons runs identity.Link with the job's threshold and, when the
+// job names identity.model, the model kept in that file (written back when
+// the run trained one): the linkage of a batch run (Prepare, and Run's
+// refresh).
+func linkPersons(ctx context.Context, sess *Session, j *job.Job, icfg identity.Config, log *slog.Logger) (*identity.Summary, error) {
+	icfg.Threshold = j.Identity.ThresholdValue
+	modelFile := j.Resolve(j.Identity.Model)
+	if modelFile != "" {
+		sv, err := identity.ReadModelFile(modelFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			log.Info("identity: no model file yet: the model is trained and written there", "file", modelFile)
+		case err != nil:
+			return nil, fmt.Errorf("identity.model: %w", err)
+		default:
+			icfg.Saved = sv
+		}
+	}
+	sum, err := identity.Link(ctx, sess.DB, icfg)
+	if err != nil {
+		return sum, fmt.Errorf("identity resolution: %w", err)
+	}
+	if modelFile != "" && sum.Trained {
+		// A new or retrained model: keep it for the next run.
+		sv, err := identity.LoadModel(ctx, sess.DB)
+		if err == nil {
+			err = identity.WriteModelFile(modelFile, sv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("identity.model: %w", err)
+		}
+		log.Info("identity: model written", "file", modelFile, "retrain", strings.Join(sum.Retrain, "; "))
+	} else if modelFile != "" {
+		log.Info("identity: model reused", "file", modelFile, "reused", sum.Reused)
+	}
+	return sum, nil
 }
 
 // applyLinks copies each record's link method and probability into its
@@ -377,14 +395,200 @@ func (s *Session) applyLinksWhere(ctx context.Context, roles []dataset.Role, whe
 	return nil
 }
 
-// Run executes a job end to end and writes its results.
+// Run executes a job end to end and writes its results: the store
+// refresh of the job's reference sources (every source but the payment
+// rolls; into opt.Store, else into a store in a temporary working
+// folder), then the screening of every payment roll of the job against
+// that store, by the code of `crosscheck screen` (Screener.Roll). The run
+// folder is the one a batch run has always written (no stop-list).
 func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
-	p, err := Prepare(ctx, j, opt)
+	started := time.Now()
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := opt.Registry
+	if reg == nil {
+		reg = connectors.Default
+	}
+	out := opt.OutDir
+	if out == "" {
+		out = j.Resolve(j.Output.Dir)
+	}
+	// A wrong output folder is refused before anything else, without
+	// creating it; the job and its rules are checked before the folder is
+	// opened.
+	if err := rundir.Check(out, rundir.Options{Force: opt.Force}); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if _, err := compileRules(ctx, j); err != nil {
+		return nil, err
+	}
+	if _, err := plan(ctx, j, reg); err != nil {
+		return nil, err
+	}
+	check := time.Since(t0).Seconds()
+	state, err := loadState(StatePath(j))
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	return p.Screen(ctx)
+	// Every file of the run goes to a temporary folder inside the output
+	// folder and is moved into place when the run succeeded
+	// (docs/outputs.md); a second run into the folder is refused.
+	run, err := rundir.Open(out, rundir.Options{Force: opt.Force})
+	if err != nil {
+		return nil, err
+	}
+	defer run.Close()
+	// Without --store the store is built in the run's database (the job's
+	// engine.database, in memory by default) and screened there: writing
+	// it to a file and attaching it costs more than the run's other stages
+	// together (docs/store.md). The working folder holds its lock and its
+	// quarantine files.
+	storePath := opt.Store
+	var shared *Session
+	if storePath == "" {
+		// (the system's: engine.temp_directory may not exist yet, DuckDB
+		// creates it when it spills)
+		work, err := os.MkdirTemp("", "crosscheck-run-")
+		if err != nil {
+			return nil, fmt.Errorf("run: working folder: %w", err)
+		}
+		defer os.RemoveAll(work)
+		storePath = filepath.Join(work, "ref.duckdb")
+		if shared, err = Open(ctx, j.Engine); err != nil {
+			return nil, err
+		}
+		defer shared.Close()
+	}
+	ref, err := RefreshStore(ctx, j, storePath, RefreshOptions{Registry: reg, Log: log, Progress: opt.Progress, Force: true, batch: true,
+		Watermarks: state.Watermarks, StageDone: opt.StageDone, session: shared,
+		Rejected: func(qdir string, err error) error {
+			if at := keepRejected(run, qdir); at != "" {
+				err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
+			}
+			return err
+		}})
+	if err != nil {
+		return nil, err
+	}
+	b := &batchRun{run: run, j: j, started: started, state: state, ref: ref, storeQ: StoreQuarantineDir(ref.Store),
+		incs: map[string]connectors.Incremental{}, stageDone: opt.StageDone}
+	b.timings = append([]Timing{{Stage: "check", Seconds: check}}, ref.Timings...)
+	if len(b.timings) > 1 && b.timings[1].Stage == "check" {
+		// the refresh's own check (rules, plans, file hashes) is part of the run's
+		b.timings[0].Seconds += b.timings[1].Seconds
+		b.timings = append(b.timings[:1], b.timings[2:]...)
+	}
+	for name, w := range ref.Watermarks {
+		b.incs[name] = pulled(w)
+	}
+	sopt := ScreenOptions{Log: log, Registry: reg, RawCells: opt.RawCells, Progress: opt.Progress}
+	var s *Screener
+	if shared != nil {
+		s = &Screener{j: j, shared: shared, opt: sopt, log: log, reg: reg}
+		err = s.compile(ctx)
+	} else {
+		s, err = openScreener(ctx, ref.Store, sopt, j)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	rr, err := s.Roll(ctx, RollInput{JobRolls: true, RawIDs: opt.RawIDs, batch: b}, out)
+	if err != nil {
+		return nil, err
+	}
+	return rr.Result, nil
+}
+
+// batchRun is what Run gives the screening of its rolls (Screener.Roll):
+// the output folder it opened, the run state, and the refresh's counts,
+// linkage summary, timings and quarantine files, so that the run folder
+// is the one a batch run writes.
+type batchRun struct {
+	run       *rundir.Run
+	j         *job.Job
+	started   time.Time
+	state     *State
+	ref       *RefreshResult
+	storeQ    string // the store's quarantine folder
+	incs      map[string]connectors.Incremental
+	timings   []Timing
+	stageDone func(string)
+}
+
+// pulled is the watermark a reference source's pull reached in the
+// refresh (connectors.Incremental for the run state).
+type pulled string
+
+func (pulled) SetWatermark(string) {}
+func (w pulled) Watermark() string { return string(w) }
+
+// setWatermarks makes the incremental payment sources pull after the run
+// state's watermark.
+func (b *batchRun) setWatermarks(plans []planned) {
+	for _, pl := range plans {
+		if inc, ok := incremental(pl); ok {
+			inc.SetWatermark(b.state.Watermarks[pl.src.Name])
+			b.incs[pl.src.Name] = inc
+		}
+	}
+}
+
+// prepare makes p, a screening of the job's rolls, the batch run's: its
+// start, the refresh's timings and linkage, the run state, no store
+// sequence in the run id.
+func (b *batchRun) prepare(p *Prepared) {
+	res := p.Result
+	res.Started = b.started
+	res.Timings = append([]Timing(nil), b.timings...)
+	p.stage = func(name string, t0 time.Time) {
+		debug.FreeOSMemory() // see Prepare
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+		if b.stageDone != nil {
+			b.stageDone(name)
+		}
+	}
+	p.state, p.incs, p.noState, p.runSalt = b.state, b.incs, false, ""
+	p.Identity = b.ref.Identity
+}
+
+// loaded, after the rolls are loaded, gives the run every source's counts
+// in the job's order and the reference sources' quarantine files.
+func (b *batchRun) loaded(p *Prepared) error {
+	by := map[string]*mapping.Stats{}
+	for _, st := range b.ref.Sources {
+		by[st.Source] = st
+	}
+	for _, st := range p.Result.Sources {
+		by[st.Source] = st
+	}
+	var all []*mapping.Stats
+	for _, src := range b.j.Sources {
+		if st := by[src.Name]; st != nil {
+			all = append(all, st)
+		}
+	}
+	p.Result.Sources = all
+	files, err := os.ReadDir(b.storeQ)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	qdir := filepath.Join(p.out, "quarantine")
+	if err := os.MkdirAll(qdir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(b.storeQ, f.Name()), filepath.Join(qdir, f.Name())); err != nil {
+			return fmt.Errorf("quarantine file: %w", err)
+		}
+	}
+	return nil
 }
 
 // Screen runs the rules on a prepared job and writes the results.

@@ -39,6 +39,8 @@ type ScreenOptions struct {
 	Registry    *connectors.Registry
 	// RawCells writes the CSV cells verbatim (no formula neutralisation).
 	RawCells bool
+	// Progress, when set (a terminal), gets a progress bar per roll.
+	Progress io.Writer
 }
 
 // Screener screens payment rolls and applicants against a reference
@@ -67,6 +69,9 @@ type Screener struct {
 	pool  chan *Session
 	slots chan struct{}
 	queue checkQueue
+	// shared, in the batch run (Run), is the database the store was
+	// refreshed into: rolls are screened in it, against its tables.
+	shared *Session
 }
 
 // RollInput names the roll to screen.
@@ -89,6 +94,9 @@ type RollInput struct {
 	// with the members of their registered households and their spouses.
 	Changed bool
 	Since   int64
+	// batch, set by Run only, makes the screening the batch run's (see
+	// batchRun).
+	batch *batchRun
 }
 
 // RollResult summarises a screened roll.
@@ -148,6 +156,12 @@ var ErrUnknownProgram = errors.New("program not in the catalogue")
 
 // OpenScreener prepares the store's job and compiled rules.
 func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Screener, error) {
+	return openScreener(ctx, storePath, opt, nil)
+}
+
+// openScreener is OpenScreener; a batch run gives its job (jb), which the
+// store was just refreshed from, instead of the stored job text.
+func openScreener(ctx context.Context, storePath string, opt ScreenOptions, jb *job.Job) (*Screener, error) {
 	abs, err := filepath.Abs(storePath)
 	if err != nil {
 		return nil, err
@@ -205,6 +219,10 @@ func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Sc
 	if err != nil {
 		return nil, err
 	}
+	if jb != nil {
+		s.j = jb
+		return s, s.compile(ctx)
+	}
 	jf := filepath.Join(s.tmp, "job.yaml")
 	if err := os.WriteFile(jf, []byte(yml), 0o600); err != nil {
 		os.RemoveAll(s.tmp)
@@ -217,16 +235,22 @@ func OpenScreener(ctx context.Context, storePath string, opt ScreenOptions) (*Sc
 	}
 	j.File, j.Dir = file, dir
 	s.j = j
-	s.comp, err = compileRules(ctx, j)
+	return s, s.compile(ctx)
+}
+
+// compile compiles the rules of the screener's job.
+func (s *Screener) compile(ctx context.Context) error {
+	var err error
+	s.comp, err = compileRules(ctx, s.j)
 	if err != nil {
 		os.RemoveAll(s.tmp)
-		return nil, err
+		return err
 	}
 	s.byID = map[string]rules.Compiled{}
 	for _, c := range s.comp {
 		s.byID[c.ID] = c
 	}
-	return s, nil
+	return nil
 }
 
 // Job is the job the store was refreshed from.
@@ -312,6 +336,9 @@ func (s *Screener) session(ctx context.Context) (*Session, error) {
 // sessionThreads is session with DuckDB's threads set (0: the options',
 // else the job's).
 func (s *Screener) sessionThreads(ctx context.Context, threads int) (*Session, error) {
+	if s.shared != nil {
+		return s.shared, nil
+	}
 	e := job.Engine{Database: ":memory:", MemoryLimit: s.opt.MemoryLimit, Threads: threads, TempDirectory: s.j.Engine.TempDirectory}
 	if e.MemoryLimit == "" {
 		e.MemoryLimit = s.j.Engine.MemoryLimit
@@ -393,8 +420,10 @@ func (s *Screener) rollPlan(ctx context.Context, in RollInput) (planned, error) 
 // Roll screens one payment roll into outDir (a run folder, see rundir).
 func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*RollResult, error) {
 	started := time.Now()
-	if err := rundir.Check(outDir, rundir.Options{}); err != nil {
-		return nil, err
+	if in.batch == nil {
+		if err := rundir.Check(outDir, rundir.Options{}); err != nil {
+			return nil, err
+		}
 	}
 	var plans []planned
 	if in.JobRolls {
@@ -411,6 +440,9 @@ func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*Roll
 		var err error
 		if plans, err = plan(ctx, &pj, s.reg); err != nil {
 			return nil, err
+		}
+		if in.batch != nil {
+			in.batch.setWatermarks(plans)
 		}
 		return s.screen(ctx, plans, in, outDir, started)
 	}
@@ -431,8 +463,11 @@ func (s *Screener) Roll(ctx context.Context, in RollInput, outDir string) (*Roll
 
 // screen screens the payments of plans into outDir.
 func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, outDir string, started time.Time) (*RollResult, error) {
-	run, err := rundir.Open(outDir, rundir.Options{})
-	if err != nil {
+	var run *rundir.Run
+	var err error
+	if in.batch != nil {
+		run = in.batch.run
+	} else if run, err = rundir.Open(outDir, rundir.Options{}); err != nil {
 		return nil, err
 	}
 	sess, err := s.session(ctx)
@@ -453,6 +488,9 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		out: run.Tmp, run: run, raw: raw, rawCells: s.opt.RawCells, log: s.log, stage: stage,
 		noState: true, runSalt: salt}
 	defer p.Close()
+	if in.batch != nil {
+		in.batch.prepare(p)
+	}
 	t0 := time.Now()
 	if err := s.loadPayments(ctx, sess, plans, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
 		if at := keepRejected(run, filepath.Join(run.Tmp, "quarantine")); at != "" {
@@ -467,6 +505,19 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 			return nil, err
 		}
 		rr.Persons = persons
+	}
+	if in.batch != nil {
+		// The batch run's folder: every source's counts and quarantine
+		// file, no stop-list.
+		if err := in.batch.loaded(p); err != nil {
+			return nil, err
+		}
+		p.stage("load_rolls", t0)
+		if _, err := p.Screen(ctx); err != nil {
+			return nil, err
+		}
+		rr.RunID, rr.Hits, rr.Result = res.RunID, res.Hits, res
+		return rr, nil
 	}
 	if err := s.payeeViews(ctx, sess); err != nil {
 		return nil, err
@@ -547,7 +598,7 @@ func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []plan
 	if workers <= 0 {
 		workers = 2
 	}
-	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, nil)
+	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, s.opt.Progress)
 	if err != nil {
 		return err
 	}

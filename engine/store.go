@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -42,6 +43,25 @@ type RefreshOptions struct {
 	Progress io.Writer
 	// Force rebuilds even when no input changed.
 	Force bool
+	// Watermarks, per source with a watermark_column, make its pull start
+	// after that value (the batch run's state); RefreshResult.Watermarks
+	// has where they ended.
+	Watermarks map[string]string
+	// Rejected, when set, is called with the quarantine folder of a
+	// refresh stopped by the quarantine guard before the folder is removed,
+	// and returns the error to report (the batch run keeps the rows in its
+	// output folder).
+	Rejected func(qdir string, err error) error
+	// StageDone, when set, is called at the end of each stage (check,
+	// load, identity, store) after its wall time is taken.
+	StageDone func(stage string)
+	// session, set by Run only, is the batch run's in-memory database:
+	// the store is built in it for the run's screening, not written to
+	// the file (path only names the lock and the quarantine folder).
+	session *Session
+	// batch, set by Run only: the linkage of a batch run (the job's
+	// identity.threshold and identity.model, see linkPersons).
+	batch bool
 }
 
 // RefreshResult summarises a refresh.
@@ -68,6 +88,11 @@ type RefreshResult struct {
 	Identity *identity.Summary
 	Elapsed  time.Duration
 	PeakRSS  int64
+	// Watermarks: per source with a watermark_column, the watermark its
+	// pull reached.
+	Watermarks map[string]string
+	// Timings are the wall times of the refresh's stages.
+	Timings []Timing
 }
 
 // referenceJob is j without its payment sources: what a store holds.
@@ -148,6 +173,18 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	defer unlock()
 
+	res := &RefreshResult{Store: path, Watermarks: map[string]string{}}
+	stage := func(name string, t0 time.Time) {
+		if opt.batch && name != "store" {
+			// the batch run's stages give the Go heap back (see Prepare)
+			debug.FreeOSMemory()
+		}
+		res.Timings = append(res.Timings, Timing{Stage: name, Seconds: time.Since(t0).Seconds()})
+		if opt.StageDone != nil {
+			opt.StageDone(name)
+		}
+	}
+	t0 := time.Now()
 	rj := referenceJob(j)
 	if _, err := compileRules(ctx, j); err != nil {
 		return nil, err
@@ -156,11 +193,15 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range plans {
+		if inc, ok := incremental(p); ok {
+			inc.SetWatermark(opt.Watermarks[p.src.Name])
+		}
+	}
 	hashes, err := hashInputs(ctx, plans)
 	if err != nil {
 		return nil, err
 	}
-	res := &RefreshResult{Store: path}
 
 	// The previous store, if any: its sequence and file hashes.
 	var prevSeq int64
@@ -277,14 +318,18 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	ej := rj.Engine
 	ej.Database = tmp
-	sess, err := Open(ctx, ej)
-	if err != nil {
-		return nil, err
+	sess := opt.session
+	if sess == nil {
+		if sess, err = Open(ctx, ej); err != nil {
+			return nil, err
+		}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			sess.Close()
+			if opt.session == nil {
+				sess.Close()
+			}
 			os.Remove(tmp)
 			os.Remove(tmp + ".wal")
 			os.RemoveAll(qdir)
@@ -303,7 +348,8 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	t0 := time.Now()
+	stage("check", t0)
+	t0 = time.Now()
 	stats, err := sess.loadSources(ctx, loadPlans, qdir, j.Output.RawIDs, workers, log, opt.Progress)
 	if err != nil {
 		return nil, err
@@ -324,6 +370,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	res.FilesKept = len(hashes) - res.FilesLoaded
 	warnQuarantine(log, stats)
 	if err := checkQuarantine(rj, stats); err != nil {
+		if opt.Rejected != nil {
+			err = opt.Rejected(qdir, err)
+		}
 		return nil, err
 	}
 	if hasPrev {
@@ -381,8 +430,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	for _, p := range plans {
 		if inc, ok := incremental(p); ok {
 			marks = append(marks, [2]string{p.src.Name, inc.Watermark()})
+			res.Watermarks[p.src.Name] = inc.Watermark()
 		}
 	}
+	stage("load", t0)
 
 	t0 = time.Now()
 	if _, err := sess.confirmExcelIDs(ctx, roles); err != nil {
@@ -409,9 +460,19 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		res.Identity = sum
 		log.Info("store: identity resolved (loaded records linked with the saved model)", "seconds", time.Since(t0).Seconds())
 	} else {
-		sum, err := identity.Link(ctx, sess.DB, identity.Config{Log: log, CacheRegistry: true})
+		var sum *identity.Summary
+		icfg := identity.Config{Log: log, CacheRegistry: opt.session == nil}
+		if opt.batch {
+			// the batch run's linkage: identity.model as the job says
+			sum, err = linkPersons(ctx, sess, j, icfg, log)
+		} else {
+			sum, err = identity.Link(ctx, sess.DB, icfg)
+			if err != nil {
+				err = fmt.Errorf("identity resolution: %w", err)
+			}
+		}
 		if err != nil && !errors.Is(err, identity.ErrNoTables) {
-			return nil, fmt.Errorf("identity resolution: %w", err)
+			return nil, err
 		}
 		res.Identity = sum
 		if err := sess.applyLinks(ctx, roles); err != nil {
@@ -422,9 +483,14 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if _, err := sess.buildCatalogue(ctx, j); err != nil {
 		return nil, fmt.Errorf("program catalogue: %w", err)
 	}
+	stage("identity", t0)
+	t0 = time.Now()
 	// Point lookups (screen's Check) read few row groups when the
 	// reference tables are in person_key order (DuckDB's zonemaps).
 	for _, r := range roles {
+		if opt.session != nil {
+			break // no point lookups in the batch run's database
+		}
 		if !hasPersonKey(r) || (relinkLoaded && !loadedTables[schema.Table(r)]) {
 			// A table with no loaded source was copied in the previous
 			// store's order.
@@ -493,6 +559,22 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if err := sess.Exec(ctx, fmt.Sprintf("UPDATE store_refresh SET relinked = %s WHERE seq = %d", Lit(relinked), seq)); err != nil {
 		return nil, err
 	}
+	if opt.session != nil {
+		// The batch run's database: the store stays in it, unwritten.
+		ok = true
+		oldQ := StoreQuarantineDir(path)
+		if err := os.RemoveAll(oldQ); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(qdir); err == nil {
+			if err := os.Rename(qdir, oldQ); err != nil {
+				return nil, err
+			}
+		}
+		stage("store", t0)
+		res.Elapsed = time.Since(started)
+		return res, nil
+	}
 	rundir.Step("store.built")
 	if err := sess.Close(); err != nil {
 		return nil, err
@@ -520,6 +602,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		return nil, err
 	}
 	rundir.Step("store.renamed")
+	stage("store", t0)
 	res.Elapsed = time.Since(started)
 	res.PeakRSS = PeakRSS()
 	log.Info("store: refreshed", "store", path, "seq", seq, "seconds", res.Elapsed.Seconds())

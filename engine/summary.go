@@ -81,7 +81,8 @@ func yuan(v float64) string {
 	return out
 }
 
-var summaryStages = map[string]string{"check": "检查", "load": "加载", "identity": "身份匹配", "rules": "规则", "cases": "案件", "write": "写出"}
+var summaryStages = map[string]string{"check": "检查", "load": "加载", "identity": "身份匹配", "store": "建库", "load_rolls": "加载发放名单",
+	"rules": "规则", "cases": "案件", "write": "写出"}
 
 // summaryText holds the summary's words in one language.
 type summaryText struct {

@@ -60,8 +60,9 @@ type Sizes struct {
 	Runs    []SizeRun `json:"runs"`
 }
 
-// Stages in run order (engine.Prepare and Screen).
-var stageOrder = []string{"check", "load", "identity", "rules", "cases", "write"}
+// Stages in run order (engine.Run: the store refresh, then the screening
+// of the rolls).
+var stageOrder = []string{"check", "load", "identity", "store", "load_rolls", "rules", "cases", "write"}
 
 // loadAverage reads the 1-minute load average (0 when unknown).
 func loadAverage() float64 {
@@ -203,7 +204,7 @@ func thousands(n int64) string {
 }
 
 // stageColors are the bar colours of the stages (stageOrder).
-var stageColors = []string{"#bab0ac", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d"}
+var stageColors = []string{"#bab0ac", "#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#b279a2", "#9d755d"}
 
 // sizeLabel writes 1000000 as 1M, 200000 as 200k.
 func sizeLabel(n int) string {

@@ -62,7 +62,7 @@ func newLogger(w io.Writer, quiet bool) *slog.Logger {
 }
 
 func newRun() *cobra.Command {
-	var cfg, out, lang string
+	var cfg, out, lang, store string
 	var raw, rawCells, force, quiet, verbose bool
 	c := &cobra.Command{
 		Use:   "run",
@@ -78,10 +78,17 @@ succeeded, manifest.json last: the folder holds the complete previous run or the
 The output folder must be new, empty or an earlier crosscheck output (--force for a folder with
 other files; crosscheck never deletes files it did not write). One run at a time per folder.
 
+A run is a store refresh of the job's reference sources (every source but the payment rolls)
+followed by the screening of every payment roll against that store, as crosscheck screen does
+(docs/store.md). --store FILE keeps the store the run built (a full refresh into FILE), so that
+screen --roll, screen --changed and serve --ref-store can use it without a second refresh;
+without --store the store lives in a temporary folder and is removed after the run.
+
 The summary on stdout is in Chinese; --lang en (or CROSSCHECK_LANG=en) switches it to English.
 stderr gets warnings only (and a progress bar on a terminal); -v adds the INFO log lines.`,
 		Example: `  crosscheck run --config examples/henan-sample/job.yaml --out out/demo
   crosscheck run --config examples/henan-sample/job.yaml --out out/demo --lang en -v
+  crosscheck run --config examples/henan-sample/job.yaml --out out/demo --store out/ref.duckdb
   CROSSCHECK_ENGINE_MEMORY_LIMIT=8GiB crosscheck run --config job.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,7 +100,7 @@ stderr gets warnings only (and a progress bar on a terminal); -v adds the INFO l
 			if err != nil {
 				return err
 			}
-			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, RawCells: rawCells, Force: force,
+			res, err := engine.Run(cmd.Context(), j, engine.Options{OutDir: out, RawIDs: raw, RawCells: rawCells, Force: force, Store: store,
 				Log:      newLogger(cmd.ErrOrStderr(), !verbose),
 				Progress: terminal(cmd.ErrOrStderr(), quiet)})
 			if err != nil {
@@ -109,6 +116,7 @@ stderr gets warnings only (and a progress bar on a terminal); -v adds the INFO l
 	c.Flags().BoolVar(&rawCells, "raw-cells", false, "write CSV cells verbatim (no ' before cells starting with = + - @)")
 	c.Flags().BoolVar(&force, "force", false, "write into a folder that holds other files (they are never deleted)")
 	c.Flags().StringVar(&lang, "lang", "", "language of the summary: zh or en (default: CROSSCHECK_LANG, else zh)")
+	c.Flags().StringVar(&store, "store", "", "keep the reference store the run builds in this DuckDB file (for screen and serve --ref-store)")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every stage and rule (INFO lines on stderr)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	_ = c.MarkFlagRequired("config")

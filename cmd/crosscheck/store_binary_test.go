@@ -244,3 +244,43 @@ func TestStoreRefreshKilled(t *testing.T) {
 		t.Fatalf("screen after the kills: exit %d\n%s", r.code, tail(r.stderr, 20))
 	}
 }
+
+// TestRunStoreThenScreenBinary drives the built binary: `run --store`
+// keeps the reference store the run built, and `screen` of both rolls
+// against it (no second refresh) gives the run's hits.
+func TestRunStoreThenScreenBinary(t *testing.T) {
+	dir := copySample(t)
+	st := filepath.Join(dir, "ref.duckdb")
+	r := runCLI(t, dir, 5*time.Minute, "run", "--config", "job.yaml", "--out", "run", "--store", st)
+	if r.code != 0 {
+		t.Fatalf("run --store: exit %d\n%s", r.code, tail(r.stderr, 20))
+	}
+	info := storeInfo(t, dir, st)
+	if seq, _ := info["seq"].(float64); seq != 1 {
+		t.Errorf("store info after run --store: seq %v, want 1", info["seq"])
+	}
+	if _, err := rundir.Verify(filepath.Join(dir, "run")); err != nil {
+		t.Errorf("the run's folder is no complete run folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "stop-list.csv")); err == nil {
+		t.Error("the batch run wrote a stop-list")
+	}
+	r = runCLI(t, dir, 5*time.Minute, "screen", "--store", st, "--roll", "data/长葛市一卡通发放名单202405.csv",
+		"--roll", "data/鄢陵县一卡通发放名单202405.csv", "--out", "screen")
+	if r.code != 0 {
+		t.Fatalf("screen after run --store: exit %d\n%s\n%s", r.code, r.stdout, tail(r.stderr, 20))
+	}
+	want, got := hitIDs(t, filepath.Join(dir, "run")), hitIDs(t, filepath.Join(dir, "screen"))
+	if strings.Join(want, ",") != strings.Join(got, ",") || len(want) == 0 {
+		t.Errorf("screen against the run's store: %d hits, run %d (or they differ)", len(got), len(want))
+	}
+	// A second run into a new folder rebuilds the store (seq 2, the first
+	// one its previous version).
+	r = runCLI(t, dir, 5*time.Minute, "run", "--config", "job.yaml", "--out", "run2", "--store", st)
+	if r.code != 0 {
+		t.Fatalf("second run --store: exit %d\n%s", r.code, tail(r.stderr, 20))
+	}
+	if seq, _ := storeInfo(t, dir, st)["seq"].(float64); seq != 2 {
+		t.Errorf("store info after the second run --store: seq %v, want 2", seq)
+	}
+}
