@@ -33,7 +33,13 @@ type Session struct {
 	// MemoryLimit is DuckDB's memory_limit as set ("" for DuckDB's own
 	// default), for messages about running out of memory.
 	MemoryLimit string
+	// compressed: the tables live in an in-memory database attached with
+	// COMPRESS (see Open), which Checkpoint compresses.
+	compressed bool
 }
+
+// workDB is the in-memory database an in-memory session works in.
+const workDB = "work"
 
 // Open opens the database the engine settings name (":memory:" or a file).
 func Open(ctx context.Context, e job.Engine) (*Session, error) {
@@ -65,7 +71,28 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 	if len(q) > 0 {
 		dsn += "?" + q.Encode()
 	}
-	c, err := duckdb.NewConnector(dsn, nil)
+	// DuckDB's own in-memory database keeps its tables uncompressed, so
+	// that at a few million persons they no longer fit in memory_limit and
+	// every rule reads them back from the temp folder (docs/benchmarks.md,
+	// BenchmarkRuleStage). An in-memory database attached with COMPRESS
+	// compresses its tables when checkpointed: every connection of the
+	// pool works in it (the first one attaches it). A database file is
+	// compressed anyway and stays as it is.
+	var init func(driver.ExecerContext) error
+	if path == "" {
+		var attached atomic.Bool
+		init = func(ex driver.ExecerContext) error {
+			if !attached.Load() {
+				if _, err := ex.ExecContext(context.Background(), "ATTACH IF NOT EXISTS ':memory:' AS "+workDB+" (COMPRESS)", nil); err != nil {
+					return err
+				}
+				attached.Store(true)
+			}
+			_, err := ex.ExecContext(context.Background(), "USE "+workDB, nil)
+			return err
+		}
+	}
+	c, err := duckdb.NewConnector(dsn, init)
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 	}
@@ -74,7 +101,17 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 	}
-	return &Session{DB: db, connector: c, MemoryLimit: ml}, nil
+	return &Session{DB: db, connector: c, MemoryLimit: ml, compressed: path == ""}, nil
+}
+
+// Checkpoint compresses the tables of an in-memory session once they are
+// written (see Open); on a database file it does nothing (DuckDB
+// checkpoints a file by itself).
+func (s *Session) Checkpoint(ctx context.Context) error {
+	if !s.compressed {
+		return nil
+	}
+	return s.Exec(ctx, "CHECKPOINT "+workDB)
 }
 
 // Close closes the database (checkpointing a file database).
