@@ -27,7 +27,7 @@ func compressedSegments(t *testing.T, s *Session, table string) (compressed, all
 // after the rules sandbox locked the configuration, works in it.
 func TestMemorySessionCompressesOnCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, job.Engine{Database: ":memory:", Threads: 2})
+	s, err := Open(ctx, job.Engine{Database: ":memory:", Threads: 2, Compress: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +79,35 @@ func TestMemorySessionCompressesOnCheckpoint(t *testing.T) {
 	}
 }
 
+// Without engine.compress an in-memory session stays in DuckDB's own
+// database and Checkpoint leaves it alone.
+func TestMemorySessionUncompressedByDefault(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, job.Engine{Database: ":memory:", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Exec(ctx, `CREATE TABLE t AS SELECT i FROM range(300000) r(i)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var db string
+	if err := s.DB.QueryRowContext(ctx, `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	if c, all := compressedSegments(t, s, "t"); db != "memory" || all == 0 || c != 0 {
+		t.Fatalf("database %q, %d of %d segments compressed; want memory, 0 of more than 0", db, c, all)
+	}
+}
+
 // A database file stays as it was: its own catalogue, and Checkpoint
 // leaves it to DuckDB.
 func TestFileSessionKeepsItsDatabase(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, job.Engine{Database: filepath.Join(t.TempDir(), "w.duckdb"), Threads: 1})
+	s, err := Open(ctx, job.Engine{Database: filepath.Join(t.TempDir(), "w.duckdb"), Threads: 1, Compress: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,9 +77,12 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 	// BenchmarkRuleStage). An in-memory database attached with COMPRESS
 	// compresses its tables when checkpointed: every connection of the
 	// pool works in it (the first one attaches it). A database file is
-	// compressed anyway and stays as it is.
+	// compressed anyway and stays as it is. Off by default
+	// (engine.compress): compressing costs CPU, and the reading back of
+	// spilled tables when memory is short.
 	var init func(driver.ExecerContext) error
-	if path == "" {
+	compress := path == "" && e.Compress
+	if compress {
 		var attached atomic.Bool
 		init = func(ex driver.ExecerContext) error {
 			if !attached.Load() {
@@ -101,7 +104,7 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 	}
-	return &Session{DB: db, connector: c, MemoryLimit: ml, compressed: path == ""}, nil
+	return &Session{DB: db, connector: c, MemoryLimit: ml, compressed: compress}, nil
 }
 
 // Checkpoint compresses the tables of an in-memory session once they are
