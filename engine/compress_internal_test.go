@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestMemorySessionCompressesOnCheckpoint(t *testing.T) {
 	if c, all := compressedSegments(t, s, "t"); all == 0 || c != 0 {
 		t.Fatalf("before the checkpoint: %d of %d segments compressed, want 0 of more than 0", c, all)
 	}
-	if err := s.Checkpoint(ctx); err != nil {
+	if err := s.Checkpoint(ctx, slog.New(slog.DiscardHandler), "test"); err != nil {
 		t.Fatal(err)
 	}
 	if c, all := compressedSegments(t, s, "t"); c == 0 {
@@ -74,7 +75,7 @@ func TestMemorySessionCompressesOnCheckpoint(t *testing.T) {
 	if err := s.Exec(ctx, `INSERT INTO t VALUES (-1, 'x')`, `CREATE TEMP TABLE tt AS SELECT * FROM t WHERE i < 0`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Checkpoint(ctx); err != nil {
+	if err := s.Checkpoint(ctx, slog.New(slog.DiscardHandler), "test"); err != nil {
 		t.Fatalf("second checkpoint: %v", err)
 	}
 }
@@ -91,7 +92,7 @@ func TestMemorySessionUncompressedByDefault(t *testing.T) {
 	if err := s.Exec(ctx, `CREATE TABLE t AS SELECT i FROM range(300000) r(i)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Checkpoint(ctx); err != nil {
+	if err := s.Checkpoint(ctx, slog.New(slog.DiscardHandler), "test"); err != nil {
 		t.Fatal(err)
 	}
 	var db string
@@ -119,7 +120,7 @@ func TestFileSessionKeepsItsDatabase(t *testing.T) {
 	if db != "w" {
 		t.Fatalf("current database %q, want w", db)
 	}
-	if err := s.Checkpoint(ctx); err != nil {
+	if err := s.Checkpoint(ctx, slog.New(slog.DiscardHandler), "test"); err != nil {
 		t.Fatal(err)
 	}
 }

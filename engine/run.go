@@ -259,11 +259,9 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 		return fail(err)
 	}
 	res.Sources = stats
-	t1 := time.Now()
-	if err := sess.Checkpoint(ctx); err != nil {
+	if err := sess.Checkpoint(ctx, log, "load"); err != nil {
 		return fail(fmt.Errorf("compress the loaded tables: %w", err))
 	}
-	log.Info("load: tables compressed", "seconds", time.Since(t1).Seconds())
 	stage("load", t0)
 	warnQuarantine(log, stats)
 	if err := checkQuarantine(j, stats); err != nil {
@@ -306,16 +304,14 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
 	p.Identity = sum
-	t1 = time.Now()
+	t1 := time.Now()
 	if err := sess.applyLinks(ctx, roles); err != nil {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
 	log.Info("identity: links applied to the tables", "seconds", time.Since(t1).Seconds())
-	t1 = time.Now()
-	if err := sess.Checkpoint(ctx); err != nil {
+	if err := sess.Checkpoint(ctx, log, "identity"); err != nil {
 		return fail(fmt.Errorf("compress the linked tables: %w", err))
 	}
-	log.Info("identity: tables compressed", "seconds", time.Since(t1).Seconds())
 	stage("identity", t0)
 	return p, nil
 }

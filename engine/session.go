@@ -9,11 +9,13 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -107,14 +109,20 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 	return &Session{DB: db, connector: c, MemoryLimit: ml, compressed: compress}, nil
 }
 
-// Checkpoint compresses the tables of an in-memory session once they are
-// written (see Open); on a database file it does nothing (DuckDB
-// checkpoints a file by itself).
-func (s *Session) Checkpoint(ctx context.Context) error {
+// Checkpoint compresses the tables of an in-memory session with
+// engine.compress once the stage that wrote them is done (see Open) and
+// logs the time it took; otherwise it does nothing (DuckDB checkpoints a
+// file by itself).
+func (s *Session) Checkpoint(ctx context.Context, log *slog.Logger, stage string) error {
 	if !s.compressed {
 		return nil
 	}
-	return s.Exec(ctx, "CHECKPOINT "+workDB)
+	t0 := time.Now()
+	if err := s.Exec(ctx, "CHECKPOINT "+workDB); err != nil {
+		return err
+	}
+	log.Info(stage+": tables compressed", "seconds", time.Since(t0).Seconds())
+	return nil
 }
 
 // Close closes the database (checkpointing a file database).
