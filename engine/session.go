@@ -80,8 +80,7 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 	// compresses its tables when checkpointed: every connection of the
 	// pool works in it (the first one attaches it). A database file is
 	// compressed anyway and stays as it is. Off by default
-	// (engine.compress): compressing costs CPU, and the reading back of
-	// spilled tables when memory is short.
+	// (engine.compress): at 1M persons it saved memory but no clear time.
 	var init func(driver.ExecerContext) error
 	compress := path == "" && e.Compress
 	if compress {
