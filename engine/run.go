@@ -314,6 +314,13 @@ func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 		return fail(fmt.Errorf("identity resolution: %w", err))
 	}
 	log.Info("identity: links applied to the tables", "seconds", time.Since(t1).Seconds())
+	// With engine.compress the tables the rules read are compressed now,
+	// once: a checkpoint after the load as well read the tables spilled
+	// under a small memory_limit back and cost more than it saved
+	// (docs/benchmarks.md).
+	if err := sess.Checkpoint(ctx, log, "identity"); err != nil {
+		return fail(fmt.Errorf("compress the linked tables: %w", err))
+	}
 	stage("identity", t0)
 	return p, nil
 }

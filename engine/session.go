@@ -9,11 +9,13 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -34,7 +36,13 @@ type Session struct {
 	// MemoryLimit is DuckDB's memory_limit as set ("" for DuckDB's own
 	// default), for messages about running out of memory.
 	MemoryLimit string
+	// compressed: the tables live in an in-memory database attached with
+	// COMPRESS (see Open), which Checkpoint compresses.
+	compressed bool
 }
+
+// workDB is the in-memory database an in-memory session works in.
+const workDB = "work"
 
 // Open opens the database the engine settings name (":memory:" or a file).
 func Open(ctx context.Context, e job.Engine) (*Session, error) {
@@ -73,7 +81,30 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 			return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 		}
 	}
-	c, err := duckdb.NewConnector(dsn, nil)
+	// DuckDB's own in-memory database keeps its tables uncompressed, so
+	// that at a few million persons they no longer fit in memory_limit and
+	// every rule reads them back from the temp folder (docs/benchmarks.md,
+	// BenchmarkRuleStage). An in-memory database attached with COMPRESS
+	// compresses its tables when checkpointed: every connection of the
+	// pool works in it (the first one attaches it). A database file is
+	// compressed anyway and stays as it is. Off by default
+	// (engine.compress): at 1M persons it saved memory but no clear time.
+	var init func(driver.ExecerContext) error
+	compress := path == "" && e.Compress
+	if compress {
+		var attached atomic.Bool
+		init = func(ex driver.ExecerContext) error {
+			if !attached.Load() {
+				if _, err := ex.ExecContext(context.Background(), "ATTACH IF NOT EXISTS ':memory:' AS "+workDB+" (COMPRESS)", nil); err != nil {
+					return err
+				}
+				attached.Store(true)
+			}
+			_, err := ex.ExecContext(context.Background(), "USE "+workDB, nil)
+			return err
+		}
+	}
+	c, err := duckdb.NewConnector(dsn, init)
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 	}
@@ -82,7 +113,23 @@ func Open(ctx context.Context, e job.Engine) (*Session, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %q: %w", e.Database, err)
 	}
-	return &Session{DB: db, connector: c, MemoryLimit: ml}, nil
+	return &Session{DB: db, connector: c, MemoryLimit: ml, compressed: compress}, nil
+}
+
+// Checkpoint compresses the tables of an in-memory session with
+// engine.compress once the stage that wrote them is done (see Open) and
+// logs the time it took; otherwise it does nothing (DuckDB checkpoints a
+// file by itself).
+func (s *Session) Checkpoint(ctx context.Context, log *slog.Logger, stage string) error {
+	if !s.compressed {
+		return nil
+	}
+	t0 := time.Now()
+	if err := s.Exec(ctx, "CHECKPOINT "+workDB); err != nil {
+		return err
+	}
+	log.Info(stage+": tables compressed", "seconds", time.Since(t0).Seconds())
+	return nil
 }
 
 // Close closes the database (checkpointing a file database).

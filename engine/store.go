@@ -483,6 +483,14 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if _, err := sess.buildCatalogue(ctx, j); err != nil {
 		return nil, fmt.Errorf("program catalogue: %w", err)
 	}
+	// engine.compress: the batch run's in-memory tables are compressed
+	// once, now that they are linked (Session.Checkpoint; nothing for a
+	// store file, compressed anyway).
+	if opt.session != nil {
+		if err := sess.Checkpoint(ctx, log, "identity"); err != nil {
+			return nil, fmt.Errorf("compress the linked tables: %w", err)
+		}
+	}
 	stage("identity", t0)
 	t0 = time.Now()
 	// Point lookups (screen's Check) read few row groups when the

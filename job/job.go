@@ -55,6 +55,9 @@ type Engine struct {
 	Threads       int    `mapstructure:"threads"`
 	TempDirectory string `mapstructure:"temp_directory"`
 	StateFile     string `mapstructure:"state_file"`
+	// Compress keeps an in-memory database's tables compressed (see
+	// engine.Open).
+	Compress bool `mapstructure:"compress"`
 	// RuleTimeout bounds each rule's run, as a Go duration ("15m",
 	// "90s"); "0" means no limit. Validate parses it into RuleLimit.
 	RuleTimeout string `mapstructure:"rule_timeout"`
@@ -176,7 +179,7 @@ func Load(path string) (*Job, error) {
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix("CROSSCHECK")
 	v.SetEnvKeyReplacer(strings.NewReplacer("::", "_"))
-	for _, k := range []string{"engine::database", "engine::memory_limit", "engine::threads", "engine::temp_directory", "engine::rule_timeout",
+	for _, k := range []string{"engine::database", "engine::memory_limit", "engine::threads", "engine::temp_directory", "engine::compress", "engine::rule_timeout",
 		"engine::max_quarantine_ratio", "output::dir", "output::raw_ids", "output::mask_names"} {
 		_ = v.BindEnv(k)
 	}
