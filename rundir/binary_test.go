@@ -305,7 +305,7 @@ func TestFailedRerunKeepsOldRun(t *testing.T) {
 	}
 	// Wait for the load stage to finish (the log line of identity
 	// resolution), then stop the run as a user's Ctrl-C would.
-	waitFor(t, &stderr, "identity: links applied")
+	waitFor(t, &stderr, "store: identity resolved")
 	cmd.Process.Signal(os.Interrupt)
 	err = cmd.Wait()
 	if err == nil {
@@ -381,7 +381,7 @@ func TestImportWhileARunWrites(t *testing.T) {
 	defer cmd.Process.Kill()
 	// The run holds the lock from the load on; stopped there (SIGSTOP),
 	// it keeps holding it however slow the machine is.
-	waitFor(t, &stderr, "identity: links applied")
+	waitFor(t, &stderr, "store: identity resolved")
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
