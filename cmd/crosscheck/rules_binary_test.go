@@ -111,3 +111,28 @@ func TestHenanSampleBinary(t *testing.T) {
 		t.Error("no explanation cites the registry's death date 2024-03-10 (CG2405-0861)")
 	}
 }
+
+// TestRulesDocIsCurrent: docs/rules.md is what `crosscheck rules list
+// --format md` prints for the built-in library (after its two-line
+// generated-by header), so that the published catalogue, its rule-set hash
+// and the legal basis of each rule do not drift from the library.
+func TestRulesDocIsCurrent(t *testing.T) {
+	got := runBin(t, "rules", "list", "--format", "md")
+	b, err := os.ReadFile("../../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	if i := strings.Index(doc, "-->\n\n"); strings.HasPrefix(doc, "<!--") && i >= 0 {
+		doc = doc[i+len("-->\n\n"):]
+	}
+	if doc != got {
+		gl, dl := strings.Split(got, "\n"), strings.Split(doc, "\n")
+		for i := 0; i < len(gl) && i < len(dl); i++ {
+			if gl[i] != dl[i] {
+				t.Fatalf("docs/rules.md is stale from line %d (regenerate: crosscheck rules list --format md, under its header):\nwant %q\ngot  %q", i+3, gl[i], dl[i])
+			}
+		}
+		t.Fatalf("docs/rules.md is stale: %d lines, the library gives %d (regenerate: crosscheck rules list --format md)", len(dl), len(gl))
+	}
+}
