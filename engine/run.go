@@ -177,14 +177,7 @@ func (p *Prepared) Close() error {
 // files go to the output folder), repairs ID numbers and resolves persons.
 func Prepare(ctx context.Context, j *job.Job, opt Options) (*Prepared, error) {
 	started := time.Now()
-	log := opt.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	reg := opt.Registry
-	if reg == nil {
-		reg = connectors.Default
-	}
+	log, reg := withDefaults(opt.Log, opt.Registry)
 	out := opt.OutDir
 	if out == "" {
 		out = j.Resolve(j.Output.Dir)
@@ -410,14 +403,7 @@ func (s *Session) applyLinksWhere(ctx context.Context, roles []dataset.Role, whe
 // folder is the one a batch run has always written (no stop-list).
 func Run(ctx context.Context, j *job.Job, opt Options) (*Result, error) {
 	started := time.Now()
-	log := opt.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	reg := opt.Registry
-	if reg == nil {
-		reg = connectors.Default
-	}
+	log, reg := withDefaults(opt.Log, opt.Registry)
 	out := opt.OutDir
 	if out == "" {
 		out = j.Resolve(j.Output.Dir)

@@ -182,13 +182,8 @@ func openScreener(ctx context.Context, storePath string, opt ScreenOptions, jb *
 	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM store.store_refresh").Scan(&seq); err != nil {
 		return nil, err
 	}
-	s := &Screener{path: abs, opt: opt, log: opt.Log, reg: opt.Registry, seq: seq}
-	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if s.reg == nil {
-		s.reg = connectors.Default
-	}
+	s := &Screener{path: abs, opt: opt, seq: seq}
+	s.log, s.reg = withDefaults(opt.Log, opt.Registry)
 	rows, err := db.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' AND schema_name = 'main'
 		AND NOT starts_with(table_name, 'store_') AND table_name NOT IN ('program_catalogue', 'program_exclusive', 'id_repair_candidate', 'payment')
 		ORDER BY 1`)

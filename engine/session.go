@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/crosscheck/crosscheck/connectors"
 	"github.com/crosscheck/crosscheck/duckfile"
 	"github.com/crosscheck/crosscheck/job"
 )
@@ -254,4 +256,16 @@ func memInfoTotal() int64 {
 		}
 	}
 	return 0
+}
+
+// withDefaults gives an option's logger and connector registry their
+// defaults: a logger that discards, connectors.Default.
+func withDefaults(log *slog.Logger, reg *connectors.Registry) (*slog.Logger, *connectors.Registry) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if reg == nil {
+		reg = connectors.Default
+	}
+	return log, reg
 }

@@ -151,14 +151,7 @@ func hashInputs(ctx context.Context, plans []planned) ([]fileHash, error) {
 // reference sources (every source but the payment rolls).
 func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptions) (*RefreshResult, error) {
 	started := time.Now()
-	log := opt.Log
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	reg := opt.Registry
-	if reg == nil {
-		reg = connectors.Default
-	}
+	log, reg := withDefaults(opt.Log, opt.Registry)
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -705,8 +698,8 @@ func (s *Session) copyKept(ctx context.Context, roles []dataset.Role, kept []str
 	in := sqlList(kept)
 	for _, r := range roles {
 		t := Ident(schema.Table(r))
-		var exists bool
-		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND table_name = ?`, schema.Table(r)).Scan(&exists); err != nil {
+		exists, err := s.hasTable(ctx, "prev", schema.Table(r))
+		if err != nil {
 			return err
 		}
 		if !exists {
@@ -1031,8 +1024,8 @@ func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, l
 		copied = nil
 	}
 	for _, t := range copied {
-		var exists bool
-		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'main' AND table_name = ?`, t).Scan(&exists); err != nil {
+		exists, err := s.hasTable(ctx, "prev", t)
+		if err != nil {
 			return nil, err
 		}
 		if exists {

@@ -66,14 +66,25 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
+// hasTable reports whether the main schema of the attached database db
+// ("" for the session's own) has the table.
+func (s *Session) hasTable(ctx context.Context, db, table string) (bool, error) {
+	cond := "database_name = current_database()"
+	if db != "" {
+		cond = "database_name = " + Lit(db)
+	}
+	var exists bool
+	err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE `+cond+` AND schema_name = 'main' AND table_name = ?`, table).Scan(&exists)
+	return exists, err
+}
+
 // clearLoaded prepares the copied store for the loaded sources: their
 // rows are deleted from the tables that exist, and the tables of roles
 // the previous store does not have are created.
 func (s *Session) clearLoaded(ctx context.Context, roles []dataset.Role, loaded []string) error {
 	for _, r := range roles {
-		var exists bool
-		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database()
-			AND schema_name = 'main' AND table_name = ?`, schema.Table(r)).Scan(&exists); err != nil {
+		exists, err := s.hasTable(ctx, "", schema.Table(r))
+		if err != nil {
 			return err
 		}
 		if !exists {

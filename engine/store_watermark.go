@@ -172,8 +172,8 @@ func (s *Session) appendPrevious(ctx context.Context, plans, loadPlans []planned
 		t := Table(p.role)
 		base := int64(indexOfPlan(plans, p.src.Name)+1) << 40
 		a.firstRID = base
-		var exists bool
-		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'main' AND table_name = ?`, t).Scan(&exists); err != nil {
+		exists, err := s.hasTable(ctx, "prev", t)
+		if err != nil {
 			return err
 		}
 		if exists {
