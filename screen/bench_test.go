@@ -323,25 +323,7 @@ func appendDeaths(b *testing.B, st, file string, n int) int {
 //	go test -tags duckdb_arrow -run '^$' -bench '^BenchmarkCheck$' -benchtime 50x -cpuprofile /tmp/check.prof ./screen/
 func BenchmarkCheck(b *testing.B) {
 	ctx := context.Background()
-	st := os.Getenv("CROSSCHECK_CHECK_STORE")
-	if st == "" {
-		j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		st = filepath.Join(b.TempDir(), "ref.duckdb")
-		if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	opt := screen.Options{}
-	if os.Getenv("CROSSCHECK_CHECK_TRACE") != "" {
-		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	s, err := screen.Open(ctx, st, opt)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, st := openCheckBench(b)
 	defer s.Close()
 	apps := applicants(b, st, 200)
 	// the first check opens the pooled session
@@ -392,25 +374,7 @@ func processCPU() time.Duration {
 //	CROSSCHECK_CHECK_STORE=/tmp/ref.duckdb go test -tags duckdb_arrow -run '^$' -bench '^BenchmarkCheckConcurrent$' -benchtime 500x ./screen/
 func BenchmarkCheckConcurrent(b *testing.B) {
 	ctx := context.Background()
-	st := os.Getenv("CROSSCHECK_CHECK_STORE")
-	if st == "" {
-		j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		st = filepath.Join(b.TempDir(), "ref.duckdb")
-		if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	opt := screen.Options{}
-	if os.Getenv("CROSSCHECK_CHECK_TRACE") != "" {
-		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	s, err := screen.Open(ctx, st, opt)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, st := openCheckBench(b)
 	defer s.Close()
 	apps := applicants(b, st, 1000)
 	if _, err := s.Check(ctx, apps[0]); err != nil {
@@ -454,4 +418,32 @@ func BenchmarkCheckConcurrent(b *testing.B) {
 	b.Logf("%d checks by %d callers: p50 %s, p99 %s; process CPU %s per check; %d batches (mean %.1f checks); peak RSS %d MiB",
 		len(lat), clients, lat[len(lat)/2], lat[len(lat)*99/100], (cpu / time.Duration(len(lat))).Round(time.Millisecond),
 		b1-b0, float64(c1-c0)/float64(max(1, b1-b0)), engine.PeakRSS()>>20)
+}
+
+// openCheckBench opens the screener the Check benchmarks use: the store
+// CROSSCHECK_CHECK_STORE, or one refreshed from the sample; with
+// CROSSCHECK_CHECK_TRACE set, debug log to stderr. It returns the
+// screener and the store's path.
+func openCheckBench(b *testing.B) (*screen.Screener, string) {
+	ctx := context.Background()
+	st := os.Getenv("CROSSCHECK_CHECK_STORE")
+	if st == "" {
+		j, err := job.Load(filepath.Join(henanDir, "job.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = filepath.Join(b.TempDir(), "ref.duckdb")
+		if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	opt := screen.Options{}
+	if os.Getenv("CROSSCHECK_CHECK_TRACE") != "" {
+		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := screen.Open(ctx, st, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, st
 }
