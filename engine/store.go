@@ -82,9 +82,12 @@ type RefreshResult struct {
 	// Pulls says, per source with a watermark_column loaded, from which
 	// watermark it was pulled and how many rows came (store_watermark.go).
 	Pulls []WatermarkPull
-	// InPlace: the next version was a copy of the previous store changed
-	// in place (an incremental refresh with a saved model), not rebuilt.
-	InPlace  bool
+	// InPlace: the next version was the previous store changed in place
+	// (an incremental refresh with a saved model), not rebuilt.
+	InPlace bool
+	// Direct: InPlace on the store file itself; false when InPlace worked
+	// on a copy because another process had the store open.
+	Direct   bool
 	Identity *identity.Summary
 	Elapsed  time.Duration
 	PeakRSS  int64
@@ -115,11 +118,25 @@ func StoreQuarantineDir(store string) string { return store + ".quarantine" }
 type fileHash struct {
 	source, role, path, sha string
 	bytes                   int64
+	// mtime is the file's modification time (Unix ns) recorded with its
+	// hash; 0 when it is too recent to vouch for the content (racyFile).
+	mtime int64
 }
 
+// racyFile is how recent a file's modification time may be, against the
+// start of the refresh that hashes it, for that time to stand for its
+// content at the next refresh: a file written again within the
+// filesystem's timestamp granularity after it was hashed could keep its
+// size and time with another content, so such a file is recorded without
+// its time and hashed again next time.
+const racyFile = 2 * time.Second
+
 // hashInputs hashes every input file of the planned sources; database
-// sources (whose header path is no file) are listed without a hash.
-func hashInputs(ctx context.Context, plans []planned) ([]fileHash, error) {
+// sources (whose header path is no file) are listed without a hash. A
+// file whose size and modification time (ns) equal those recorded at the
+// previous refresh (prev, keyed source\x00path) keeps the hash recorded
+// then, unless rehash (--force).
+func hashInputs(ctx context.Context, plans []planned, prev map[string]fileHash, started time.Time, rehash bool) ([]fileHash, error) {
 	var out []fileHash
 	for _, p := range plans {
 		hdrs, err := p.conn.Headers(ctx)
@@ -129,11 +146,20 @@ func hashInputs(ctx context.Context, plans []planned) ([]fileHash, error) {
 		for _, h := range hdrs {
 			fh := fileHash{source: p.src.Name, role: p.role.Name, path: h.Path}
 			if st, err := os.Stat(h.Path); err == nil && st.Mode().IsRegular() {
-				sum, err := rundir.HashFile(h.Path)
-				if err != nil {
-					return nil, err
+				fh.bytes, fh.mtime = st.Size(), st.ModTime().UnixNano()
+				if pf, ok := prev[p.src.Name+"\x00"+h.Path]; ok && !rehash && pf.sha != "" && pf.mtime != 0 &&
+					pf.mtime == fh.mtime && pf.bytes == fh.bytes {
+					fh.sha = pf.sha
+				} else {
+					sum, err := rundir.HashFile(h.Path)
+					if err != nil {
+						return nil, err
+					}
+					fh.sha = sum
 				}
-				fh.sha, fh.bytes = sum, st.Size()
+				if !st.ModTime().Before(started.Add(-racyFile)) {
+					fh.mtime = 0
+				}
 			}
 			out = append(out, fh)
 		}
@@ -191,14 +217,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 			inc.SetWatermark(opt.Watermarks[p.src.Name])
 		}
 	}
-	hashes, err := hashInputs(ctx, plans)
-	if err != nil {
-		return nil, err
-	}
 
 	// The previous store, if any: its sequence and file hashes.
 	var prevSeq int64
-	prevFiles := map[string]string{} // source\x00path → sha
+	prevFiles := map[string]fileHash{} // source\x00path → sha, size and time
 	hasPrev := false
 	var prevYAML, prevVersion string
 	if _, err := os.Stat(path); err == nil {
@@ -208,6 +230,12 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
 	}
+	th := time.Now()
+	hashes, err := hashInputs(ctx, plans, prevFiles, started, opt.Force)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store: input files hashed", "files", len(hashes), "seconds", time.Since(th).Seconds())
 	hasDB := false
 	for _, p := range plans {
 		if _, ok := incremental(p); ok {
@@ -221,7 +249,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	}
 	same := hasPrev && len(prevFiles) == len(hashes)
 	for _, h := range hashes {
-		if s, ok := prevFiles[h.source+"\x00"+h.path]; !ok || s != h.sha {
+		if s, ok := prevFiles[h.source+"\x00"+h.path]; !ok || s.sha != h.sha {
 			same = false
 		} else {
 			res.FilesKept++
@@ -244,7 +272,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	cur := map[string]bool{}
 	for _, h := range hashes {
 		cur[h.source+"\x00"+h.path] = true
-		if s, ok := prevFiles[h.source+"\x00"+h.path]; !ok || s != h.sha || h.sha == "" {
+		if s, ok := prevFiles[h.source+"\x00"+h.path]; !ok || s.sha != h.sha || h.sha == "" {
 			changedSrc[h.source] = true
 		}
 	}
@@ -285,7 +313,8 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	// rows pulled by watermark rebuilds the next version (appendPrevious
 	// copies the source's previous rows).
 	tmp := path + ".next"
-	for _, p := range []string{tmp, tmp + ".wal"} {
+	work, prevRows := inPlaceWork(path), inPlacePrev(path)
+	for _, p := range []string{tmp, tmp + ".wal", work, work + ".wal", prevRows, prevRows + ".wal"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -301,17 +330,29 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 	res.InPlace = inPlace
-	if inPlace {
+	ej := rj.Engine
+	sess := opt.session
+	// direct: the store file itself is changed (store_inplace.go), when no
+	// other process has it open; else the in-place refresh changes a copy.
+	direct := false
+	if inPlace && sess == nil {
+		t0 := time.Now()
+		if sess, err = openDirect(ctx, ej, path); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+		direct = sess != nil
+		log.Info("store: opened in place", "direct", direct, "seconds", time.Since(t0).Seconds())
+	}
+	res.Direct = direct
+	if inPlace && !direct {
 		t0 := time.Now()
 		if err := copyFile(path, tmp); err != nil {
 			os.Remove(tmp)
 			return nil, fmt.Errorf("store: copy %s: %w", path, err)
 		}
-		log.Info("store: previous store copied", "seconds", time.Since(t0).Seconds())
+		log.Info("store: previous store copied (a reader has it open)", "seconds", time.Since(t0).Seconds())
 	}
-	ej := rj.Engine
 	ej.Database = tmp
-	sess := opt.session
 	if sess == nil {
 		if sess, err = Open(ctx, ej); err != nil {
 			return nil, err
@@ -321,16 +362,27 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	defer func() {
 		if !ok {
 			if opt.session == nil {
+				// direct: the session never checkpoints, so closing it
+				// leaves the store as it was (its changes are only in
+				// the work name's WAL, removed below).
 				sess.Close()
 			}
-			os.Remove(tmp)
-			os.Remove(tmp + ".wal")
+			for _, p := range []string{tmp, tmp + ".wal", work, work + ".wal", prevRows, prevRows + ".wal"} {
+				os.Remove(p)
+			}
 			os.RemoveAll(qdir)
 		}
 	}()
 	roles := referenceRoles(rj)
+	if direct {
+		t0 := time.Now()
+		if err := sess.keepLoaded(ctx, roles, loadPlans, prevRows); err != nil {
+			return nil, fmt.Errorf("store %s: keep the loaded sources' rows: %w", path, err)
+		}
+		log.Info("store: loaded sources' previous rows kept for the change log", "seconds", time.Since(t0).Seconds())
+	}
 	if inPlace {
-		err = sess.clearLoaded(ctx, roles, changedNames(loadPlans))
+		err = sess.clearLoaded(ctx, roles, loadPlans)
 	} else {
 		err = sess.createTables(ctx, roles)
 	}
@@ -368,7 +420,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 		return nil, err
 	}
-	if hasPrev {
+	if hasPrev && !direct {
 		if err := sess.Exec(ctx, fmt.Sprintf("ATTACH %s AS prev (READ_ONLY)", Lit(path))); err != nil {
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
@@ -378,7 +430,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	// the copied records keep their links and only the loaded records are
 	// linked, with that model (identity.LinkRecords).
 	relinkLoaded := false
-	if !full {
+	if direct {
+		// canRefreshInPlace found the model; the store lock kept it.
+		relinkLoaded = true
+	} else if !full {
 		if relinkLoaded, err = sess.prevHasModel(ctx); err != nil {
 			return nil, err
 		}
@@ -435,14 +490,22 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	if _, err := sess.repairIDs(ctx, roles); err != nil {
 		return nil, fmt.Errorf("ID repair: %w", err)
 	}
-	if err := sess.countDuplicates(ctx, roles, stats); err != nil {
-		return nil, err
-	}
 	// The loaded sources' tables: the only ones re-linked, re-sorted and
 	// compared for the change log on an incremental link.
 	loadedTables := map[string]bool{}
 	for _, p := range loadPlans {
 		loadedTables[Table(p.role)] = true
+	}
+	// Duplicates are counted for the loaded sources only (their stats):
+	// the other tables are not scanned.
+	var dupRoles []dataset.Role
+	for _, r := range roles {
+		if loadedTables[schema.Table(r)] {
+			dupRoles = append(dupRoles, r)
+		}
+	}
+	if err := sess.countDuplicates(ctx, dupRoles, stats); err != nil {
+		return nil, err
 	}
 	loadedNames := changedNames(loadPlans)
 	if relinkLoaded {
@@ -503,8 +566,18 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 	}
 
+	log.Info("store: reference tables sorted", "seconds", time.Since(t0).Seconds())
+	if direct {
+		// the store's tables are changed, in its work log only
+		rundir.Step("store.changed")
+	}
 	// The manifest: history of the previous store, then this refresh.
 	if err := sess.Exec(ctx, schema.StoreDDL()...); err != nil {
+		return nil, err
+	}
+	// A store copied in place from one written before store_file had the
+	// files' modification times.
+	if err := sess.Exec(ctx, "ALTER TABLE "+schema.StoreFile+" ADD COLUMN IF NOT EXISTS mtime_ns BIGINT"); err != nil {
 		return nil, err
 	}
 	if hasPrev {
@@ -528,6 +601,7 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 			return nil, fmt.Errorf("change log: %w", err)
 		}
 		res.ChangedPersons = n
+		log.Info("store: change log written", "persons", n, "seconds", time.Since(t0).Seconds())
 		if err := sess.Exec(ctx, "DETACH prev"); err != nil {
 			return nil, err
 		}
@@ -574,6 +648,25 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		}
 		stage("store", t0)
 		res.Elapsed = time.Since(started)
+		return res, nil
+	}
+	if direct {
+		if err := commitDirect(ctx, sess, path, qdir, log); err != nil {
+			return nil, err
+		}
+		ok = true
+		for _, p := range []string{work, work + ".wal", prevRows, prevRows + ".wal"} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+		}
+		if err := syncPath(filepath.Dir(path)); err != nil {
+			return nil, err
+		}
+		stage("store", t0)
+		res.Elapsed = time.Since(started)
+		res.PeakRSS = PeakRSS()
+		log.Info("store: refreshed in place", "store", path, "seq", seq, "seconds", res.Elapsed.Seconds())
 		return res, nil
 	}
 	rundir.Step("store.built")
@@ -631,9 +724,11 @@ func referenceRoles(rj *job.Job) []dataset.Role {
 	return out
 }
 
-// readStoreFiles reads the sequence, the file hashes, the job text and
-// the engine version of the last refresh of a store.
-func readStoreFiles(ctx context.Context, path string) (seq int64, files map[string]string, yml, version string, err error) {
+// readStoreFiles reads the sequence, the files (hash, size and
+// modification time, keyed source\x00path), the job text and the engine
+// version of the last refresh of a store. A store written before
+// store_file had mtime_ns gives no times (every file is hashed).
+func readStoreFiles(ctx context.Context, path string) (seq int64, files map[string]fileHash, yml, version string, err error) {
 	db, err := openStoreRead(ctx, path)
 	if err != nil {
 		return 0, nil, "", "", err
@@ -644,18 +739,27 @@ func readStoreFiles(ctx context.Context, path string) (seq int64, files map[stri
 	}
 	_ = db.QueryRowContext(ctx, "SELECT job_yaml FROM store.store_job").Scan(&yml)
 	_ = db.QueryRowContext(ctx, "SELECT engine_version FROM store.store_refresh WHERE seq = ?", seq).Scan(&version)
-	rows, err := db.QueryContext(ctx, "SELECT source, path, coalesce(sha256, '') FROM store.store_file WHERE seq = ?", seq)
+	mtime := "0"
+	var hasMtime bool
+	if err := db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_columns() WHERE database_name = 'store' AND schema_name = 'main'
+		AND table_name = 'store_file' AND column_name = 'mtime_ns'`).Scan(&hasMtime); err != nil {
+		return 0, nil, "", "", err
+	}
+	if hasMtime {
+		mtime = "mtime_ns"
+	}
+	rows, err := db.QueryContext(ctx, "SELECT source, path, coalesce(sha256, ''), coalesce(bytes, 0), coalesce("+mtime+", 0) FROM store.store_file WHERE seq = ?", seq)
 	if err != nil {
 		return 0, nil, "", "", err
 	}
 	defer rows.Close()
-	files = map[string]string{}
+	files = map[string]fileHash{}
 	for rows.Next() {
-		var s, p, h string
-		if err := rows.Scan(&s, &p, &h); err != nil {
+		var f fileHash
+		if err := rows.Scan(&f.source, &f.path, &f.sha, &f.bytes, &f.mtime); err != nil {
 			return 0, nil, "", "", err
 		}
-		files[s+"\x00"+p] = h
+		files[f.source+"\x00"+f.path] = f
 	}
 	return seq, files, yml, version, rows.Err()
 }
@@ -832,8 +936,12 @@ func (s *Session) writeStoreManifest(ctx context.Context, j *job.Job, seq int64,
 		if in, ok := byPath[h.source+"\x00"+h.path]; ok && sha == "" {
 			sha = in.SHA256
 		}
-		stmts = append(stmts, fmt.Sprintf("INSERT INTO store_file VALUES (%d, %s, %s, %s, %s, %d, %d, %d)",
-			seq, Lit(h.source), Lit(h.role), Lit(h.path), Lit(sha), h.bytes, acc, quar))
+		mtime := "NULL"
+		if h.mtime != 0 {
+			mtime = fmt.Sprint(h.mtime)
+		}
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO store_file (seq, source, role, path, sha256, bytes, rows_accepted, rows_quarantined, mtime_ns)
+			VALUES (%d, %s, %s, %s, %s, %d, %d, %d, %s)`, seq, Lit(h.source), Lit(h.role), Lit(h.path), Lit(sha), h.bytes, acc, quar, mtime))
 	}
 	for _, m := range marks {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO store_watermark (seq, source, watermark) VALUES (%d, %s, %s)", seq, Lit(m[0]), Lit(m[1])))

@@ -33,7 +33,7 @@ func StoreDDL() []string {
 		createIfNotExists + " " + StoreRefresh + ` (seq BIGINT, started TIMESTAMP, finished TIMESTAMP, engine_version VARCHAR,
 			files_loaded BIGINT, files_kept BIGINT, rows BIGINT, changed_persons BIGINT, relinked VARCHAR, counts VARCHAR)`,
 		createIfNotExists + " " + StoreFile + ` (seq BIGINT, source VARCHAR, role VARCHAR, path VARCHAR, sha256 VARCHAR, bytes BIGINT,
-			rows_accepted BIGINT, rows_quarantined BIGINT)`,
+			rows_accepted BIGINT, rows_quarantined BIGINT, mtime_ns BIGINT)`,
 		createIfNotExists + " " + StoreWatermark + ` (seq BIGINT, source VARCHAR, watermark VARCHAR, since VARCHAR, rows_pulled BIGINT,
 			rows_replaced BIGINT, appended BOOLEAN)`,
 		createIfNotExists + " " + StoreChange + ` (seq BIGINT, person_key VARCHAR, table_name VARCHAR, added BIGINT, removed BIGINT)`,

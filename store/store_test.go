@@ -1,13 +1,18 @@
 package store_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/crosscheck/crosscheck/connectors/all"
 	"github.com/crosscheck/crosscheck/engine"
@@ -76,8 +81,13 @@ func TestIncrementalRefreshEqualsFull(t *testing.T) {
 	if r2.Seq != 2 || r2.FilesLoaded != 1 || r2.FilesKept != r1.FilesLoaded-1 {
 		t.Errorf("incremental refresh: seq %d, %d files loaded, %d kept; want 2, 1, %d", r2.Seq, r2.FilesLoaded, r2.FilesKept, r1.FilesLoaded-1)
 	}
-	if r1.InPlace || !r2.InPlace {
-		t.Errorf("in place: first refresh %v, incremental %v; want false, true (a copy of the store changed in place)", r1.InPlace, r2.InPlace)
+	if r1.InPlace || !r2.InPlace || !r2.Direct {
+		t.Errorf("in place: first refresh %v, incremental %v (direct %v); want false, true (the store file itself changed in place)", r1.InPlace, r2.InPlace, r2.Direct)
+	}
+	for _, p := range []string{inc + ".next", inc + ".work", inc + ".work.wal", inc + ".prevrows", inc + ".wal"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("the in-place refresh left %s behind", filepath.Base(p))
+		}
 	}
 	full := filepath.Join(dir, "full.duckdb")
 	if _, err := store.Refresh(ctx, j, full, store.Options{}); err != nil {
@@ -190,4 +200,198 @@ func TestIncrementalRefreshEqualsFull(t *testing.T) {
 		t.Errorf("store info: %d rows accepted over the files, the tables hold %d", acc, rowsIn)
 	}
 	_ = engine.Version
+}
+
+// holdStoreEnv makes the test binary a reader of the store it names: it
+// attaches the store read-only, says "held" and keeps it until its stdin
+// closes (another process, as a screener is: DuckDB's file locks are per
+// process).
+const holdStoreEnv = "CROSSCHECK_TEST_HOLD_STORE"
+
+func TestMain(m *testing.M) {
+	if p := os.Getenv(holdStoreEnv); p != "" {
+		db, err := sql.Open("duckdb", "")
+		if err == nil {
+			_, err = db.Exec(fmt.Sprintf("ATTACH '%s' AS s (READ_ONLY)", p))
+		}
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(2)
+		}
+		var n int64
+		db.QueryRow("SELECT count(*) FROM s.death").Scan(&n)
+		fmt.Printf("held %d\n", n)
+		io.Copy(io.Discard, os.Stdin)
+		db.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// holdStore starts a process that holds the store open read-only, as a
+// screener does, and returns the function that ends it.
+func holdStore(t *testing.T, path string) func() {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), holdStoreEnv+"="+path)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "held") {
+		cmd.Process.Kill()
+		t.Fatalf("reader: %q %v", line, err)
+	}
+	return func() {
+		in.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+		}
+	}
+}
+
+// TestInPlaceRefreshWithReader: while another process has the store open,
+// the incremental refresh changes a copy of it and renames the copy into
+// place (it cannot take the file's write lock); the reader keeps reading
+// the previous version, and the next refresh, with no reader, changes the
+// file itself. Both give the change log of the new death records.
+func TestInPlaceRefreshWithReader(t *testing.T) {
+	ctx := context.Background()
+	dir := copySample(t)
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "ref.duckdb")
+	if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	death := filepath.Join(dir, "data", "民政火化记录.csv")
+	appendDeath := func(line string) {
+		f, err := os.OpenFile(death, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
+	appendDeath("HH20249998,杨明,男,411082193507202310,1935-07-20,2024-03-01 08:00,2024-03-03 08:00,长葛市殡仪馆,河南省许昌市长葛市")
+	release := holdStore(t, st)
+	r2, err := store.Refresh(ctx, j, st, store.Options{})
+	release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.InPlace || r2.Direct || r2.ChangedPersons != 1 {
+		t.Errorf("refresh with a reader: in place %v, direct %v, %d persons changed; want true, false (a copy), 1", r2.InPlace, r2.Direct, r2.ChangedPersons)
+	}
+	appendDeath("HH20249997,向德娥,女,,1943-10-30,2024-03-05 08:00,2024-03-07 08:00,鄢陵县殡仪馆,河南省许昌市鄢陵县安陵镇朱元庄居委会")
+	r3, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r3.InPlace || !r3.Direct || r3.Seq != 3 || r3.ChangedPersons != 1 {
+		t.Errorf("refresh without a reader: in place %v, direct %v, seq %d, %d persons changed; want true, true, 3, 1", r3.InPlace, r3.Direct, r3.Seq, r3.ChangedPersons)
+	}
+	info, err := store.ReadInfo(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Seq != 3 || info.Changes[2] != 1 || info.Changes[3] != 1 {
+		t.Errorf("store info: seq %d, changes %v; want 3, one person in refreshes 2 and 3", info.Seq, info.Changes)
+	}
+}
+
+// TestRefreshKeepsUnchangedFileHash: a file whose size and modification
+// time are those recorded at the last refresh is not read again (its
+// recorded hash stands): a content changed behind an unchanged size and
+// time is not seen (docs/store.md), while a changed time is hashed again
+// and, with the same content, still kept.
+func TestRefreshKeepsUnchangedFileHash(t *testing.T) {
+	ctx := context.Background()
+	dir := copySample(t)
+	old := time.Now().Add(-time.Hour)
+	ents, err := os.ReadDir(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.Chtimes(filepath.Join(dir, "data", e.Name()), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "ref.duckdb")
+	r1, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cremation file: one byte changed, size and time kept.
+	death := filepath.Join(dir, "data", "民政火化记录.csv")
+	b, err := os.ReadFile(death)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), "殡仪馆")
+	if i < 0 {
+		t.Fatal("no 殡仪馆 in the cremation file")
+	}
+	copy(b[i:], "殡仪所")
+	if err := os.WriteFile(death, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(death, old, old); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Unchanged || r2.FilesKept != r1.FilesLoaded {
+		t.Errorf("refresh after a change behind the same size and time: unchanged %v, %d files kept; want true, %d", r2.Unchanged, r2.FilesKept, r1.FilesLoaded)
+	}
+	// A new time: hashed again, found changed, loaded.
+	now := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(death, now, now); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Unchanged || r3.FilesLoaded != 1 {
+		t.Errorf("refresh after the time changed: unchanged %v, %d files loaded; want false, 1", r3.Unchanged, r3.FilesLoaded)
+	}
+	// Another file touched, same content: hashed, kept.
+	var other string
+	for _, e := range ents {
+		if !strings.Contains(e.Name(), "发放名单") && e.Name() != filepath.Base(death) {
+			other = filepath.Join(dir, "data", e.Name())
+		}
+	}
+	if err := os.Chtimes(other, now, now); err != nil {
+		t.Fatal(err)
+	}
+	r4, err := store.Refresh(ctx, j, st, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r4.Unchanged {
+		t.Errorf("refresh after a file was touched with the same content: not unchanged (%d files loaded)", r4.FilesLoaded)
+	}
 }

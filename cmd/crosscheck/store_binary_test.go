@@ -192,8 +192,13 @@ func TestStoreScreenBinary(t *testing.T) {
 }
 
 // TestStoreRefreshKilled kills `store refresh` (SIGKILL, a real kill of the
-// built binary) at each step of its commit: before the rename the store
-// is the previous one, after it the new one; a later refresh completes.
+// built binary) at each step of its commit. The incremental refresh after
+// a new death record changes the store file in place (no screener has it
+// open): killed after its tables changed (in its work log only), after the
+// new version is built and after the quarantine folder moved, the store is
+// the previous one; killed after the checkpoint, the new one. Every time
+// the store opens read-only (store info, a screen) and a later refresh
+// removes the work files and completes.
 func TestStoreRefreshKilled(t *testing.T) {
 	dir := copySample(t)
 	st := filepath.Join(dir, "ref.duckdb")
@@ -210,34 +215,48 @@ func TestStoreRefreshKilled(t *testing.T) {
 	fmt.Fprintln(f, "HH20249999,测试人,男,411082193001010015,1930-01-01,2024-03-01 08:00,2024-03-03 08:00,长葛市殡仪馆,河南省许昌市长葛市")
 	f.Close()
 	newSHA := fileSHA(t, death)
-	// Steps: store.built, store.synced, store.renamed.
-	for point, want := range []string{1: oldSHA, 2: oldSHA, 3: newSHA} {
-		if point == 0 {
-			continue
-		}
+	// Steps of the in-place refresh: store.changed, store.built,
+	// store.quarantine, store.checkpointed.
+	steps := []string{"store.changed", "store.built", "store.quarantine", "store.checkpointed"}
+	for i, want := range []string{oldSHA, oldSHA, oldSHA, newSHA} {
+		point := i + 1
 		cmd := exec.Command(cliBin, "store", "refresh", "--config", "job.yaml", "--store", st)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), rundir.KillPointEnv+"="+fmt.Sprint(point))
+		cmd.Env = append(os.Environ(), rundir.KillPointEnv+"="+fmt.Sprint(point), rundir.KillPointEnv+"_LOG=1")
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
 			t.Fatalf("kill point %d: want a SIGKILL, got %v\n%s", point, err, out)
 		}
+		if !strings.Contains(string(out), "SIGKILL at write step "+fmt.Sprint(point)+" ("+steps[i]+")") {
+			t.Fatalf("kill point %d: not killed at %s (not in place?)\n%s", point, steps[i], tail(string(out), 10))
+		}
+		if _, err := os.Stat(st + ".next"); err == nil {
+			t.Errorf("kill point %d: the in-place refresh made a copy of the store", point)
+		}
 		info := storeInfo(t, dir, st)
 		if got := infoSHA(info, "民政火化记录.csv"); got != want {
-			t.Errorf("killed at step %d: the store's death file is %s, want %s", point, got, want)
+			t.Errorf("killed at step %d (%s): the store's death file is %s, want %s", point, steps[i], got, want)
 		}
-		if point < 3 {
-			if seq := info["seq"].(float64); seq != 1 {
-				t.Errorf("killed at step %d: store at refresh %v, want 1", point, seq)
-			}
+		wantSeq := 1.0
+		if want == newSHA {
+			wantSeq = 2
+		}
+		if seq := info["seq"].(float64); seq != wantSeq {
+			t.Errorf("killed at step %d (%s): store at refresh %v, want %v", point, steps[i], seq, wantSeq)
+		}
+		r = runCLI(t, dir, 5*time.Minute, "screen", "--store", st, "--roll", "data/长葛市一卡通发放名单202405.csv", "--out", fmt.Sprintf("s%d", point))
+		if r.code != 0 {
+			t.Fatalf("screen after the kill at step %d: exit %d\n%s", point, r.code, tail(r.stderr, 20))
 		}
 	}
 	r = runCLI(t, dir, 5*time.Minute, "store", "refresh", "--config", "job.yaml", "--store", st, "--force")
 	if r.code != 0 {
 		t.Fatalf("refresh after the kills: exit %d\n%s", r.code, tail(r.stderr, 20))
 	}
-	if _, err := os.Stat(st + ".next"); err == nil {
-		t.Error("a refresh left STORE.next behind")
+	for _, p := range []string{st + ".next", st + ".work", st + ".work.wal", st + ".prevrows", st + ".wal"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a refresh left %s behind", filepath.Base(p))
+		}
 	}
 	r = runCLI(t, dir, 5*time.Minute, "screen", "--store", st, "--roll", "data/长葛市一卡通发放名单202405.csv", "--out", "s")
 	if r.code != 0 {
