@@ -54,11 +54,12 @@ func inPlaceWork(path string) string { return path + ".work" }
 func inPlacePrev(path string) string { return path + ".prevrows" }
 
 // openDirect opens the store at path for a direct in-place refresh (see
-// above) and returns nil when another process has it open.
+// above) and returns nil when another process has it open, or when the
+// filesystem has no hard links.
 func openDirect(ctx context.Context, e job.Engine, path string) (*Session, error) {
 	work := inPlaceWork(path)
 	if err := os.Link(path, work); err != nil {
-		return nil, err
+		return nil, nil
 	}
 	e.Database = work
 	s, err := Open(ctx, e)
