@@ -319,6 +319,10 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 			return nil, err
 		}
 	}
+	// DuckDB's spill folder of a killed in-place refresh
+	if err := os.RemoveAll(work + ".tmp"); err != nil {
+		return nil, err
+	}
 	qdir := StoreQuarantineDir(path) + ".next"
 	if err := os.RemoveAll(qdir); err != nil {
 		return nil, err
