@@ -1032,7 +1032,12 @@ func (s *Screener) subsetKeys(ctx context.Context, sess *Session, keys []string,
 		stmts = append(stmts, "DELETE FROM temp."+sub)
 		// a table no rule to run names stays empty
 		if readsTable(comp, t) {
-			q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
+			// The IN lists are not pushed into the scan: the key columns
+			// are read first, then the rows they match (the row IDs pushed
+			// into the second scan as a filter), not every column of every
+			// row.
+			q := fmt.Sprintf("INSERT INTO temp.%[1]s SELECT * FROM refstore.main.%[2]s WHERE rowid IN (SELECT rowid FROM refstore.main.%[2]s WHERE %[3]s)",
+				sub, Ident(t), match)
 			if _, ok := s.sentinels[t]; ok {
 				q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
 			}
