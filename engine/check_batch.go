@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
@@ -42,6 +43,9 @@ import (
 
 // maxCheckBatch bounds the applicants screened together.
 const maxCheckBatch = 64
+
+// checkLinger is how long a worker holding a single check waits for more.
+const checkLinger = 3 * time.Millisecond
 
 type checkReq struct {
 	a    Applicant
@@ -157,15 +161,29 @@ func (s *Screener) checkWorker() {
 				return
 			}
 		}
+		// A check arriving alone waits a moment for those arriving with it
+		// (the callers a batch just answered send their next checks a few
+		// microseconds apart): a batch costs about as much for one check as
+		// for many.
+		linger := time.NewTimer(checkLinger)
 	drain:
 		for len(batch) < maxCheckBatch {
 			select {
 			case r := <-q.reqs:
 				batch = append(batch, r)
 			default:
-				break drain
+				if len(batch) > 1 {
+					break drain
+				}
+				select {
+				case r := <-q.reqs:
+					batch = append(batch, r)
+				case <-linger.C:
+					break drain
+				}
 			}
 		}
+		linger.Stop()
 		// a request whose caller left is not screened
 		live := batch[:0]
 		for _, r := range batch {
