@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/crosscheck/crosscheck/dataset"
 	"github.com/crosscheck/crosscheck/job"
@@ -42,6 +43,9 @@ import (
 
 // maxCheckBatch bounds the applicants screened together.
 const maxCheckBatch = 64
+
+// checkLinger is how long a worker holding a single check waits for more.
+const checkLinger = 3 * time.Millisecond
 
 type checkReq struct {
 	a    Applicant
@@ -157,15 +161,29 @@ func (s *Screener) checkWorker() {
 				return
 			}
 		}
+		// A check arriving alone waits a moment for those arriving with it
+		// (the callers a batch just answered send their next checks a few
+		// microseconds apart): a batch costs about as much for one check as
+		// for many.
+		linger := time.NewTimer(checkLinger)
 	drain:
 		for len(batch) < maxCheckBatch {
 			select {
 			case r := <-q.reqs:
 				batch = append(batch, r)
 			default:
-				break drain
+				if len(batch) > 1 {
+					break drain
+				}
+				select {
+				case r := <-q.reqs:
+					batch = append(batch, r)
+				case <-linger.C:
+					break drain
+				}
 			}
 		}
+		linger.Stop()
 		// a request whose caller left is not screened
 		live := batch[:0]
 		for _, r := range batch {
@@ -315,12 +333,23 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 	if err != nil {
 		return nil, nil, err
 	}
-	// repair and confirmation read the whole registry
-	if err := s.fullViews(ctx, sess); err != nil {
-		return nil, nil, err
+	// Confirmation and repair of an ID read the whole registry; an ID that
+	// is valid as sent needs neither (CheckWhole's rules read the whole
+	// tables too).
+	fixIDs := !subset
+	for _, a := range apps {
+		fixIDs = fixIDs || !idnumber.Valid(a.IDNumber)
+	}
+	if fixIDs {
+		if err := s.fullViews(ctx, sess); err != nil {
+			return nil, nil, err
+		}
 	}
 	tr.step("full_views")
-	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, &Result{}, "", ""); err != nil {
+	if err := sess.Exec(ctx, "DELETE FROM payment"); err != nil {
+		return nil, nil, err
+	}
+	if err := s.loadPaymentRows(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, &Result{}, "", "", fixIDs); err != nil {
 		return nil, nil, err
 	}
 	tr.step("load_payment")
@@ -341,6 +370,10 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 		if !found || accepted[i] {
 			rows.Close()
 			return nil, nil, fmt.Errorf("check: payment row %d of the batch is no applicant's", row)
+		}
+		if !fixIDs && (status.String == "invalid" || status.String == "excel_damaged") {
+			rows.Close()
+			return nil, nil, fmt.Errorf("check: ID %s of payment row %d was taken as valid but loaded as %s", idnumber.Mask(apps[i].IDNumber), row, status.String)
 		}
 		accepted[i] = true
 		ridOf[rid] = i
@@ -397,25 +430,28 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 			return nil, nil, err
 		}
 	}
-	if err := s.known(ctx, sess, res, later); err != nil {
-		return nil, nil, err
-	}
-	tr.step("person_key")
-	if err := sess.prepareRules(ctx, s.j); err != nil {
-		return nil, nil, err
-	}
-	tr.step("prelude")
+	tr.step("person_groups")
 	comp, err := s.applicable(ctx, sess)
 	if err != nil {
 		return nil, nil, err
 	}
 	tr.step("applicable")
+	// Known reads the registry's rows of the applicants: in a subset check
+	// the copy subsetKeys made of them, when it made one.
+	registry := "refstore.main.person"
 	if subset {
 		if err := s.subsetKeys(ctx, sess, keys, comp); err != nil {
 			return nil, nil, err
 		}
+		if _, ok := s.keyed["person"]; ok && readsTable(comp, "person") {
+			registry = "temp." + Ident("_subset_person")
+		}
 	}
 	tr.step("subset_views")
+	if err := s.known(ctx, sess, registry, res, later); err != nil {
+		return nil, nil, err
+	}
+	tr.step("known")
 	// One statement per rule into rule_hits (the batch's per-rule limits
 	// would cost four): the callers' contexts bound a check.
 	if err := rules.RunSet(ctx, sess.DB, comp, "rule_hits", tr.ruleLog()); err != nil {
@@ -498,8 +534,9 @@ func (s *Screener) personGroups(ctx context.Context, sess *Session, res []*Check
 }
 
 // known sets Known of the batch's applicants: their person is in the
-// registry.
-func (s *Screener) known(ctx context.Context, sess *Session, res []*CheckResult, later []int) error {
+// registry (registry: the person table or a copy of its rows of the
+// batch's persons).
+func (s *Screener) known(ctx context.Context, sess *Session, registry string, res []*CheckResult, later []int) error {
 	var lits []string
 	for i, r := range res {
 		if r != nil && r.PersonKey != "" && later[i] == laterNone {
@@ -509,7 +546,7 @@ func (s *Screener) known(ctx context.Context, sess *Session, res []*CheckResult,
 	if len(lits) == 0 {
 		return nil
 	}
-	rows, err := sess.DB.QueryContext(ctx, "SELECT DISTINCT person_key FROM person WHERE person_key IN ("+strings.Join(lits, ", ")+")")
+	rows, err := sess.DB.QueryContext(ctx, "SELECT DISTINCT person_key FROM "+registry+" WHERE person_key IN ("+strings.Join(lits, ", ")+")")
 	if err != nil {
 		return err
 	}

@@ -585,10 +585,18 @@ func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) 
 // period, and gives their IDs the registry's confirmations and repairs.
 func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []planned, qdir string, raw bool, res *Result, program, period string) error {
 	pay, _ := dataset.Lookup("payment")
-	roles := []dataset.Role{pay}
-	if err := sess.createTables(ctx, roles); err != nil {
+	if err := sess.createTables(ctx, []dataset.Role{pay}); err != nil {
 		return err
 	}
+	return s.loadPaymentRows(ctx, sess, plans, qdir, raw, res, program, period, true)
+}
+
+// loadPaymentRows is loadPayments into the existing payment table. Without
+// fixIDs the IDs are neither confirmed nor repaired against the registry:
+// a Check whose applicants' IDs are all valid, which neither would touch.
+func (s *Screener) loadPaymentRows(ctx context.Context, sess *Session, plans []planned, qdir string, raw bool, res *Result, program, period string, fixIDs bool) error {
+	pay, _ := dataset.Lookup("payment")
+	roles := []dataset.Role{pay}
 	workers := s.j.Engine.Threads
 	if workers <= 0 {
 		workers = 2
@@ -613,6 +621,9 @@ func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []plan
 		if err := sess.Exec(ctx, "DELETE FROM payment WHERE "+strings.Join(where, " OR ")); err != nil {
 			return err
 		}
+	}
+	if !fixIDs {
+		return sess.countDuplicates(ctx, roles, stats)
 	}
 	confirmed, err := sess.confirmExcelIDs(ctx, roles)
 	if err != nil {
@@ -818,11 +829,25 @@ func (s *Screener) checkSession(ctx context.Context) (*Session, *Catalogue, erro
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM refstore.main.%s WHERE _rid IN (%s)",
 			Ident("_sentinel_"+t), Ident(t), strings.Join(l, ", ")))
 	}
-	// each check's rows of the keyed tables (subsetViews)
+	// each check's rows of the keyed tables (subsetKeys), read through the
+	// keyed views
 	for t := range s.keyed {
 		stmts = append(stmts, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM refstore.main.%s LIMIT 0", Ident("_subset_"+t), Ident(t)))
 	}
+	stmts = append(stmts, s.subsetViewsSQL()...)
 	if err := sess.Exec(ctx, stmts...); err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	// The tables, views and macros every check uses are created once per
+	// session: a batch only deletes and inserts rows, so that DuckDB's
+	// catalog does not change between batches.
+	pay, _ := dataset.Lookup("payment")
+	if err := sess.createTables(ctx, []dataset.Role{pay}); err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	if err := sess.prepareRules(ctx, s.j); err != nil {
 		sess.Close()
 		return nil, nil, err
 	}
@@ -951,13 +976,30 @@ func (s *Screener) applicable(ctx context.Context, sess *Session) ([]rules.Compi
 	return out, nil
 }
 
-// fullViews points the keyed views at the whole tables.
+// fullViews points the keyed views of a Check session at the whole
+// tables (unless they already are).
 func (s *Screener) fullViews(ctx context.Context, sess *Session) error {
+	if sess.keyedFull {
+		return nil
+	}
 	var stmts []string
 	for t := range s.keyed {
 		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM refstore.main.%s", Ident(t), Ident(t)))
 	}
-	return sess.Exec(ctx, stmts...)
+	if err := sess.Exec(ctx, stmts...); err != nil {
+		return err
+	}
+	sess.keyedFull = true
+	return nil
+}
+
+// subsetViewsSQL points the keyed views at the session's _subset_ tables.
+func (s *Screener) subsetViewsSQL() []string {
+	var stmts []string
+	for t := range s.keyed {
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), Ident("_subset_"+t)))
+	}
+	return stmts
 }
 
 // subsetKeys points the keyed views at the rows of the given persons (see
@@ -990,15 +1032,26 @@ func (s *Screener) subsetKeys(ctx context.Context, sess *Session, keys []string,
 		stmts = append(stmts, "DELETE FROM temp."+sub)
 		// a table no rule to run names stays empty
 		if readsTable(comp, t) {
-			q := fmt.Sprintf("INSERT INTO temp.%s SELECT * FROM refstore.main.%s WHERE %s", sub, Ident(t), match)
+			// The IN lists are not pushed into the scan: the key columns
+			// are read first, then the rows they match (the row IDs pushed
+			// into the second scan as a filter), not every column of every
+			// row.
+			q := fmt.Sprintf("INSERT INTO temp.%[1]s SELECT * FROM refstore.main.%[2]s WHERE rowid IN (SELECT rowid FROM refstore.main.%[2]s WHERE %[3]s)",
+				sub, Ident(t), match)
 			if _, ok := s.sentinels[t]; ok {
 				q += fmt.Sprintf(" UNION ALL SELECT * FROM %s WHERE NOT coalesce(%s, false)", Ident("_sentinel_"+t), match)
 			}
 			stmts = append(stmts, q)
 		}
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
 	}
-	return sess.Exec(ctx, stmts...)
+	if sess.keyedFull {
+		stmts = append(stmts, s.subsetViewsSQL()...)
+	}
+	if err := sess.Exec(ctx, stmts...); err != nil {
+		return err
+	}
+	sess.keyedFull = false
+	return nil
 }
 
 // readsTable reports whether the SQL of one of comp names table t (as a

@@ -41,6 +41,10 @@ type Session struct {
 	// compressed: the tables live in an in-memory database attached with
 	// COMPRESS (see Open), which Checkpoint compresses.
 	compressed bool
+	// keyedFull, in a Check session, tells that the views of the keyed
+	// tables read the whole tables (Screener.fullViews), not the check's
+	// subsets (Screener.subsetKeys).
+	keyedFull bool
 }
 
 // workDB is the in-memory database an in-memory session works in.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crosscheck/crosscheck/engine"
 	"github.com/crosscheck/crosscheck/job"
+	"github.com/crosscheck/crosscheck/normalize/idnumber"
 	"github.com/crosscheck/crosscheck/screen"
 	"github.com/crosscheck/crosscheck/store"
 )
@@ -96,6 +97,59 @@ func TestHenanCheckEqualsRun(t *testing.T) {
 		checked++
 	}
 	t.Logf("%d payees checked", checked)
+
+	// An applicant's ID one digit off is repaired against the whole
+	// registry, also by a pooled session whose reference views last read
+	// a check's rows: a check of a valid ID before each (the pool holds
+	// up to four sessions).
+	var cands []pay
+	for q := range want {
+		if idnumber.Valid(q.id) && q.name != "" {
+			cands = append(cands, q)
+		}
+	}
+	sort.Slice(cands, func(a, b int) bool { return cands[a].id < cands[b].id })
+	var p pay
+	for _, q := range cands {
+		// a registered person under the roll's name
+		res, err := s.Check(ctx, screen.Applicant{IDNumber: q.id, Name: q.name, Program: q.program, Period: q.period})
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := true
+		for _, h := range res.Hits {
+			named = named && h.RuleID != "name_mismatch"
+		}
+		if res.Known && named {
+			p = q
+			break
+		}
+	}
+	if p.id == "" {
+		t.Fatal("no registered payee under the roll's name")
+	}
+	typo := []byte(p.id)
+	typo[14] = '0' + (typo[14]-'0'+1)%10
+	for round := 0; round < 5; round++ {
+		if _, err := s.Check(ctx, screen.Applicant{IDNumber: p.id, Name: p.name, Program: p.program, Period: p.period}); err != nil {
+			t.Fatal(err)
+		}
+		a := screen.Applicant{IDNumber: string(typo), Name: p.name, Program: p.program, Period: p.period}
+		res, err := s.Check(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.IDStatus != "repaired" || res.PersonKey != p.id || !res.Known {
+			t.Fatalf("ID %s one digit off %s: status %q, person %q, known %v", typo, p.id, res.IDStatus, res.PersonKey, res.Known)
+		}
+		whole, err := s.CheckWhole(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := fmt.Sprintf("%+v", res), fmt.Sprintf("%+v", whole); a != b {
+			t.Fatalf("repaired ID: Check\n%s\nwhole tables\n%s", a, b)
+		}
+	}
 }
 
 func keys(m map[string]bool) string {
