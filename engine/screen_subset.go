@@ -2,10 +2,16 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 )
+
+// payeeRanges is the most rowid ranges payeeViews reads a reference table
+// by: more would make DuckDB test each row against more ranges than the
+// skipped rows save.
+const payeeRanges = 32
 
 // payeeViews points the keyed reference views of a roll screening at the
 // rows of the screened payees' persons: the payees, the members of their
@@ -14,12 +20,19 @@ import (
 // source (so that rules testing whether a table or a source has data at
 // all see it) — what Check reads for one applicant (subsetViews), for
 // every payee of the roll at once. The rows are copied once into
-// temporary tables (one filtered scan of each table, which DuckDB's
-// zonemaps narrow on the person_key-sorted store) instead of every rule
-// scanning the whole store: the rules' cost then grows with the roll,
-// not with the store. A rule's hit on a payment joins reference rows to
-// the payee by these keys; the screen-equals-batch tests check the
-// subset against the whole tables.
+// temporary tables instead of every rule scanning the whole store: the
+// rules' cost then grows with the roll, not with the store. A rule's hit
+// on a payment joins reference rows to the payee by these keys; the
+// screen-equals-batch tests check the subset against the whole tables.
+//
+// A table is read twice, so that its other columns are read only near
+// the payees' rows: first its ID columns alone, each matched by its own
+// semi-join, give the rowids of the rows to copy; then the rows are copied
+// by rowid, the scan limited to at most payeeRanges rowid ranges around
+// them. The store is sorted by person_key, so that the rows of a county's
+// roll lie in few ranges and the scan skips the rest of the table (a
+// semi-join alone reads every column of every row, and an OR of two
+// semi-joins as well).
 //
 // It runs after the payments are loaded, their IDs confirmed and repaired
 // against the whole registry, and (--changed) narrowed to the changed
@@ -28,41 +41,124 @@ func (s *Screener) payeeViews(ctx context.Context, sess *Session) error {
 	if len(s.keyed) == 0 {
 		return nil
 	}
+	// The payees' keys, their households' members, their spouses.
 	q := `CREATE OR REPLACE TEMP TABLE _payee_key AS
 		WITH p AS (SELECT DISTINCT person_key FROM payment WHERE person_key IS NOT NULL)
 		SELECT person_key FROM p`
 	if _, ok := s.keyed["person"]; ok {
-		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
-			WHERE a.person_key IN (SELECT person_key FROM p) AND a.household_id IS NOT NULL AND b.person_key IS NOT NULL`
+		q += ` UNION SELECT person_key FROM refstore.main.person WHERE household_id IN (
+				SELECT household_id FROM refstore.main.person WHERE person_key IN (SELECT person_key FROM p) AND household_id IS NOT NULL)
+			AND person_key IS NOT NULL`
 	}
 	if slices.Contains(s.keyed["marriage"], "spouse_id_number") {
 		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM p) AND spouse_id_number IS NOT NULL
 			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM p) AND person_key IS NOT NULL`
 	}
-	stmts := []string{q}
+	// One connection: the temporary tables are the connection's.
+	conn, err := sess.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := execConn(ctx, conn, q); err != nil {
+		return err
+	}
 	tables := make([]string, 0, len(s.keyed))
 	for t := range s.keyed {
 		tables = append(tables, t)
 	}
 	slices.Sort(tables)
 	for _, t := range tables {
-		var conds []string
+		var parts []string
 		for _, c := range s.keyed[t] {
-			conds = append(conds, fmt.Sprintf("%s IN (SELECT person_key FROM temp._payee_key)", Ident(c)))
+			parts = append(parts, fmt.Sprintf("SELECT rowid AS r FROM refstore.main.%s WHERE %s IN (SELECT person_key FROM temp._payee_key)", Ident(t), Ident(c)))
 		}
-		match := "(" + strings.Join(conds, " OR ") + ")"
-		sub := Ident("_payee_" + t)
-		sel := fmt.Sprintf("SELECT * FROM refstore.main.%s WHERE %s", Ident(t), match)
 		if ids := s.sentinels[t]; len(ids) > 0 {
 			l := make([]string, len(ids))
 			for i, id := range ids {
 				l[i] = fmt.Sprint(id)
 			}
-			sel += fmt.Sprintf(" UNION ALL SELECT * FROM refstore.main.%s WHERE _rid IN (%s) AND NOT coalesce(%s, false)",
-				Ident(t), strings.Join(l, ", "), match)
+			parts = append(parts, fmt.Sprintf("SELECT rowid FROM refstore.main.%s WHERE _rid IN (%s)", Ident(t), strings.Join(l, ", ")))
 		}
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", sub, sel),
-			fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub))
+		if err := execConn(ctx, conn, "CREATE OR REPLACE TEMP TABLE _payee_rows AS "+strings.Join(parts, " UNION ")); err != nil {
+			return err
+		}
+		ranges, err := rowRanges(ctx, conn, payeeRanges)
+		if err != nil {
+			return err
+		}
+		sub := Ident("_payee_" + t)
+		if err := execConn(ctx, conn,
+			fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM refstore.main.%s WHERE (%s) AND rowid IN (SELECT r FROM temp._payee_rows)",
+				sub, Ident(t), ranges),
+			fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS SELECT * FROM temp.%s", Ident(t), sub)); err != nil {
+			return err
+		}
 	}
-	return sess.Exec(ctx, stmts...)
+	return execConn(ctx, conn, "DROP TABLE temp._payee_rows")
+}
+
+// rowRanges reads the rowids of temp._payee_rows and returns a condition
+// on rowid that admits them: at most n ranges, the gaps between them the
+// largest between the rowids ("false" for none).
+func rowRanges(ctx context.Context, conn *sql.Conn, n int) (string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT r FROM temp._payee_rows ORDER BY r")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return "", err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "false", nil
+	}
+	// the n-1 largest gaps split the rowids into ranges
+	gaps := make([]int, 0, len(ids)-1)
+	for i := 1; i < len(ids); i++ {
+		if ids[i]-ids[i-1] > 1 {
+			gaps = append(gaps, i)
+		}
+	}
+	slices.SortStableFunc(gaps, func(a, b int) int {
+		da, db := ids[a]-ids[a-1], ids[b]-ids[b-1]
+		switch {
+		case da > db:
+			return -1
+		case da < db:
+			return 1
+		}
+		return a - b
+	})
+	if len(gaps) > n-1 {
+		gaps = gaps[:n-1]
+	}
+	slices.Sort(gaps)
+	var conds []string
+	lo := ids[0]
+	for _, g := range append(gaps, len(ids)) {
+		conds = append(conds, fmt.Sprintf("rowid BETWEEN %d AND %d", lo, ids[g-1]))
+		if g < len(ids) {
+			lo = ids[g]
+		}
+	}
+	return strings.Join(conds, " OR "), nil
+}
+
+// execConn runs statements one after the other on conn.
+func execConn(ctx context.Context, conn *sql.Conn, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%w\nin SQL: %s", err, firstLines(q, 6))
+		}
+	}
+	return nil
 }
