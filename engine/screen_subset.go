@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/crosscheck/crosscheck/rules"
 )
 
 // payeeRanges is the most rowid ranges payeeViews reads a reference table
@@ -32,7 +36,8 @@ const payeeRanges = 32
 // them. The store is sorted by person_key, so that the rows of a county's
 // roll lie in few ranges and the scan skips the rest of the table (a
 // semi-join alone reads every column of every row, and an OR of two
-// semi-joins as well).
+// semi-joins as well). A table no rule reads (ruleReads) is not copied:
+// its view selects the same rows from the store when something reads it.
 //
 // It runs after the payments are loaded, their IDs confirmed and repaired
 // against the whole registry, and (--changed) narrowed to the changed
@@ -63,12 +68,21 @@ func (s *Screener) payeeViews(ctx context.Context, sess *Session) error {
 	if err := execConn(ctx, conn, q); err != nil {
 		return err
 	}
+	reads := s.ruleReads(ctx, conn)
 	tables := make([]string, 0, len(s.keyed))
 	for t := range s.keyed {
 		tables = append(tables, t)
 	}
 	slices.Sort(tables)
 	for _, t := range tables {
+		if reads != nil && !reads[t] {
+			// No rule reads the table: a view selecting the same rows,
+			// which costs nothing unless something reads it.
+			if err := execConn(ctx, conn, fmt.Sprintf("CREATE OR REPLACE VIEW main.%s AS %s", Ident(t), s.payeeSelect(t))); err != nil {
+				return err
+			}
+			continue
+		}
 		var parts []string
 		for _, c := range s.keyed[t] {
 			parts = append(parts, fmt.Sprintf("SELECT rowid AS r FROM refstore.main.%s WHERE %s IN (SELECT person_key FROM temp._payee_key)", Ident(t), Ident(c)))
@@ -98,6 +112,85 @@ func (s *Screener) payeeViews(ctx context.Context, sess *Session) error {
 	return execConn(ctx, conn, "DROP TABLE temp._payee_rows")
 }
 
+// payeeSelect selects the rows of table t payeeViews copies: those whose
+// ID columns hold a key of temp._payee_key, and the sentinel rows.
+func (s *Screener) payeeSelect(t string) string {
+	var conds []string
+	for _, c := range s.keyed[t] {
+		conds = append(conds, fmt.Sprintf("%s IN (SELECT person_key FROM temp._payee_key)", Ident(c)))
+	}
+	if ids := s.sentinels[t]; len(ids) > 0 {
+		l := make([]string, len(ids))
+		for i, id := range ids {
+			l[i] = fmt.Sprint(id)
+		}
+		conds = append(conds, fmt.Sprintf("_rid IN (%s)", strings.Join(l, ", ")))
+	}
+	return fmt.Sprintf("SELECT * FROM refstore.main.%s WHERE %s", Ident(t), strings.Join(conds, " OR "))
+}
+
+// ruleReads are the tables the rules' SQL (and the pre-aggregations they
+// share) names as tables, lower-case, as DuckDB's parser finds them: a
+// word in a string or a column of the same name does not count. Nil when
+// a statement could not be parsed (every table then counts as read).
+// Computed once per screener.
+func (s *Screener) ruleReads(ctx context.Context, conn *sql.Conn) map[string]bool {
+	s.readsOnce.Do(func() {
+		create, _ := rules.RulePrelude(s.comp)
+		var stmts []string
+		for _, q := range create {
+			_, sel, ok := strings.Cut(q, " AS ")
+			if !ok {
+				return
+			}
+			stmts = append(stmts, sel)
+		}
+		for _, c := range s.comp {
+			stmts = append(stmts, c.SQL)
+			if c.SharedSQL != "" {
+				stmts = append(stmts, c.SharedSQL)
+			}
+		}
+		reads := map[string]bool{}
+		for _, q := range stmts {
+			var js string
+			if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql("+Lit(q)+")::VARCHAR").Scan(&js); err != nil {
+				return
+			}
+			var tree any
+			if err := json.Unmarshal([]byte(js), &tree); err != nil {
+				return
+			}
+			if m, ok := tree.(map[string]any); !ok || m["error"] != false {
+				return
+			}
+			baseTables(tree, reads)
+		}
+		s.reads = reads
+	})
+	return s.reads
+}
+
+// baseTables adds the table_name of every BASE_TABLE node of a parsed
+// statement (json_serialize_sql) to out, lower-case.
+func baseTables(node any, out map[string]bool) {
+	switch n := node.(type) {
+	case map[string]any:
+		if n["type"] == "BASE_TABLE" {
+			if t, ok := n["table_name"].(string); ok {
+				out[strings.ToLower(t)] = true
+			}
+		}
+		for _, v := range n {
+			baseTables(v, out)
+		}
+	case []any:
+		for _, v := range n {
+			baseTables(v, out)
+		}
+	}
+}
+
 // rowRanges reads the rowids of temp._payee_rows and returns a condition
 // on rowid that admits them: at most n ranges, the gaps between them the
 // largest between the rowids ("false" for none).
@@ -118,10 +211,17 @@ func rowRanges(ctx context.Context, conn *sql.Conn, n int) (string, error) {
 	if err := rows.Err(); err != nil {
 		return "", err
 	}
+	return rowidRanges(ids, n), nil
+}
+
+// rowidRanges is a condition on rowid that admits the sorted rowids ids:
+// at most n ranges (n ≥ 1), split at the n-1 largest gaps between
+// consecutive ids ("false" for none).
+func rowidRanges(ids []int64, n int) string {
 	if len(ids) == 0 {
-		return "false", nil
+		return "false"
 	}
-	// the n-1 largest gaps split the rowids into ranges
+	// gaps[k] = i: a gap between ids[i-1] and ids[i]
 	gaps := make([]int, 0, len(ids)-1)
 	for i := 1; i < len(ids); i++ {
 		if ids[i]-ids[i-1] > 1 {
@@ -129,17 +229,10 @@ func rowRanges(ctx context.Context, conn *sql.Conn, n int) (string, error) {
 		}
 	}
 	slices.SortStableFunc(gaps, func(a, b int) int {
-		da, db := ids[a]-ids[a-1], ids[b]-ids[b-1]
-		switch {
-		case da > db:
-			return -1
-		case da < db:
-			return 1
-		}
-		return a - b
+		return cmp.Compare(ids[b]-ids[b-1], ids[a]-ids[a-1])
 	})
 	if len(gaps) > n-1 {
-		gaps = gaps[:n-1]
+		gaps = gaps[:max(n-1, 0)]
 	}
 	slices.Sort(gaps)
 	var conds []string
@@ -150,7 +243,7 @@ func rowRanges(ctx context.Context, conn *sql.Conn, n int) (string, error) {
 			lo = ids[g]
 		}
 	}
-	return strings.Join(conds, " OR "), nil
+	return strings.Join(conds, " OR ")
 }
 
 // execConn runs statements one after the other on conn.
