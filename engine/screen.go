@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -69,6 +70,9 @@ type Screener struct {
 	pool  chan *Session
 	slots chan struct{}
 	queue checkQueue
+	// reads are the tables the rules read (ruleReads), once readsOnce ran.
+	readsOnce sync.Once
+	reads     map[string]bool
 	// shared, in the batch run (Run), is the database the store was
 	// refreshed into: rolls are screened in it, against its tables.
 	shared *Session
@@ -305,6 +309,22 @@ func (s *Screener) readKeyed(ctx context.Context, db *sql.DB) error {
 			}
 		}
 		s.keyed[t] = idCols
+		// A source's _rid lie in its band of 1<<40 (its position among the
+		// job's sources, see RefreshStore): when the table's smallest and
+		// largest _rid, which DuckDB answers from its statistics without
+		// reading the table, share a band, the table holds one source and
+		// the smallest is its sentinel; else the table is read.
+		var lo, hi sql.NullInt64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT min(_rid), max(_rid) FROM store.main.%s", Ident(t))).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		if !lo.Valid {
+			continue
+		}
+		if lo.Int64>>40 == hi.Int64>>40 {
+			s.sentinels[t] = []int64{lo.Int64}
+			continue
+		}
 		r, err := db.QueryContext(ctx, fmt.Sprintf("SELECT min(_rid) FROM store.main.%s GROUP BY _source ORDER BY 1", Ident(t)))
 		if err != nil {
 			return err

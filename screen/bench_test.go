@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -159,6 +160,66 @@ func BenchmarkStoreScreen(b *testing.B) {
 	// The cremation file is restored for a reused CROSSCHECK_BENCH_DIR.
 	restoreDeaths(b)
 	b.Logf("store %d persons, GOMAXPROCS %d:\n%s", n, runtime.GOMAXPROCS(0), tab.String())
+}
+
+// BenchmarkRollScreen measures the screen of a 50,000-payment roll (the
+// first rows of the 民政 roll of 2024-05 of the generated province
+// CROSSCHECK_BENCH_DIR) against an existing store, CROSSCHECK_BENCH_STORE
+// (refreshed from that province's job.yaml, as /tmp/sizes builds them),
+// copied first: the screen step of BenchmarkStoreScreen without its first
+// refresh. Each iteration opens the screener and screens the roll, as
+// `crosscheck screen` does; skipped without CROSSCHECK_BENCH_STORE. Run:
+//
+//	CROSSCHECK_BENCH_STORE=/tmp/sizes/ref-1000000.duckdb CROSSCHECK_BENCH_DIR=/tmp/sizes/1000000 go test -tags duckdb_arrow -run '^$' -bench RollScreen -benchtime 3x -v ./screen/
+func BenchmarkRollScreen(b *testing.B) {
+	from, dir := os.Getenv("CROSSCHECK_BENCH_STORE"), os.Getenv("CROSSCHECK_BENCH_DIR")
+	if from == "" || dir == "" {
+		b.Skip("CROSSCHECK_BENCH_STORE and CROSSCHECK_BENCH_DIR name a store and its generated province")
+	}
+	ctx := context.Background()
+	work := b.TempDir()
+	st := filepath.Join(work, "ref.duckdb")
+	copyFile(b, from, st)
+	roll := filepath.Join(work, "yikatong_minzheng_202405.csv")
+	rows := headLines(b, filepath.Join(dir, "caizheng", "yikatong_minzheng_202405.csv"), roll, 50000)
+	var tab stepTable
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := tab.start()
+		s, err := screen.Open(ctx, st, screen.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rr, err := s.Roll(ctx, screen.RollInput{Path: roll}, filepath.Join(work, fmt.Sprintf("screen%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		tab.step(fmt.Sprintf("open + screen of a %d-payment roll (%d hits, %d stops)", rows, rr.Hits, len(rr.Stops)), t0)
+		for _, tm := range rr.Result.Timings {
+			b.Logf("  %s %.2fs", tm.Stage, tm.Seconds)
+		}
+	}
+	b.StopTimer()
+	b.Logf("GOMAXPROCS %d:\n%s", runtime.GOMAXPROCS(0), tab.String())
+}
+
+func copyFile(b *testing.B, from, to string) {
+	r, err := os.Open(from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	w, err := os.Create(to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // stepTable collects the benchmark's steps: seconds and the peak RSS of
