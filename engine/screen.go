@@ -368,7 +368,11 @@ func (s *Screener) sessionThreads(ctx context.Context, threads int) (*Session, e
 	if err != nil {
 		return nil, err
 	}
-	stmts := []string{fmt.Sprintf("ATTACH %s AS refstore (READ_ONLY)", Lit(s.path))}
+	if err := sess.AttachStore(ctx, s.path, "refstore", s.log); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("store %s: %w", s.path, err)
+	}
+	var stmts []string
 	for _, t := range s.tables {
 		stmts = append(stmts, fmt.Sprintf("CREATE VIEW main.%s AS SELECT * FROM refstore.main.%s", Ident(t), Ident(t)))
 	}

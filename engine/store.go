@@ -832,7 +832,7 @@ func openStoreRead(ctx context.Context, path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Exec(ctx, fmt.Sprintf("ATTACH %s AS store (READ_ONLY)", Lit(path))); err != nil {
+	if err := s.AttachStore(ctx, path, "store", nil); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -39,7 +39,7 @@ import (
 // lock on the file throughout (nothing else in the process opens it: the
 // loaded sources' previous rows, which the change log compares, are copied
 // into FILE.prevrows first), so screeners that open the store meanwhile
-// fail to attach it until the refresh ends.
+// wait until the refresh ends (AttachStore).
 //
 // When another process has the store open, the next version starts from a
 // copy of the store file (FILE.next, one file copy) changed the same way

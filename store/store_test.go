@@ -208,11 +208,19 @@ func TestIncrementalRefreshEqualsFull(t *testing.T) {
 // process).
 const holdStoreEnv = "CROSSCHECK_TEST_HOLD_STORE"
 
+// holdStoreWriteEnv set with holdStoreEnv makes the reader a writer: it
+// attaches the store read-write, as a direct in-place refresh holds it.
+const holdStoreWriteEnv = "CROSSCHECK_TEST_HOLD_STORE_WRITE"
+
 func TestMain(m *testing.M) {
 	if p := os.Getenv(holdStoreEnv); p != "" {
+		mode := " (READ_ONLY)"
+		if os.Getenv(holdStoreWriteEnv) != "" {
+			mode = ""
+		}
 		db, err := sql.Open("duckdb", "")
 		if err == nil {
-			_, err = db.Exec(fmt.Sprintf("ATTACH '%s' AS s (READ_ONLY)", p))
+			_, err = db.Exec(fmt.Sprintf("ATTACH '%s' AS s%s", p, mode))
 		}
 		if err != nil {
 			fmt.Println("error:", err)
@@ -230,10 +238,10 @@ func TestMain(m *testing.M) {
 
 // holdStore starts a process that holds the store open read-only, as a
 // screener does, and returns the function that ends it.
-func holdStore(t *testing.T, path string) func() {
+func holdStore(t *testing.T, path string, env ...string) func() {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run", "^$")
-	cmd.Env = append(os.Environ(), holdStoreEnv+"="+path)
+	cmd.Env = append(append(os.Environ(), holdStoreEnv+"="+path), env...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -311,6 +319,42 @@ func TestInPlaceRefreshWithReader(t *testing.T) {
 	}
 	if info.Seq != 3 || info.Changes[2] != 1 || info.Changes[3] != 1 {
 		t.Errorf("store info: seq %d, changes %v; want 3, one person in refreshes 2 and 3", info.Seq, info.Changes)
+	}
+}
+
+// TestReaderWaitsForDirectRefresh: while another process holds the store
+// for writing, as a direct in-place refresh does until its checkpoint, a
+// screener opening the store waits for it instead of failing with DuckDB's
+// lock error, and opens it once the writer is gone.
+func TestReaderWaitsForDirectRefresh(t *testing.T) {
+	ctx := context.Background()
+	dir := copySample(t)
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "ref.duckdb")
+	if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	release := holdStore(t, st, holdStoreWriteEnv+"=1")
+	const hold = 1500 * time.Millisecond
+	start := time.Now()
+	time.AfterFunc(hold, release)
+	s, err := engine.OpenScreener(ctx, st, engine.ScreenOptions{})
+	if err != nil {
+		t.Fatalf("a screener opened while a refresh writes the store: %v", err)
+	}
+	defer s.Close()
+	if waited := time.Since(start); waited < hold {
+		t.Errorf("the screener opened after %s, while the writer held the store for %s", waited, hold)
+	}
+	res, err := s.Check(ctx, engine.Applicant{IDNumber: "411082193507202310", Name: "杨明", Program: "gaoling", Period: "2024-05"})
+	if err != nil {
+		t.Fatalf("check after the wait: %v", err)
+	}
+	if res.PersonKey == "" {
+		t.Errorf("check after the wait: no person for a registered applicant")
 	}
 }
 

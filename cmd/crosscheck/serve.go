@@ -208,7 +208,7 @@ func openRef(ctx context.Context, path string) (*engine.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Exec(ctx, "ATTACH "+engine.Lit(path)+" AS ref (READ_ONLY)"); err != nil {
+	if err := s.AttachStore(ctx, path, "ref", nil); err != nil {
 		s.Close()
 		return nil, err
 	}
