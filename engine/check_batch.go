@@ -320,7 +320,7 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 		return nil, nil, err
 	}
 	tr.step("full_views")
-	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, &Result{}, "", ""); err != nil {
+	if err := s.loadPayments(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, nil, filepath.Join(dir, "q"), true, &Result{}, "", ""); err != nil {
 		return nil, nil, err
 	}
 	tr.step("load_payment")
