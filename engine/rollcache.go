@@ -30,10 +30,10 @@ import (
 //
 //   - each payment source of the job (a slot: its position among the
 //     job's payment sources, which gives its rows' _rid) is cached with
-//     a fingerprint: the source's configuration, the payment table's
-//     layout, whether IDs were kept unmasked (the quarantine file), and
-//     per input file its path, size, modification time and the SHA-256
-//     of its first and last 64 KiB. A source whose fingerprint differs
+//     a fingerprint: the engine's version, the source's configuration,
+//     the payment table's layout, whether IDs were kept unmasked (the
+//     quarantine file), and per input file its path, size, modification
+//     time and the SHA-256 of its first and last 64 KiB. A source whose fingerprint differs
 //     is mapped again (loadSources) and replaces its cached rows, stats
 //     and quarantine file in one transaction;
 //   - the rows are those loadSources writes, before the program and
@@ -377,6 +377,7 @@ func (rc *rollCache) fingerprint(i int, p planned, raw bool, layout string) (str
 	}
 	b, err := json.Marshal(struct {
 		Version int        `json:"version"`
+		Engine  string     `json:"engine"`
 		Slot    int        `json:"slot"`
 		Source  job.Source `json:"source"`
 		Raw     bool       `json:"raw"`
@@ -385,7 +386,7 @@ func (rc *rollCache) fingerprint(i int, p planned, raw bool, layout string) (str
 		Role    string     `json:"role"`
 		Cols    []string   `json:"cols"`
 		Periods []string   `json:"periods"`
-	}{rollCacheVersion, i, p.src, raw, layout, files, p.role.Name, roleColumns(p), rc.s.j.Periods})
+	}{rollCacheVersion, Version, i, p.src, raw, layout, files, p.role.Name, roleColumns(p), rc.s.j.Periods})
 	if err != nil {
 		return "", err
 	}
