@@ -349,7 +349,7 @@ func (s *Screener) checkBatch(ctx context.Context, apps []Applicant, subset bool
 	if err := sess.Exec(ctx, "DELETE FROM payment"); err != nil {
 		return nil, nil, err
 	}
-	if err := s.loadPaymentRows(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, filepath.Join(dir, "q"), true, &Result{}, "", "", fixIDs); err != nil {
+	if err := s.loadPaymentRows(ctx, sess, []planned{{src: src, role: pay, conn: conn}}, nil, filepath.Join(dir, "q"), true, &Result{}, "", "", fixIDs); err != nil {
 		return nil, nil, err
 	}
 	tr.step("load_payment")

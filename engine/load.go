@@ -33,6 +33,10 @@ type planned struct {
 	src  job.Source
 	role dataset.Role
 	conn connectors.Source
+	// rid is the first _rid of the source's rows (0: by its position
+	// among the plans loaded together): the roll cache maps one source
+	// of several with the _rid it has among them all.
+	rid int64
 }
 
 // Table is the DuckDB table a role loads into (schema.Table).
@@ -484,7 +488,11 @@ func (s *Session) loadSources(ctx context.Context, plans []planned, quarantineDi
 		newMapper := func(sink mapping.QuarantineSink) (*mapping.Mapper, error) {
 			return mapping.New(p.role, p.src, sink, 0)
 		}
-		st, err := newStream(ctx, rd, workers, int64(i+1)<<40, newMapper, qf, m.Stats)
+		base := int64(i+1) << 40
+		if p.rid != 0 {
+			base = p.rid
+		}
+		st, err := newStream(ctx, rd, workers, base, newMapper, qf, m.Stats)
 		if err != nil {
 			rd.Close()
 			qf.Close()

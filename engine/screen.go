@@ -511,15 +511,18 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 		in.batch.prepare(p)
 	}
 	t0 := time.Now()
-	if err := s.loadPayments(ctx, sess, plans, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
+	rc := s.openRollCache(ctx, sess, in)
+	defer rc.close(ctx, sess)
+	if err := s.loadPayments(ctx, sess, plans, rc, filepath.Join(run.Tmp, "quarantine"), raw, res, in.Program, in.Period); err != nil {
 		if at := keepRejected(run, filepath.Join(run.Tmp, "quarantine")); at != "" {
 			err = fmt.Errorf("%w\nthe quarantined rows (隔离行明细): %s", err, at)
 		}
 		return nil, err
 	}
 	rr := &RollResult{OutDir: outDir, Source: plans[0].src.Name, Seq: s.seq}
+	rc.setDuplicates(res.Sources)
 	if in.Changed {
-		persons, err := s.keepChanged(ctx, sess, in.Since)
+		persons, err := s.keepChanged(ctx, sess, in.Since, rc != nil && !rc.all)
 		if err != nil {
 			return nil, err
 		}
@@ -564,28 +567,16 @@ func (s *Screener) screen(ctx context.Context, plans []planned, in RollInput, ou
 // keepChanged keeps the payments of the persons changed after refresh
 // since (with their household members and spouses) and returns those
 // persons; nil and every payment kept when the change log names every
-// person (a first refresh, a table whose layout changed).
-func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) ([]string, error) {
-	var all bool
-	if err := sess.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) > 0 FROM refstore.main.store_change WHERE seq > %d AND table_name = %s`,
-		since, Lit(ChangeAll))).Scan(&all); err != nil {
-		return nil, err
+// person (a first refresh, a table whose layout changed). keyed: the
+// roll cache made changed_keys already (changedKeys), naming persons.
+func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64, keyed bool) ([]string, error) {
+	if !keyed {
+		all, err := s.changedKeys(ctx, sess, since)
+		if err != nil || all {
+			return nil, err
+		}
 	}
-	if all {
-		return nil, nil
-	}
-	q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE changed_keys AS
-		WITH c AS (SELECT DISTINCT person_key FROM refstore.main.store_change WHERE seq > %d AND person_key IS NOT NULL)
-		SELECT person_key FROM c`, since)
-	if slices.Contains(s.tables, "person") {
-		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
-			WHERE a.person_key IN (SELECT person_key FROM c) AND b.person_key IS NOT NULL`
-	}
-	if _, ok := s.keyed["marriage"]; ok && slices.Contains(s.keyed["marriage"], "spouse_id_number") {
-		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM c) AND spouse_id_number IS NOT NULL
-			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM c) AND person_key IS NOT NULL`
-	}
-	if err := sess.Exec(ctx, q,
+	if err := sess.Exec(ctx,
 		`DELETE FROM payment WHERE person_key IS NULL OR person_key NOT IN (SELECT person_key FROM changed_keys)`); err != nil {
 		return nil, err
 	}
@@ -605,27 +596,53 @@ func (s *Screener) keepChanged(ctx context.Context, sess *Session, since int64) 
 	return out, rows.Err()
 }
 
+// changedKeys makes the temporary table changed_keys: the persons changed
+// after refresh since, the members of their registered households and
+// their spouses; all (and no table) when the change log names every
+// person.
+func (s *Screener) changedKeys(ctx context.Context, sess *Session, since int64) (all bool, err error) {
+	if err := sess.DB.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) > 0 FROM refstore.main.store_change WHERE seq > %d AND table_name = %s`,
+		since, Lit(ChangeAll))).Scan(&all); err != nil {
+		return false, err
+	}
+	if all {
+		return true, nil
+	}
+	q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE changed_keys AS
+		WITH c AS (SELECT DISTINCT person_key FROM refstore.main.store_change WHERE seq > %d AND person_key IS NOT NULL)
+		SELECT person_key FROM c`, since)
+	if slices.Contains(s.tables, "person") {
+		q += ` UNION SELECT b.person_key FROM refstore.main.person a JOIN refstore.main.person b USING (household_id)
+			WHERE a.person_key IN (SELECT person_key FROM c) AND b.person_key IS NOT NULL`
+	}
+	if _, ok := s.keyed["marriage"]; ok && slices.Contains(s.keyed["marriage"], "spouse_id_number") {
+		q += ` UNION SELECT spouse_id_number FROM refstore.main.marriage WHERE person_key IN (SELECT person_key FROM c) AND spouse_id_number IS NOT NULL
+			UNION SELECT person_key FROM refstore.main.marriage WHERE spouse_id_number IN (SELECT person_key FROM c) AND person_key IS NOT NULL`
+	}
+	return false, sess.Exec(ctx, q)
+}
+
 // loadPayments loads the payment plans, keeps the payments of program and
 // period, and gives their IDs the registry's confirmations and repairs.
-func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []planned, qdir string, raw bool, res *Result, program, period string) error {
+func (s *Screener) loadPayments(ctx context.Context, sess *Session, plans []planned, rc *rollCache, qdir string, raw bool, res *Result, program, period string) error {
 	pay, _ := dataset.Lookup("payment")
 	if err := sess.createTables(ctx, []dataset.Role{pay}); err != nil {
 		return err
 	}
-	return s.loadPaymentRows(ctx, sess, plans, qdir, raw, res, program, period, true)
+	return s.loadPaymentRows(ctx, sess, plans, rc, qdir, raw, res, program, period, true)
 }
 
 // loadPaymentRows is loadPayments into the existing payment table. Without
 // fixIDs the IDs are neither confirmed nor repaired against the registry:
 // a Check whose applicants' IDs are all valid, which neither would touch.
-func (s *Screener) loadPaymentRows(ctx context.Context, sess *Session, plans []planned, qdir string, raw bool, res *Result, program, period string, fixIDs bool) error {
+func (s *Screener) loadPaymentRows(ctx context.Context, sess *Session, plans []planned, rc *rollCache, qdir string, raw bool, res *Result, program, period string, fixIDs bool) error {
 	pay, _ := dataset.Lookup("payment")
 	roles := []dataset.Role{pay}
 	workers := s.j.Engine.Threads
 	if workers <= 0 {
 		workers = 2
 	}
-	stats, err := sess.loadSources(ctx, plans, qdir, raw, workers, s.log, s.opt.Progress)
+	stats, err := rc.load(ctx, sess, plans, qdir, raw, workers, s.log, s.opt.Progress)
 	if err != nil {
 		return err
 	}
