@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -512,8 +514,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 		return nil, err
 	}
 	loadedNames := changedNames(loadPlans)
+	regFP := registryFingerprint(hashes, yml)
 	if relinkLoaded {
-		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, appends, inPlace, log)
+		sum, err := sess.linkLoaded(ctx, roles, plans, loadPlans, appends, inPlace, regFP, log)
 		if err != nil {
 			return nil, fmt.Errorf("identity resolution: %w", err)
 		}
@@ -522,6 +525,9 @@ func RefreshStore(ctx context.Context, j *job.Job, path string, opt RefreshOptio
 	} else {
 		var sum *identity.Summary
 		icfg := identity.Config{Log: log, CacheRegistry: opt.session == nil}
+		if icfg.CacheRegistry {
+			icfg.RegistryFingerprint = regFP
+		}
 		if opt.batch {
 			// the batch run's linkage: identity.model as the job says
 			sum, err = linkPersons(ctx, sess, j, icfg, log)
@@ -1083,6 +1089,36 @@ func ReadStoreInfo(ctx context.Context, path string) (*StoreInfo, error) {
 	return in, rows.Err()
 }
 
+// registryFingerprint stands for the person registry's content in the
+// store (identity.Config.RegistryFingerprint): a hash of the engine
+// version, the job file and the registry sources' files (source, path,
+// SHA-256), which the registry table is made from. It is "" when a
+// registry file has no hash (database source): the registry is then
+// fingerprinted by reading its rows.
+func registryFingerprint(hashes []fileHash, yml []byte) string {
+	var files []string
+	for _, h := range hashes {
+		if h.role != "person" {
+			continue
+		}
+		if h.sha == "" {
+			return ""
+		}
+		files = append(files, h.source+"\x00"+h.path+"\x00"+h.sha)
+	}
+	if len(files) == 0 {
+		return ""
+	}
+	sort.Strings(files)
+	d := sha256.New()
+	fmt.Fprintf(d, "%s\x00%d\x00", Version, len(yml))
+	d.Write(yml)
+	for _, f := range files {
+		fmt.Fprintf(d, "\x00%s", f)
+	}
+	return "files:" + hex.EncodeToString(d.Sum(nil))
+}
+
 // prevHasModel reports whether the previous store (attached as prev) holds
 // the links and the saved linkage model an incremental link starts from.
 func (s *Session) prevHasModel(ctx context.Context) (bool, error) {
@@ -1110,7 +1146,10 @@ func (s *Session) prevHasModel(ctx context.Context) (bool, error) {
 // inPlace: the session's database is a copy of the previous store, whose
 // links and model are already there; only the loaded sources' links are
 // deleted.
-func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, appends map[string]*appendPull, inPlace bool, log *slog.Logger) (*identity.Summary, error) {
+//
+// regFP is the registry's fingerprint (registryFingerprint): the prepared
+// registry cached under it in person_link_ref is read as it is.
+func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, loadPlans []planned, appends map[string]*appendPull, inPlace bool, regFP string, log *slog.Logger) (*identity.Summary, error) {
 	var drop []string
 	byTable := map[string][]string{} // table → conditions on the rows to link
 	var tables []string
@@ -1157,7 +1196,7 @@ func (s *Session) linkLoaded(ctx context.Context, roles []dataset.Role, plans, l
 			continue
 		}
 		rids := fmt.Sprintf("SELECT _rid FROM %s WHERE %s", Ident(t), strings.Join(byTable[t], " OR "))
-		sum, err := identity.LinkRecords(ctx, s.DB, identity.Config{Log: log, CacheRegistry: true}, t, rids)
+		sum, err := identity.LinkRecords(ctx, s.DB, identity.Config{Log: log, CacheRegistry: true, RegistryFingerprint: regFP}, t, rids)
 		if err != nil {
 			return nil, err
 		}

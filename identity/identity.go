@@ -113,6 +113,14 @@ type Config struct {
 	// LinkRecords skips preparing the registry again while it is
 	// unchanged. Costs the table's space in the database.
 	CacheRegistry bool
+	// RegistryFingerprint, when not empty, stands for the registry's
+	// content (e.g. a hash of the files it was loaded from and of the job
+	// that loaded them) in place of the fingerprint computed by reading
+	// its rows. A scoped run (LinkRecords) whose person_link_ref was
+	// written with the same fingerprint reads the prepared registry from
+	// it without reading the registry table at all. The caller vouches
+	// that equal fingerprints mean equal registries.
+	RegistryFingerprint string
 	// Saved is a model saved by an earlier Link in another database
 	// (ReadModelFile, job key identity.model). When set, it stands in for
 	// the model saved in this database (LoadModel): auto mode reuses it
@@ -398,51 +406,30 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	// birth date and gender fill gaps (the key is authoritative there).
 	reg, hasReg := all[cfg.Registry]
 	hasReg = hasReg && reg.cols["person_key"] && (reg.cols["name_norm"] || reg.cols["name"])
-	var refSrc string
-	if hasReg {
-		sum.Registry = cfg.Registry
-		refSrc = fmt.Sprintf(`SELECT _rid AS rid, person_key, %s AS name, %s::VARCHAR AS gender, %s::DATE AS birth_date, %s::VARCHAR AS region_code
-			FROM %s WHERE person_key IS NOT NULL`, linkage.Ident(reg.nameCol()), reg.col("gender", "VARCHAR"),
-			reg.col("birth_date", "DATE"), reg.col("region_code", "VARCHAR"), linkage.Ident(reg.name))
-	} else {
-		refSrc = fmt.Sprintf("SELECT lid AS rid, person_key, name, gender, birth_date, region_code FROM %s WHERE person_key IS NOT NULL", tRec)
-	}
-	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
-		SELECT rid AS __id, person_key, name,
-		  coalesce(gender, CASE WHEN length(person_key) = 18 THEN CASE WHEN substr(person_key, 17, 1) IN ('1','3','5','7','9') THEN '男' ELSE '女' END END) AS gender,
-		  coalesce(birth_date, CASE WHEN length(person_key) = 18 THEN try_strptime(substr(person_key, 7, 8), '%%Y%%m%%d')::DATE END) AS birth_date,
-		  region_code, person_key AS id_number
-		FROM (%s)`, tRef, refSrc)); err != nil {
-		return nil, err
-	}
-	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) = count(DISTINCT __id) AND count(__id) = count(*) FROM %s", tRef)).Scan(&unique); err != nil {
-		return nil, err
-	}
-	if !unique {
-		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT row_number() OVER (ORDER BY __id, person_key) AS __id, * EXCLUDE (__id) FROM %[1]s", tRef)); err != nil {
-			return nil, err
-		}
-	}
-	nRef, err := count(ctx, db, tRef)
-	if err != nil {
-		return nil, err
-	}
 	if sc != nil && !hasReg {
 		return nil, fmt.Errorf("identity: LinkRecords needs the registry %q", cfg.Registry)
 	}
-	// A scoped run reuses the prepared registry when it is cached and the
-	// registry has not changed since.
-	var fp string
-	cached := false
-	if hasReg && (cfg.CacheRegistry || sc != nil) {
-		if fp, err = registryFingerprint(ctx, db); err != nil {
+	// A scoped run with the caller's fingerprint of the registry reads the
+	// prepared registry (with its person keys) from person_link_ref when
+	// that fingerprint wrote it: the registry table is not read.
+	fast := false
+	if sc != nil && cfg.CacheRegistry && cfg.RegistryFingerprint != "" {
+		if fast, err = registryCachedKeyed(ctx, db, cfg.RegistryFingerprint); err != nil {
 			return nil, err
 		}
-		if sc != nil {
-			if cached, err = registryCached(ctx, db, fp); err != nil {
-				return nil, err
-			}
+	}
+	refTable := tRef // the candidates' __id and person_key
+	var nRef int64
+	var fp string
+	cached := false
+	if fast {
+		refTable, fp, cached = TableRef, cfg.RegistryFingerprint, true
+		sum.Registry = cfg.Registry
+		if nRef, err = count(ctx, db, TableRef); err != nil {
+			return nil, err
 		}
+	} else if nRef, fp, cached, err = buildRef(ctx, db, &cfg, sc, reg, hasReg, sum); err != nil {
+		return nil, err
 	}
 	right := tR
 	if cached {
@@ -628,7 +615,7 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 
 	// 7. Decide and write the outputs.
 	t0 = time.Now()
-	if err := writeOutputs(ctx, db, &cfg, model, hasReg, sc, sum, nRef); err != nil {
+	if err := writeOutputs(ctx, db, &cfg, model, hasReg, sc, sum, nRef, refTable); err != nil {
 		return nil, err
 	}
 	if err := summarise(ctx, db, sum, cfg, sc); err != nil {
@@ -637,6 +624,59 @@ func link(ctx context.Context, db *sql.DB, cfg Config, sc *scope) (*Summary, err
 	log.Info("identity: links written", "seconds", time.Since(t0).Seconds())
 	sum.Elapsed = time.Since(started)
 	return sum, nil
+}
+
+// buildRef creates tRef, the registry's records with a person key as the
+// model reads them (or, without a registry, the keyed records of tRec),
+// and returns their number, the registry's fingerprint (the caller's, else
+// computed from the rows) when it is needed, and whether a scoped run
+// finds the prepared registry cached in person_link_ref under it.
+func buildRef(ctx context.Context, db *sql.DB, cfg *Config, sc *scope, reg tableInfo, hasReg bool, sum *Summary) (nRef int64, fp string, cached bool, err error) {
+	var refSrc string
+	if hasReg {
+		sum.Registry = cfg.Registry
+		refSrc = fmt.Sprintf(`SELECT _rid AS rid, person_key, %s AS name, %s::VARCHAR AS gender, %s::DATE AS birth_date, %s::VARCHAR AS region_code
+			FROM %s WHERE person_key IS NOT NULL`, linkage.Ident(reg.nameCol()), reg.col("gender", "VARCHAR"),
+			reg.col("birth_date", "DATE"), reg.col("region_code", "VARCHAR"), linkage.Ident(reg.name))
+	} else {
+		refSrc = fmt.Sprintf("SELECT lid AS rid, person_key, name, gender, birth_date, region_code FROM %s WHERE person_key IS NOT NULL", tRec)
+	}
+	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
+		SELECT rid AS __id, person_key, name,
+		  coalesce(gender, CASE WHEN length(person_key) = 18 THEN CASE WHEN substr(person_key, 17, 1) IN ('1','3','5','7','9') THEN '男' ELSE '女' END END) AS gender,
+		  coalesce(birth_date, CASE WHEN length(person_key) = 18 THEN try_strptime(substr(person_key, 7, 8), '%%Y%%m%%d')::DATE END) AS birth_date,
+		  region_code, person_key AS id_number
+		FROM (%s)`, tRef, refSrc)); err != nil {
+		return 0, "", false, err
+	}
+	var unique bool
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) = count(DISTINCT __id) AND count(__id) = count(*) FROM %s", tRef)).Scan(&unique); err != nil {
+		return 0, "", false, err
+	}
+	if !unique {
+		if err := execAll(ctx, db, fmt.Sprintf("CREATE OR REPLACE TABLE %[1]s AS SELECT row_number() OVER (ORDER BY __id, person_key) AS __id, * EXCLUDE (__id) FROM %[1]s", tRef)); err != nil {
+			return 0, "", false, err
+		}
+	}
+	if nRef, err = count(ctx, db, tRef); err != nil {
+		return 0, "", false, err
+	}
+	// A scoped run reuses the prepared registry when it is cached and the
+	// registry has not changed since.
+	if hasReg && (cfg.CacheRegistry || sc != nil) {
+		fp = cfg.RegistryFingerprint
+		if fp == "" {
+			if fp, err = registryFingerprint(ctx, db); err != nil {
+				return 0, "", false, err
+			}
+		}
+		if sc != nil {
+			if cached, err = registryCached(ctx, db, fp); err != nil {
+				return 0, "", false, err
+			}
+		}
+	}
+	return nRef, fp, cached, nil
 }
 
 // restoreIDm puts back the fixed m values of the ID comparison.
@@ -654,7 +694,9 @@ func restoreIDm(m *linkage.Model) {
 	}
 }
 
-func writeOutputs(ctx context.Context, db *sql.DB, cfg *Config, model *linkage.Model, hasReg bool, sc *scope, sum *Summary, nRef int64) error {
+// refTable holds the candidates' __id and person_key (tRef, or
+// person_link_ref when a scoped run read the registry from it).
+func writeOutputs(ctx context.Context, db *sql.DB, cfg *Config, model *linkage.Model, hasReg bool, sc *scope, sum *Summary, nRef int64, refTable string) error {
 	var gcols, tcols []string
 	for _, c := range model.Comparisons {
 		gcols = append(gcols, linkage.Ident(linkage.GammaColumn(c.Name)))
@@ -685,7 +727,7 @@ func writeOutputs(ctx context.Context, db *sql.DB, cfg *Config, model *linkage.M
 	}
 	inRegistry := "NULL::BOOLEAN"
 	if hasReg {
-		inRegistry = fmt.Sprintf("final_key IN (SELECT person_key FROM %s)", tRef)
+		inRegistry = fmt.Sprintf("final_key IN (SELECT person_key FROM %s)", refTable)
 	}
 	// Best scoring registry record per (record, person key), ranked.
 	if err := execAll(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %[1]s AS
@@ -693,7 +735,7 @@ SELECT *, row_number() OVER (PARTITION BY lid ORDER BY match_weight DESC, person
   SELECT s.id_l AS lid, f.person_key, s.match_weight, s.match_probability, %[4]s,
     row_number() OVER (PARTITION BY s.id_l, f.person_key ORDER BY s.match_weight DESC) AS kr
   FROM %[2]s s JOIN %[3]s f ON f.__id = s.id_r)
-WHERE kr = 1`, tCand, tScored, tRef, prefixed("s.", gcols, tcols))); err != nil {
+WHERE kr = 1`, tCand, tScored, refTable, prefixed("s.", gcols, tcols))); err != nil {
 		return err
 	}
 	// The threshold: configured, the saved model's (scoped run), or chosen

@@ -127,11 +127,26 @@ func registryCached(ctx context.Context, db *sql.DB, fp string) (bool, error) {
 	return err == nil && got.Valid && got.String == fp, err
 }
 
-// cacheRegistry keeps the prepared registry (tR) as person_link_ref. A
+// registryCachedKeyed reports whether person_link_ref holds the prepared
+// registry with the person keys of its records (as cacheRegistry writes
+// it) under fingerprint fp.
+func registryCachedKeyed(ctx context.Context, db *sql.DB, fp string) (bool, error) {
+	ok, err := registryCached(ctx, db, fp)
+	if err != nil || !ok {
+		return false, err
+	}
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = current_schema() AND table_name = ? AND column_name = 'person_key'`, TableRef).Scan(&n)
+	return n == 1, err
+}
+
+// cacheRegistry keeps the prepared registry (tR) as person_link_ref, with
+// the person key of each record (from tRef). A
 // scoped run also records the fingerprint in person_link_info (a full run
 // writes it with the other keys).
 func cacheRegistry(ctx context.Context, db *sql.DB, fp string, scoped bool) error {
-	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s", TableRef, tR)}
+	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT p.*, f.person_key FROM %s p JOIN %s f ON f.__id = p.__id", TableRef, tR, tRef)}
 	if scoped {
 		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE key = %s", TableInfo, lit(infoFingerprint)),
 			fmt.Sprintf("INSERT INTO %s VALUES (%s, %s)", TableInfo, lit(infoFingerprint), lit(fp)))

@@ -399,3 +399,68 @@ func TestModelFile(t *testing.T) {
 		t.Fatal("a truncated model file was read without error")
 	}
 }
+
+// TestLinkRecordsRegistryFingerprint: with the caller's fingerprint of the
+// registry (Config.RegistryFingerprint), LinkRecords reads the prepared
+// registry cached under that fingerprint without reading the registry and
+// links exactly as when it reads it; another fingerprint (the registry
+// changed) prepares the registry again and caches it under the new one.
+func TestLinkRecordsRegistryFingerprint(t *testing.T) {
+	ctx := context.Background()
+	pop := population{persons: 3000, payments: 1000, deaths: 300, extraDeaths: 200, extraPersons: 900}
+	db := openDB(t)
+	pop.build(t, db, false, false)
+	if _, err := Link(ctx, db, Config{Train: TrainNever, CacheRegistry: true, RegistryFingerprint: "files:1"}); err != nil {
+		t.Fatal(err)
+	}
+	pop.build(t, db, true, false)
+	newRids := "SELECT _rid FROM death WHERE _rid >= 400000"
+	newRows := "table_name = 'death' AND _rid >= 400000"
+	relink := func(fp string, wantCached bool) map[int64]linkRow {
+		t.Helper()
+		s, err := LinkRecords(ctx, db, Config{CacheRegistry: true, RegistryFingerprint: fp}, "death", newRids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.RegistryCached != wantCached || s.Records != int64(pop.extraDeaths) {
+			t.Fatalf("LinkRecords (fingerprint %q): registry cached %v (want %v), %d records", fp, s.RegistryCached, wantCached, s.Records)
+		}
+		return linkRows(t, db, newRows)
+	}
+	same := func(what string, a, b map[int64]linkRow) {
+		t.Helper()
+		if len(a) != len(b) {
+			t.Fatalf("%s: %d rows vs %d", what, len(a), len(b))
+		}
+		for rid, w := range a {
+			if b[rid] != w {
+				t.Fatalf("%s: record %d: %v vs %v", what, rid, w, b[rid])
+			}
+		}
+	}
+	fast := relink("files:1", true)
+	// The registry read from its table (no fingerprint given: computed from
+	// its rows, which the cache was not written under).
+	same("cached registry vs registry read", fast, relink("", false))
+	// The registry changes: the caller's fingerprint changes with it.
+	pop.build(t, db, true, true)
+	changed := relink("files:2", false)
+	if again := relink("files:2", true); len(again) != len(changed) {
+		t.Fatalf("%d rows, then %d", len(changed), len(again))
+	} else {
+		same("changed registry, cached vs prepared", changed, again)
+	}
+	same("changed registry, cached vs registry read", changed, relink("", false))
+	relink("files:2", false) // written under files:2 again
+	// With the caller's fingerprint the registry's rows are not read: a
+	// change behind the caller's back (which its fingerprint would show)
+	// goes unseen.
+	if _, err := db.Exec("UPDATE person SET name_norm = name_norm || '甲' WHERE _rid = (SELECT min(_rid) FROM person WHERE person_key IS NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	relink("files:2", true)
+	var n, want int64
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM "+TableRef+"), (SELECT count(*) FROM person WHERE person_key IS NOT NULL)").Scan(&n, &want); err != nil || n != want {
+		t.Fatalf("person_link_ref: %d rows (%v), want %d", n, err, want)
+	}
+}

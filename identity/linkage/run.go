@@ -140,22 +140,6 @@ func (m *Model) Pairs(ctx context.Context, db *sql.DB, in Input, out string) (in
 			db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+Ident(d))
 		}
 	}()
-	for _, c := range m.tfColumns() {
-		t := tmp + "tf_" + c
-		drops = append(drops, t)
-		var src string
-		if in.TF != "" {
-			src = fmt.Sprintf("SELECT %s AS v FROM %s", Ident(c), Ident(in.TF))
-		} else if in.Dedupe() {
-			src = fmt.Sprintf("SELECT %s AS v FROM %s", Ident(c), Ident(in.Left))
-		} else {
-			src = fmt.Sprintf("SELECT %s AS v FROM %s UNION ALL SELECT %s FROM %s", Ident(c), Ident(in.Left), Ident(c), Ident(in.Right))
-		}
-		if err := exec(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
-			SELECT v, count(*)::DOUBLE / sum(count(*)) OVER () AS tf FROM (%s) WHERE v IS NOT NULL GROUP BY v`, Ident(t), src)); err != nil {
-			return 0, err
-		}
-	}
 	ids := tmp + "ids"
 	drops = append(drops, ids)
 	var parts []string
@@ -175,6 +159,34 @@ SELECT id_l, id_r, min(rule) AS rule, bit_or((1 << rule)::INTEGER) AS mask FROM 
 %s
 ) GROUP BY id_l, id_r`, Ident(ids), strings.Join(parts, "\nUNION ALL\n"))); err != nil {
 		return 0, err
+	}
+	// Term frequencies of the values the pairs carry only: a value's share
+	// of the non-NULL values of its column in the TF source, as if every
+	// value were counted, without grouping the whole source (a few new
+	// records against a large registry).
+	for _, c := range m.tfColumns() {
+		t := tmp + "tf_" + c
+		drops = append(drops, t)
+		var src string
+		if in.TF != "" {
+			src = fmt.Sprintf("SELECT %s AS v FROM %s", Ident(c), Ident(in.TF))
+		} else if in.Dedupe() {
+			src = fmt.Sprintf("SELECT %s AS v FROM %s", Ident(c), Ident(in.Left))
+		} else {
+			src = fmt.Sprintf("SELECT %s AS v FROM %s UNION ALL SELECT %s FROM %s", Ident(c), Ident(in.Left), Ident(c), Ident(in.Right))
+		}
+		need := fmt.Sprintf(`SELECT l.%[1]s AS v FROM %[2]s p JOIN %[3]s l ON l.%[4]s = p.id_l
+			UNION SELECT r.%[1]s FROM %[2]s p JOIN %[5]s r ON r.%[4]s = p.id_r`,
+			Ident(c), Ident(ids), Ident(in.Left), Ident(in.ID), Ident(in.right()))
+		var n int64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(v) FROM (%s)", src)).Scan(&n); err != nil {
+			return 0, fmt.Errorf("linkage: %w", err)
+		}
+		if err := exec(ctx, db, fmt.Sprintf(`CREATE OR REPLACE TABLE %s AS
+			SELECT v, count(*)::DOUBLE / %d::DOUBLE AS tf FROM (%s)
+			WHERE v IS NOT NULL AND v IN (%s) GROUP BY v`, Ident(t), n, src, need)); err != nil {
+			return 0, err
+		}
 	}
 	cols := m.InputColumns()
 	from := fmt.Sprintf("%s p JOIN %s l ON l.%s = p.id_l JOIN %s r ON r.%s = p.id_r",
