@@ -47,6 +47,22 @@ func copySample(t *testing.T) string {
 	return dir
 }
 
+// refreshedSample is a copy of the sample (its folder), its job and a
+// store refreshed from it (ref.duckdb in the folder).
+func refreshedSample(t *testing.T) (string, *job.Job, string) {
+	t.Helper()
+	dir := copySample(t)
+	j, err := job.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := filepath.Join(dir, "ref.duckdb")
+	if _, err := store.Refresh(context.Background(), j, st, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, j, st
+}
+
 // TestIncrementalRefreshEqualsFull: after a new death record, a refresh
 // loads only the death file and copies the other sources, and every
 // table of the store equals that of a store built from scratch on the same
@@ -277,15 +293,7 @@ func holdStore(t *testing.T, path string, env ...string) func() {
 // file itself. Both give the change log of the new death records.
 func TestInPlaceRefreshWithReader(t *testing.T) {
 	ctx := context.Background()
-	dir := copySample(t)
-	j, err := job.Load(filepath.Join(dir, "job.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "ref.duckdb")
-	if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	dir, j, st := refreshedSample(t)
 	death := filepath.Join(dir, "data", "民政火化记录.csv")
 	appendDeath := func(line string) {
 		f, err := os.OpenFile(death, os.O_APPEND|os.O_WRONLY, 0)
@@ -328,15 +336,7 @@ func TestInPlaceRefreshWithReader(t *testing.T) {
 // lock error, and opens it once the writer is gone.
 func TestReaderWaitsForDirectRefresh(t *testing.T) {
 	ctx := context.Background()
-	dir := copySample(t)
-	j, err := job.Load(filepath.Join(dir, "job.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := filepath.Join(dir, "ref.duckdb")
-	if _, err := store.Refresh(ctx, j, st, store.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	_, _, st := refreshedSample(t)
 	release := holdStore(t, st, holdStoreWriteEnv+"=1")
 	const hold = 1500 * time.Millisecond
 	start := time.Now()
